@@ -1,0 +1,66 @@
+"""hyperbandit: Bayesian and bandit hyperparameter optimization.
+
+The public API is small and loads lazily: ``import hpo`` imports neither torch, ray nor
+optuna (nor numpy). Modules are imported on first attribute access.
+
+Example:
+    >>> import hpo
+    >>> from hpo.search_spaces import Float
+    >>> @hpo.tune(space={"x": Float(0.0, 1.0)}, metric="y", mode="max")
+    ... def f(config):
+    ...     return {"y": config["x"]}
+    >>> f.run(n_trials=4, executor="inprocess", seed=1).incumbent.value > 0
+    True
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# ``hpo.tune`` must be the decorator, not the submodule of the same name, so it is bound
+# eagerly (the module is light: no numpy, torch, ray or optuna).
+from hpo.tune import tune  # noqa: E402
+
+_LAZY = {
+    "TunedFunction": "hpo.tune",
+    "report": "hpo._runtime",
+    "trial_context": "hpo._runtime",
+    "TrialContext": "hpo._runtime",
+    "TrialStopped": "hpo._runtime",
+    "Study": "hpo.study",
+    "StudyResult": "hpo.study",
+    "Budget": "hpo.budget",
+    "JobBudget": "hpo.budget",
+    "Trial": "hpo.trial",
+    "TrialStatus": "hpo.trial",
+    "Decision": "hpo.trial",
+    "Report": "hpo.trial",
+    "Job": "hpo.trial",
+    "HPOError": "hpo.errors",
+    "SearchSpaceError": "hpo.errors",
+    "ConfigError": "hpo.errors",
+    "StorageError": "hpo.errors",
+    "StorageLockedError": "hpo.errors",
+    "StorageCorruptError": "hpo.errors",
+    "StudyMismatchError": "hpo.errors",
+    "ObjectiveError": "hpo.errors",
+    "UnknownPluginError": "hpo.errors",
+}
+
+__all__ = sorted([*_LAZY, "tune"]) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hpo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

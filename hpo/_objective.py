@@ -1,0 +1,118 @@
+"""Objective plumbing: reading results, and naming/loading objectives for resume and the CLI."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import math
+import numbers
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from hpo.errors import HPOError, ObjectiveError
+from hpo.trial import Report
+
+__all__ = ["extract_value", "objective_ref", "load_objective"]
+
+
+def extract_value(result: Any, metric: str, reports: Sequence[Report]) -> tuple[float, dict[str, Any]]:
+    """The metric's value and all metrics of a finished job.
+
+    Accepted results: a number (the metric itself), a dict holding ``metric``, or None when
+    the last ``hpo.report()`` carried the metric (as in Ray Tune).
+
+    Raises:
+        ObjectiveError: naming the metric, for a missing, non-numeric, NaN or infinite value.
+    """
+    if result is None:
+        if reports and metric in reports[-1].metrics:
+            metrics: dict[str, Any] = dict(reports[-1].metrics)
+        else:
+            raise ObjectiveError(
+                f"objective returned None and never reported {metric!r}; return a number or a dict "
+                f"with {metric!r}, or call hpo.report({metric}=...)"
+            )
+    elif isinstance(result, Mapping):
+        metrics = dict(result)
+        if metric not in metrics:
+            raise ObjectiveError(f"objective's result has no {metric!r} (keys: {sorted(map(str, metrics))})")
+    elif isinstance(result, numbers.Real) and not isinstance(result, bool):
+        metrics = {metric: result}
+    else:
+        raise ObjectiveError(
+            f"objective returned {type(result).__name__} {result!r:.80}; expected a number or a dict with {metric!r}"
+        )
+    raw = metrics[metric]
+    if isinstance(raw, bool) or not isinstance(raw, numbers.Real):
+        raise ObjectiveError(f"{metric!r} is {type(raw).__name__} {raw!r:.80}, expected a real number")
+    value = float(raw)
+    if not math.isfinite(value):
+        raise ObjectiveError(f"{metric!r} is {value} (not finite)")
+    return value, metrics
+
+
+def objective_ref(fn: Callable[..., Any]) -> str | None:
+    """``"/abs/file.py:qualname"`` (or ``"module:qualname"``) so ``hpo resume`` can reload ``fn``."""
+    target = getattr(fn, "__wrapped__", fn)
+    qualname = getattr(target, "__qualname__", None)
+    if qualname is None or "<" in qualname:  # lambdas and closures cannot be re-imported
+        return None
+    try:
+        path = inspect.getsourcefile(target)
+    except TypeError:
+        path = None
+    if path and os.path.exists(path):
+        return f"{os.path.abspath(path)}:{qualname}"
+    module = getattr(target, "__module__", None)
+    return f"{module}:{qualname}" if module and module != "__main__" else None
+
+
+def load_objective(ref: str) -> Callable[..., Any]:
+    """Import ``"path/to/file.py:func"`` or ``"package.module:func"``.
+
+    A file is imported as a module named after it, with its folder put on ``sys.path``
+    (so it can import its neighbours), and registered with cloudpickle to be shipped to
+    workers by value.
+
+    Raises:
+        HPOError: naming the reference, if it cannot be imported or has no such function.
+    """
+    if ":" not in ref:
+        raise HPOError(f"objective {ref!r} must look like 'file.py:function' or 'module:function'")
+    location, _, attr = ref.rpartition(":")
+    try:
+        if location.endswith(".py") or os.path.sep in location:
+            path = os.path.abspath(location)
+            if not os.path.exists(path):
+                raise HPOError(f"objective file {location!r} does not exist")
+            folder = os.path.dirname(path)
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
+            name = f"hpo_user_{os.path.splitext(os.path.basename(path))[0]}"
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is None or spec.loader is None:
+                raise HPOError(f"cannot import objective file {location!r}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+            import cloudpickle
+
+            cloudpickle.register_pickle_by_value(module)
+            module.__hpo_pickle_by_value__ = True  # type: ignore[attr-defined]
+        else:
+            module = importlib.import_module(location)
+    except HPOError:
+        raise
+    except Exception as exc:
+        raise HPOError(f"importing objective {ref!r} failed: {type(exc).__name__}: {exc}") from exc
+    obj: Any = module
+    for part in attr.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise HPOError(f"{location!r} has no attribute {attr!r}")
+    if not callable(obj):
+        raise HPOError(f"objective {ref!r} is not callable")
+    return obj

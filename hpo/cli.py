@@ -1,0 +1,225 @@
+"""The ``hpo`` command: run, resume, status and best, all on one storage file.
+
+    hpo run train.py:train --space space.yaml --trials 50 --workers 2 --storage study.db
+    hpo status study.db
+    hpo best study.db
+    hpo resume study.db
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from hpo.errors import HPOError
+
+__all__ = ["main"]
+
+
+def _add_run_options(p: argparse.ArgumentParser, resume: bool) -> None:
+    default = None if resume else 1
+    p.add_argument("--trials", type=int, default=None, help="total number of trials of the study")
+    p.add_argument("--workers", type=int, default=default, help="trials running at once")
+    p.add_argument("--executor", default=None, help="local (processes, default), inprocess (threads)")
+    p.add_argument("--timeout", type=float, default=None, help="wall-time budget in seconds")
+    p.add_argument("--max-budget", type=float, default=None, help="total budget (e.g. epochs) over all trials")
+    p.add_argument("--trial-timeout", type=float, default=None, help="seconds one trial may run before it is killed")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every trial")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hpo", description="hyperbandit: hyperparameter optimization")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a study of FILE_OR_MODULE:FUNCTION")
+    run.add_argument("target", help="path/to/train.py:function or package.module:function")
+    run.add_argument("--space", help="YAML or JSON search space (optional if the function uses @hpo.tune)")
+    run.add_argument("--storage", default="study.db", help="SQLite file (default: study.db)")
+    run.add_argument("--metric", default=None, help="metric to optimize (default: from @tune, else 'loss')")
+    run.add_argument("--mode", choices=("min", "max"), default=None)
+    run.add_argument("--scheduler", default=None, help="fifo (default)")
+    run.add_argument("--searcher", default=None, help="random (default) or sobol")
+    run.add_argument("--budget-min", type=float, default=None, help="smallest fidelity budget")
+    run.add_argument("--budget-max", type=float, default=None, help="full fidelity budget (e.g. epochs)")
+    run.add_argument("--seed", type=int, default=None)
+    run.add_argument("--name", default=None, help="study name (default: the function's name)")
+    _add_run_options(run, resume=False)
+
+    resume = sub.add_parser("resume", help="continue a stored study")
+    resume.add_argument("storage")
+    _add_run_options(resume, resume=True)
+
+    status = sub.add_parser("status", help="trial counts by state, incumbent, elapsed, running trials")
+    status.add_argument("storage")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    best = sub.add_parser("best", help="print the incumbent's config as JSON")
+    best.add_argument("storage")
+    best.add_argument("--with-value", action="store_true", help="print {config, value, trial_id}")
+    return parser
+
+
+def _run_study(study: Any, args: argparse.Namespace, n_trials: int | None) -> int:
+    from hpo._progress import ProgressBar
+
+    if n_trials is None and args.timeout is None and args.max_budget is None:
+        raise HPOError("give a stopping rule: --trials, --timeout or --max-budget")
+    callbacks: list[Any] = []
+    progress = None if args.no_progress else ProgressBar(total=n_trials)
+    try:
+        if progress is not None:
+            callbacks.append(progress)
+            with progress.attach(study):
+                result = study.optimize(n_trials, timeout=args.timeout, max_budget=args.max_budget, callbacks=callbacks)
+        else:
+            result = study.optimize(n_trials, timeout=args.timeout, max_budget=args.max_budget, callbacks=callbacks)
+    finally:
+        study.close()
+    counts = ", ".join(f"{k.lower()} {v}" for k, v in sorted(result.counts().items()))
+    print(f"study {study.name!r} stopped ({result.stop_reason}): {counts}")
+    if result.incumbent is not None:
+        inc = result.incumbent
+        print(f"incumbent: trial {inc.trial_id}, {result.metric}={inc.value:.6g}")
+        print(json.dumps(dict(inc.config), sort_keys=True))
+    print(f"storage: {result.storage}")
+    return 130 if result.stop_reason == "interrupted" else 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from hpo._objective import load_objective
+    from hpo.budget import Budget
+    from hpo.search_spaces import load_space
+    from hpo.study import Study
+    from hpo.tune import TunedFunction
+
+    fn = load_objective(args.target)
+    settings = fn.settings if isinstance(fn, TunedFunction) else None
+    if args.space:
+        space = load_space(args.space)
+    elif settings is not None:
+        space = settings.space
+    else:
+        raise HPOError(f"{args.target} is not decorated with @hpo.tune; pass --space space.yaml")
+    budget = settings.budget if settings else Budget(1, 1)
+    if args.budget_min is not None or args.budget_max is not None:
+        hi = args.budget_max if args.budget_max is not None else budget.max
+        budget = Budget(args.budget_min if args.budget_min is not None else min(budget.min, hi), hi)
+    study = Study.create(
+        fn,
+        space,
+        metric=args.metric or (settings.metric if settings else "loss"),
+        mode=args.mode or (settings.mode if settings else "min"),
+        budget=budget,
+        storage=args.storage,
+        name=args.name or (settings.name if settings else None),
+        scheduler=args.scheduler or (settings.scheduler if settings else "fifo"),
+        searcher=args.searcher or (settings.searcher if settings else "random"),
+        executor=args.executor or "local",
+        workers=args.workers,
+        trial_timeout=args.trial_timeout,
+        seed=args.seed,
+        load_if_exists=True,
+    )
+    return _run_study(study, args, args.trials)
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from hpo.study import Study
+
+    study = Study.load(args.storage, executor=args.executor, workers=args.workers, trial_timeout=args.trial_timeout)
+    n_trials = args.trials if args.trials is not None else study.spec.settings.get("n_trials")
+    return _run_study(study, args, n_trials)
+
+
+def _read(storage: str) -> tuple[Any, list[Any]]:
+    from hpo.storage import open_storage
+
+    store = open_storage(storage, readonly=True)
+    try:
+        spec = store.load_study()
+        if spec is None:
+            raise HPOError(f"{storage!r} holds no study")
+        return spec, store.trials()
+    finally:
+        store.close()
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from hpo.study import best_trial
+    from hpo.trial import TrialStatus
+
+    spec, trials = _read(args.storage)
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.status.value] = counts.get(t.status.value, 0) + 1
+    best = best_trial(trials, spec.mode)
+    starts = [t.started_at for t in trials if t.started_at]
+    ends = [t.finished_at or time.time() for t in trials if t.started_at]
+    elapsed = (max(ends) - min(starts)) if starts else 0.0
+    running = [t for t in trials if t.status is TrialStatus.RUNNING]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "study": spec.name,
+                    "metric": spec.metric,
+                    "mode": spec.mode,
+                    "counts": counts,
+                    "n_trials": spec.settings.get("n_trials"),
+                    "elapsed_s": elapsed,
+                    "incumbent": None if best is None else {"trial_id": best.trial_id, "value": best.value, "config": best.config},
+                    "running": [{"trial_id": t.trial_id, "worker": t.worker} for t in running],
+                },
+                sort_keys=True,
+            )
+        )
+        return 0
+    print(f"study: {spec.name}  ({spec.metric}, {spec.mode})  target trials: {spec.settings.get('n_trials')}")
+    print("trials: " + (", ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items())) or "none"))
+    print(f"elapsed: {elapsed:.1f} s")
+    if best is not None:
+        print(f"incumbent: trial {best.trial_id}, {spec.metric}={best.value:.6g}, config {json.dumps(dict(best.config), sort_keys=True)}")
+    else:
+        print("incumbent: none yet")
+    for t in running:
+        print(f"running: trial {t.trial_id} on {t.worker or 'unknown worker'}")
+    return 0
+
+
+def _cmd_best(args: argparse.Namespace) -> int:
+    from hpo.study import best_trial
+
+    spec, trials = _read(args.storage)
+    best = best_trial(trials, spec.mode)
+    if best is None:
+        print(f"no completed trial in {args.storage!r}", file=sys.stderr)
+        return 1
+    if args.with_value:
+        print(json.dumps({"trial_id": best.trial_id, "value": best.value, "config": dict(best.config)}, sort_keys=True))
+    else:
+        print(json.dumps(dict(best.config), sort_keys=True))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    commands = {"run": _cmd_run, "resume": _cmd_resume, "status": _cmd_status, "best": _cmd_best}
+    try:
+        return commands[args.command](args)
+    except HPOError as exc:
+        print(f"hpo {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""The executor interface: "where and when a job runs", and the clock it runs on.
+
+An executor runs :class:`~hpo.trial.Job` objects and turns what happens into events:
+:class:`Reported` (an ``hpo.report()`` call, which waits for :meth:`BaseExecutor.respond`),
+:class:`Finished`, :class:`Stopped` (the trial obeyed a STOP/PAUSE) and :class:`Failed`.
+The study passes each :class:`Reported` to its scheduler and answers with the decision.
+
+The clock is part of the executor, so the same study and scheduler run in real time
+(local, Ray) or on a simulated clock (simulated executor) without change.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from hpo.trial import Decision, Job, Report
+
+__all__ = [
+    "Clock",
+    "WallClock",
+    "Event",
+    "Reported",
+    "Finished",
+    "Stopped",
+    "Failed",
+    "BaseExecutor",
+]
+
+
+class Clock(Protocol):
+    """A source of time in seconds."""
+
+    def time(self) -> float: ...
+
+
+class WallClock:
+    """Real time (``time.monotonic``)."""
+
+    def time(self) -> float:
+        return time.monotonic()
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to a running job."""
+
+    trial_id: int
+
+
+@dataclass(frozen=True)
+class Reported(Event):
+    """The job called ``hpo.report()``; it waits until the executor is told the decision."""
+
+    report: Report
+
+
+@dataclass(frozen=True)
+class Finished(Event):
+    """The objective returned ``result`` after ``elapsed`` seconds."""
+
+    result: Any
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class Stopped(Event):
+    """The job ended because the scheduler's ``decision`` (STOP or PAUSE) reached it."""
+
+    decision: Decision
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class Failed(Event):
+    """The job failed: the objective raised, its worker died, or it ran out of time.
+
+    Attributes:
+        reason: One line, e.g. ``"ValueError: bad lr"`` or ``"timed out after 5.0 s"``.
+        traceback: The full traceback from the worker, when there is one.
+        retryable: True when the failure was the infrastructure's (a dead worker), not the
+            objective's; executors with retries use it.
+    """
+
+    reason: str
+    traceback: str | None
+    elapsed: float
+    retryable: bool = False
+
+
+class BaseExecutor(ABC):
+    """Runs jobs and reports what happens to them.
+
+    Lifecycle: :meth:`start` once with the objective, then any number of :meth:`submit`
+    and :meth:`events` calls, then :meth:`shutdown`.
+
+    Attributes:
+        clock: The executor's notion of time; the study measures elapsed time with it.
+        isolates_failures: A crashing or hanging objective cannot take the driver down.
+        enforces_timeout: ``trial_timeout`` is enforced (the job is killed).
+    """
+
+    isolates_failures: ClassVar[bool] = False
+    enforces_timeout: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        self.clock: Clock = WallClock()
+
+    @abstractmethod
+    def start(self, objective: Callable[..., Any], artifact_root: str | None = None) -> None:
+        """Prepare to run ``objective(config[, budget])``; ``artifact_root`` holds trial folders."""
+
+    @abstractmethod
+    def capacity(self) -> int:
+        """Number of jobs that could be submitted right now."""
+
+    @abstractmethod
+    def submit(self, job: Job) -> None:
+        """Start ``job``; the caller made sure :meth:`capacity` was positive."""
+
+    @abstractmethod
+    def events(self, timeout: float | None) -> list[Event]:
+        """Wait up to ``timeout`` seconds for events; return all that are ready (maybe none)."""
+
+    @abstractmethod
+    def respond(self, trial_id: int, decision: Decision) -> None:
+        """Answer the pending :class:`Reported` event of ``trial_id``."""
+
+    @abstractmethod
+    def running(self) -> list[int]:
+        """Ids of trials whose jobs run now."""
+
+    @abstractmethod
+    def shutdown(self) -> list[int]:
+        """Stop everything at once; returns the ids of trials whose jobs were cut short."""
+
+    def placement(self, trial_id: int) -> Mapping[str, Any]:
+        """Where a running trial runs (e.g. pid, node); shown by ``hpo status``."""
+        return {}

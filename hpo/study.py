@@ -1,0 +1,595 @@
+"""The study loop: fill free workers from the scheduler, route reports, record, track the incumbent.
+
+The :class:`Study` is a thin coordinator. Plugins see it only through
+:class:`hpo.trial.StudyView` (implemented by :class:`_View` here); they never import
+this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hpo._objective import extract_value, load_objective, objective_ref
+from hpo.budget import Budget
+from hpo.errors import HPOError, ObjectiveError
+from hpo.execution.base import BaseExecutor, Event, Failed, Finished, Reported, Stopped
+from hpo.search_spaces import SearchSpace
+from hpo.storage import BaseStorage, StudySpec, open_storage
+from hpo.trial import INTERRUPTED, Decision, Job, Report, Trial, TrialStatus
+
+__all__ = ["Study", "StudyResult", "Callback", "best_trial"]
+
+logger = logging.getLogger("hpo.study")
+
+
+class Callback(Protocol):
+    """Hooks for progress bars and loggers. Every method is optional."""
+
+    def on_trial_end(self, study: Study, trial: Trial) -> None: ...
+
+
+def best_trial(trials: Iterable[Trial], mode: str) -> Trial | None:
+    """The COMPLETED trial with the best value (earliest on ties), or None."""
+    done = [t for t in trials if t.status is TrialStatus.COMPLETED and t.value is not None]
+    if not done:
+        return None
+    sign = 1.0 if mode == "min" else -1.0
+    return min(done, key=lambda t: (sign * t.value, t.trial_id))  # type: ignore[operator]
+
+
+@dataclass
+class StudyResult:
+    """What ``Study.optimize`` and ``@tune(...).run`` return.
+
+    Attributes:
+        incumbent: The best COMPLETED trial (``.config``, ``.value``), or None.
+        trials: Every trial of the study, in id order.
+        metric, mode: What was optimized.
+        storage: Where the study is stored (a file path), or None for in-memory.
+        stop_reason: Why ``optimize`` returned (``"n_trials"``, ``"timeout"``, ...).
+    """
+
+    incumbent: Trial | None
+    trials: list[Trial]
+    metric: str
+    mode: str
+    storage: str | None = None
+    stop_reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def best_config(self) -> Mapping[str, Any] | None:
+        return None if self.incumbent is None else self.incumbent.config
+
+    @property
+    def best_value(self) -> float | None:
+        return None if self.incumbent is None else self.incumbent.value
+
+    def counts(self) -> dict[str, int]:
+        """Number of trials in each state."""
+        out: dict[str, int] = {}
+        for t in self.trials:
+            out[t.status.value] = out.get(t.status.value, 0) + 1
+        return out
+
+    def to_dataframe(self) -> Any:
+        """One row per trial: id, status, value, budget, timings, reason and ``config.*`` columns.
+
+        Needs pandas (``pip install pandas``).
+        """
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise ImportError("StudyResult.to_dataframe() needs pandas: pip install pandas") from exc
+        rows = []
+        for t in self.trials:
+            row: dict[str, Any] = {
+                "trial_id": t.trial_id,
+                "status": t.status.value,
+                "value": t.value,
+                "budget": t.budget,
+                "cost": t.cost,
+                "reason": t.reason,
+                "started_at": t.started_at,
+                "finished_at": t.finished_at,
+            }
+            row.update({f"config.{k}": v for k, v in t.config.items()})
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+class _View:
+    """The study as schedulers and searchers see it (:class:`hpo.trial.StudyView`)."""
+
+    def __init__(self, study: Study) -> None:
+        self._study = study
+
+    @property
+    def space(self) -> SearchSpace:
+        return self._study.space
+
+    @property
+    def metric(self) -> str:
+        return self._study.metric
+
+    @property
+    def mode(self) -> str:
+        return self._study.mode
+
+    @property
+    def budget(self) -> Budget:
+        return self._study.budget
+
+    @property
+    def rng(self) -> Any:
+        return self._study.rng
+
+    def trials(self) -> Sequence[Trial]:
+        return self._study.trials
+
+    def running(self) -> Sequence[Trial]:
+        return [self._study._trials[i] for i in self._study._jobs]
+
+    def incumbent(self) -> Trial | None:
+        return self._study.incumbent
+
+    def can_start_trial(self) -> bool:
+        return self._study._can_start_trial()
+
+    def take_enqueued(self) -> Trial | None:
+        return self._study._take_enqueued()
+
+    def new_trial(self, config: Mapping[str, Any]) -> Trial:
+        return self._study._new_trial(config)
+
+
+class Study:
+    """A hyperparameter search, recorded in a storage.
+
+    Prefer :meth:`create` and :meth:`load` (or ``@hpo.tune``) to the constructor.
+
+    Args:
+        objective: ``f(config)`` or ``f(config, budget)`` returning a number, a dict with
+            ``metric``, or None after reporting ``metric`` with ``hpo.report``.
+        storage: Where everything is recorded (see :func:`hpo.storage.open_storage`).
+        spec: The study's definition (as stored).
+        scheduler: A :class:`hpo.schedulers.BaseScheduler`.
+        executor: A :class:`hpo.execution.BaseExecutor`.
+    """
+
+    def __init__(
+        self,
+        objective: Callable[..., Any],
+        storage: BaseStorage,
+        spec: StudySpec,
+        scheduler: Any,
+        executor: BaseExecutor,
+    ) -> None:
+        import numpy as np
+
+        self.objective = objective
+        self.storage = storage
+        self.spec = spec
+        self.space = SearchSpace(spec.space)
+        self.metric = spec.metric
+        self.mode = spec.mode
+        self.budget = Budget(**spec.budget)
+        self.scheduler = scheduler
+        self.executor = executor
+        self.rng = np.random.default_rng(spec.settings.get("seed"))
+        self._trials: dict[int, Trial] = {t.trial_id: t for t in storage.trials()}
+        self._jobs: dict[int, Job] = {}
+        self._reports: dict[int, list[Report]] = {}
+        self._enqueued: deque[int] = deque()
+        self._n_trials: int | None = None
+        self._deadline: float | None = None
+        self._max_budget: float | None = None
+        self._recover_interrupted()
+        self._enqueued.extend(t.trial_id for t in self.trials if t.status is TrialStatus.PENDING)
+        self.scheduler.restore(self.trials)
+        self.view = _View(self)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def create(
+        cls,
+        objective: Callable[..., Any],
+        space: Mapping[str, Any] | SearchSpace,
+        *,
+        metric: str = "loss",
+        mode: str = "min",
+        budget: Budget | None = None,
+        storage: Any = None,
+        name: str | None = None,
+        scheduler: Any = "fifo",
+        searcher: Any = "random",
+        executor: Any = "local",
+        workers: int = 1,
+        trial_timeout: float | None = None,
+        seed: int | None = None,
+        load_if_exists: bool = False,
+    ) -> Study:
+        """Start a new study (or, with ``load_if_exists``, continue the one in ``storage``).
+
+        Args:
+            objective: The function to optimize.
+            space: Parameter name to parameter (or a :class:`SearchSpace`).
+            metric: Name of the metric to optimize.
+            mode: ``"min"`` or ``"max"``.
+            budget: The fidelity range; ``Budget(1, 1)`` (one plain evaluation) by default.
+            storage: A path, ``"sqlite:///file.db"``, ``":memory:"``/None, or a storage object.
+            name: Study name (defaults to the objective's name).
+            scheduler: A registered name (``"fifo"``) or a scheduler object.
+            searcher: A registered name (``"random"``, ``"sobol"``) or a searcher object.
+            executor: ``"local"`` (worker processes), ``"inprocess"`` (threads) or an executor.
+            workers: Number of trials running at once (for named executors).
+            trial_timeout: Seconds one job may run before it is killed and recorded FAILED.
+            seed: Seed for the searcher and scheduler.
+            load_if_exists: Continue an existing study in ``storage`` instead of failing.
+
+        Raises:
+            SearchSpaceError: for an invalid space.
+            StudyMismatchError: if ``storage`` already holds a study and not ``load_if_exists``.
+            StorageLockedError, StorageCorruptError: for unusable storage files.
+        """
+        if mode not in ("min", "max"):
+            raise HPOError(f"mode must be 'min' or 'max', got {mode!r}")
+        if not isinstance(metric, str) or not metric:
+            raise HPOError(f"metric must be a non-empty string, got {metric!r}")
+        space = SearchSpace(space)
+        budget = budget or Budget(1, 1)
+        store = open_storage(storage)
+        try:
+            existing = store.load_study()
+            if existing is not None and load_if_exists:
+                return cls._attach(objective, store, existing, scheduler, searcher, executor, workers, trial_timeout)
+            settings = {
+                "scheduler": scheduler if isinstance(scheduler, str) else _qualname(scheduler),
+                "searcher": searcher if isinstance(searcher, str) else _qualname(searcher),
+                "executor": executor if isinstance(executor, str) else _qualname(executor),
+                "workers": workers,
+                "trial_timeout": trial_timeout,
+                "seed": seed,
+            }
+            spec = StudySpec(
+                name=name or getattr(objective, "__name__", "study"),
+                metric=metric,
+                mode=mode,
+                space=space.to_dict(),
+                budget=budget.to_dict(),
+                objective=objective_ref(objective),
+                settings=settings,
+                created_at=time.time(),
+            )
+            store.create_study(spec)
+            return cls._attach(objective, store, spec, scheduler, searcher, executor, workers, trial_timeout)
+        except BaseException:
+            if store is not storage:
+                store.close()
+            raise
+
+    @classmethod
+    def load(
+        cls,
+        storage: Any,
+        objective: Callable[..., Any] | None = None,
+        *,
+        scheduler: Any = None,
+        searcher: Any = None,
+        executor: Any = None,
+        workers: int | None = None,
+        trial_timeout: float | None = None,
+    ) -> Study:
+        """Continue a stored study.
+
+        Finished trials are kept and never re-run. Trials that were RUNNING when the
+        previous driver died are marked FAILED (reason ``"interrupted"``) and re-queued
+        with the same config. The scheduler and searcher are rebuilt from the history.
+
+        Args:
+            storage: The study's file (or storage object).
+            objective: The objective; by default re-imported from the stored reference.
+            scheduler, searcher, executor, workers, trial_timeout: Override stored settings.
+        """
+        store = open_storage(storage)
+        try:
+            spec = store.load_study()
+            if spec is None:
+                raise HPOError(f"no study in {storage!r} to load")
+            if objective is None:
+                if spec.objective is None:
+                    raise HPOError(
+                        f"study {spec.name!r} has no importable objective recorded; pass objective=..."
+                    )
+                objective = load_objective(spec.objective)
+            s = spec.settings
+            return cls._attach(
+                objective,
+                store,
+                spec,
+                scheduler if scheduler is not None else s.get("scheduler", "fifo"),
+                searcher if searcher is not None else s.get("searcher", "random"),
+                executor if executor is not None else s.get("executor", "local"),
+                workers if workers is not None else s.get("workers", 1),
+                trial_timeout if trial_timeout is not None else s.get("trial_timeout"),
+            )
+        except BaseException:
+            if store is not storage:
+                store.close()
+            raise
+
+    @classmethod
+    def _attach(
+        cls,
+        objective: Callable[..., Any],
+        store: BaseStorage,
+        spec: StudySpec,
+        scheduler: Any,
+        searcher: Any,
+        executor: Any,
+        workers: int,
+        trial_timeout: float | None,
+    ) -> Study:
+        from hpo._registry import SCHEDULERS
+        from hpo.execution import make_executor
+        from hpo.schedulers import BaseScheduler
+        from hpo.searchers import make_searcher
+
+        space = SearchSpace(spec.space)
+        seed = spec.settings.get("seed")
+        if not isinstance(scheduler, BaseScheduler):
+            search = make_searcher(searcher, space, seed)
+            scheduler = SCHEDULERS.build(scheduler, searcher=search)
+        if not isinstance(executor, BaseExecutor):
+            executor = make_executor(executor, n_workers=workers, trial_timeout=trial_timeout)
+        return cls(objective, store, spec, scheduler, executor)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def trials(self) -> list[Trial]:
+        return [self._trials[k] for k in sorted(self._trials)]
+
+    @property
+    def incumbent(self) -> Trial | None:
+        return best_trial(self._trials.values(), self.mode)
+
+    def _artifact_root(self) -> str | None:
+        loc = self.storage.location
+        return f"{os.path.splitext(loc)[0]}.artifacts" if loc else None
+
+    def _record(self, trial: Trial) -> Trial:
+        self.storage.update_trial(trial)
+        self._trials[trial.trial_id] = trial
+        return trial
+
+    def _recover_interrupted(self) -> None:
+        """Mark trials left RUNNING by a dead driver FAILED('interrupted') and re-queue them."""
+        for trial in self.trials:
+            if trial.status is TrialStatus.RUNNING:
+                self._interrupt(trial)
+
+    def _interrupt(self, trial: Trial) -> None:
+        self._record(trial.evolve(status=TrialStatus.FAILED, reason=INTERRUPTED, finished_at=time.time()))
+        again = self.storage.create_trial(trial.config, requeued_from=trial.trial_id)
+        self._trials[again.trial_id] = again
+        self._enqueued.append(again.trial_id)
+        logger.info("trial %d was interrupted; re-queued as trial %d", trial.trial_id, again.trial_id)
+
+    def enqueue(self, config: Mapping[str, Any]) -> Trial:
+        """Queue a config to be evaluated before the searcher's suggestions (validated first)."""
+        self.space.validate(config)
+        trial = self.storage.create_trial(config)
+        self._trials[trial.trial_id] = trial
+        self._enqueued.append(trial.trial_id)
+        return trial
+
+    def _counted(self) -> int:
+        return sum(1 for t in self._trials.values() if t.counts_toward_limit)
+
+    def _counted_finished(self) -> int:
+        return sum(1 for t in self._trials.values() if t.counts_toward_limit and t.status.is_finished)
+
+    def _budget_used(self) -> float:
+        return sum(t.budget for t in self._trials.values())
+
+    def _can_start_trial(self) -> bool:
+        if self._stop_reason() is not None:
+            return False
+        if self._n_trials is None:
+            return True
+        # enqueued trials already count; a new one may start only below the limit
+        return self._counted() < self._n_trials or bool(self._enqueued)
+
+    def _take_enqueued(self) -> Trial | None:
+        while self._enqueued:
+            trial = self._trials[self._enqueued.popleft()]
+            if trial.status is TrialStatus.PENDING:
+                return trial
+        return None
+
+    def _new_trial(self, config: Mapping[str, Any]) -> Trial:
+        self.space.validate(config)
+        trial = self.storage.create_trial(config)
+        self._trials[trial.trial_id] = trial
+        return trial
+
+    def _stop_reason(self) -> str | None:
+        if self._n_trials is not None and self._counted_finished() >= self._n_trials:
+            return "n_trials"
+        if self._deadline is not None and self.executor.clock.time() >= self._deadline:
+            return "timeout"
+        if self._max_budget is not None and self._budget_used() >= self._max_budget:
+            return "max_budget"
+        return None
+
+    # ------------------------------------------------------------------ the loop
+    def optimize(
+        self,
+        n_trials: int | None = None,
+        *,
+        timeout: float | None = None,
+        max_budget: float | None = None,
+        callbacks: Sequence[Any] = (),
+    ) -> StudyResult:
+        """Run until a stopping rule holds, then return the result.
+
+        Args:
+            n_trials: Stop once this many trials of the study have finished (COMPLETED,
+                PRUNED or FAILED; interrupted runs that were re-queued do not count). It is
+                the study's total, so a resumed study runs only what is missing.
+            timeout: Stop starting trials after this many seconds (executor clock) and
+                return when the running ones end.
+            max_budget: Stop starting trials once the trials together consumed this much
+                budget (e.g. epochs).
+            callbacks: Objects with optional ``on_trial_end(study, trial)``.
+
+        Ctrl-C stops at once: running trials are recorded FAILED ('interrupted') and
+        re-queued, so ``Study.load`` / ``hpo resume`` continue where it stopped.
+        """
+        for label, value in (("n_trials", n_trials), ("timeout", timeout), ("max_budget", max_budget)):
+            if value is not None and (isinstance(value, bool) or not value > 0):
+                raise HPOError(f"{label} must be positive, got {value!r}")
+        self._n_trials = n_trials
+        self._deadline = None if timeout is None else self.executor.clock.time() + timeout
+        self._max_budget = max_budget
+        self._callbacks = list(callbacks)
+        if n_trials is not None:
+            self.storage.update_settings({**self.spec.settings, "n_trials": n_trials})
+        self.executor.start(self.objective, self._artifact_root())
+        stop_reason: str | None = None
+        try:
+            while True:
+                stop_reason = self._stop_reason()
+                if stop_reason is None:
+                    self._fill()
+                if not self.executor.running():
+                    stop_reason = stop_reason or "exhausted"
+                    break
+                for event in self.executor.events(timeout=0.5):
+                    self._handle(event)
+        except KeyboardInterrupt:
+            stop_reason = "interrupted"
+            logger.warning("interrupted: recording running trials as interrupted; resume to continue")
+        finally:
+            for trial_id in self.executor.shutdown():
+                self._jobs.pop(trial_id, None)
+                self._interrupt(self._trials[trial_id])
+        return self.result(stop_reason)
+
+    def result(self, stop_reason: str | None = None) -> StudyResult:
+        return StudyResult(
+            self.incumbent, self.trials, self.metric, self.mode, self.storage.location, stop_reason
+        )
+
+    def _fill(self) -> None:
+        while self.executor.capacity() > 0:
+            job = self.scheduler.next_job(self.view)
+            if job is None:
+                return
+            trial = self._record(
+                self._trials[job.trial.trial_id].evolve(
+                    status=TrialStatus.RUNNING, started_at=time.time(), reason=None
+                )
+            )
+            self._jobs[trial.trial_id] = Job(trial, job.budget)
+            self._reports[trial.trial_id] = []
+            self.executor.submit(self._jobs[trial.trial_id])
+            placement = self.executor.placement(trial.trial_id)
+            if placement:
+                self._record(trial.evolve(worker=", ".join(f"{k}={v}" for k, v in placement.items())))
+
+    def _handle(self, event: Event) -> None:
+        trial_id = event.trial_id
+        if trial_id not in self._jobs:
+            return
+        if isinstance(event, Reported):
+            self.storage.add_report(trial_id, event.report)
+            self._reports[trial_id].append(event.report)
+            trial = self._trials[trial_id]
+            value = event.report.value(self.metric)
+            if value is not None:
+                trial = self._trials[trial_id] = trial.evolve(value=value, last_step=event.report.step)
+            decision = self.scheduler.on_report(trial, event.report)
+            self.executor.respond(trial_id, decision)
+            return
+        job = self._jobs.pop(trial_id)
+        reports = self._reports.pop(trial_id, [])
+        trial = self._trials[trial_id]
+        common = {
+            "finished_at": time.time() if not isinstance(event, Stopped) or event.decision is Decision.STOP else None,
+            "budget": trial.budget + self._consumed(job, reports, completed=isinstance(event, Finished)),
+            "last_step": reports[-1].step if reports else trial.last_step,
+            "cost": trial.cost + event.elapsed,  # type: ignore[attr-defined]
+        }
+        if isinstance(event, Finished):
+            try:
+                value, metrics = extract_value(event.result, self.metric, reports)
+            except ObjectiveError as exc:
+                trial = trial.evolve(status=TrialStatus.FAILED, value=None, reason=f"ObjectiveError: {exc}", **common)
+            else:
+                trial = trial.evolve(status=TrialStatus.COMPLETED, value=value, metrics=metrics, **common)
+        elif isinstance(event, Stopped):
+            status = TrialStatus.PAUSED if event.decision is Decision.PAUSE else TrialStatus.PRUNED
+            reason = "paused by the scheduler" if status is TrialStatus.PAUSED else "stopped by the scheduler"
+            metrics = dict(reports[-1].metrics) if reports else {}
+            trial = trial.evolve(status=status, reason=reason, metrics=metrics, **common)
+        elif isinstance(event, Failed):
+            trial = trial.evolve(
+                status=TrialStatus.FAILED, value=None, reason=event.reason, traceback=event.traceback, **common
+            )
+        self._record(trial)
+        self._log_end(trial)
+        self.scheduler.on_complete(trial)
+        for callback in self._callbacks:
+            hook = getattr(callback, "on_trial_end", None)
+            if hook is not None:
+                hook(self, trial)
+
+    @staticmethod
+    def _consumed(job: Job, reports: Sequence[Report], completed: bool) -> float:
+        """Budget a job used: its whole slice if it completed, else up to its last reported step."""
+        if completed:
+            return job.budget.size
+        if not reports:
+            return 0.0
+        return max(min(job.budget.stop, reports[-1].step + 1) - job.budget.start, 0)
+
+    def _log_end(self, trial: Trial) -> None:
+        if trial.status is TrialStatus.FAILED:
+            logger.warning("trial %d FAILED: %s", trial.trial_id, trial.reason)
+        else:
+            best = self.incumbent
+            logger.info(
+                "trial %d %s: %s=%s (best %s)",
+                trial.trial_id,
+                trial.status.value,
+                self.metric,
+                trial.value,
+                None if best is None else best.value,
+            )
+
+    def close(self) -> None:
+        """Release the storage (and its driver lock)."""
+        self.storage.close()
+
+    def __enter__(self) -> Study:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _qualname(obj: Any) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}:{cls.__qualname__}"
+
