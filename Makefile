@@ -19,7 +19,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet $(PIP_ARGS) "$(TORCH)" -e ".[demo,test,bench,dev]"
 	touch $(STAMP)
 
+# The demo owns demo_study.db: each `make demo` starts a fresh study.
 demo: $(STAMP)
+	rm -rf demo_study.db demo_study.db-wal demo_study.db-shm demo_study.db.lock demo_study.artifacts
 	$(BIN)/python examples/digits_demo.py --storage demo_study.db
 
 test: $(STAMP)

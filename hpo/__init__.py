@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 
 # ``hpo.tune`` must be the decorator, not the submodule of the same name, so it is bound
 # eagerly (the module is light: no numpy, torch, ray or optuna).
-from hpo.tune import tune  # noqa: E402
+from hpo.tune import tune as tune  # noqa: E402
 
 _LAZY = {
     "TunedFunction": "hpo.tune",

@@ -10,6 +10,11 @@ from hpo.errors import HPOError
 __all__ = ["Budget", "JobBudget"]
 
 
+def _as_int_if_whole(value: float) -> float:
+    """Whole numbers become ints, so ``range(budget.start, budget.stop)`` works for epochs."""
+    return int(value) if float(value).is_integer() else value
+
+
 @dataclass(frozen=True)
 class Budget:
     """The fidelity range of a study (epochs, steps, data fraction, ...).
@@ -33,6 +38,7 @@ class Budget:
                 raise HPOError(f"Budget.{name} must be a number, got {value!r}")
             if not math.isfinite(value) or value <= 0:
                 raise HPOError(f"Budget.{name} must be finite and > 0, got {value!r}")
+            object.__setattr__(self, name, _as_int_if_whole(value))
         if self.min > self.max:
             raise HPOError(f"Budget.min ({self.min}) is greater than Budget.max ({self.max})")
 
@@ -63,6 +69,8 @@ class JobBudget:
     max: float
 
     def __post_init__(self) -> None:
+        for name in ("start", "stop", "max"):
+            object.__setattr__(self, name, _as_int_if_whole(getattr(self, name)))
         if not 0 <= self.start <= self.stop <= self.max:
             raise HPOError(
                 f"invalid job budget: need 0 <= start <= stop <= max, got "

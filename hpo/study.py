@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from hpo._objective import extract_value, load_objective, objective_ref
 from hpo.budget import Budget
-from hpo.errors import HPOError, ObjectiveError
+from hpo.errors import HPOError, ObjectiveError, StudyMismatchError
 from hpo.execution.base import BaseExecutor, Event, Failed, Finished, Reported, Stopped
 from hpo.search_spaces import SearchSpace
 from hpo.storage import BaseStorage, StudySpec, open_storage
@@ -247,7 +247,9 @@ class Study:
         store = open_storage(storage)
         try:
             existing = store.load_study()
+            study_name = name or getattr(objective, "__name__", "study")
             if existing is not None and load_if_exists:
+                _check_same_study(existing, study_name, metric, mode, space, budget, store.location)
                 return cls._attach(objective, store, existing, scheduler, searcher, executor, workers, trial_timeout)
             settings = {
                 "scheduler": scheduler if isinstance(scheduler, str) else _qualname(scheduler),
@@ -258,7 +260,7 @@ class Study:
                 "seed": seed,
             }
             spec = StudySpec(
-                name=name or getattr(objective, "__name__", "study"),
+                name=study_name,
                 metric=metric,
                 mode=mode,
                 space=space.to_dict(),
@@ -587,6 +589,26 @@ class Study:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_same_study(
+    existing: StudySpec, name: str, metric: str, mode: str, space: SearchSpace, budget: Budget, where: str | None
+) -> None:
+    """Refuse to continue a stored study that is not the one asked for."""
+    wanted = {"name": name, "metric": metric, "mode": mode, "space": space.to_dict(), "budget": budget.to_dict()}
+    stored = {
+        "name": existing.name,
+        "metric": existing.metric,
+        "mode": existing.mode,
+        "space": SearchSpace(existing.space).to_dict(),
+        "budget": Budget(**existing.budget).to_dict(),
+    }
+    diff = [k for k in wanted if wanted[k] != stored[k]]
+    if diff:
+        raise StudyMismatchError(
+            f"{where or 'the storage'} holds study {existing.name!r} with a different {', '.join(diff)} "
+            f"(stored {', '.join(f'{k}={stored[k]!r}' for k in diff)}); use another file or name"
+        )
 
 
 def _qualname(obj: Any) -> str:

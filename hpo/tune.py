@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import importlib
 import sys
-
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any

@@ -1,6 +1,15 @@
 """Executors: where and when jobs run (local processes, threads, Ray, simulated time)."""
 
-from hpo.execution.base import BaseExecutor, Clock, Event, Failed, Finished, Reported, Stopped, WallClock
+from hpo.execution.base import (
+    BaseExecutor,
+    Clock,
+    Event,
+    Failed,
+    Finished,
+    Reported,
+    Stopped,
+    WallClock,
+)
 
 __all__ = ["BaseExecutor", "Clock", "WallClock", "Event", "Reported", "Finished", "Stopped", "Failed", "make_executor"]
 

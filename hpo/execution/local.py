@@ -258,7 +258,7 @@ class LocalExecutor(_SlotExecutor):
         for run in self._running.values():
             self._kill(run)
         self._running.clear()
-        for process, conn in self._idle:
+        for _, conn in self._idle:
             try:
                 conn.send(("exit",))
             except (BrokenPipeError, OSError):

@@ -1,0 +1,83 @@
+"""``SearcherContract``: behaviour every searcher must have."""
+
+from __future__ import annotations
+
+import pytest
+
+from hpo.search_spaces import Categorical, Choice, Fixed, Float, Int, SearchSpace
+from hpo.searchers.base import BaseSearcher
+from hpo.trial import Trial, TrialStatus
+
+MIXED = SearchSpace(
+    {
+        "lr": Float(1e-5, 1e-1, log=True),
+        "dropout": Float(0.0, 0.5, step=0.1),
+        "layers": Int(1, 8),
+        "units": Int(16, 512, log=True),
+        "opt": Categorical(["adam", "sgd", "rmsprop"]),
+        "seed": Fixed(0),
+    }
+)
+CONDITIONAL = SearchSpace(
+    {
+        "model": Choice(
+            {
+                "svm": {"C": Float(1e-3, 1e3, log=True), "kernel": Categorical(["rbf", "linear"])},
+                "rf": {"n_estimators": Int(10, 500), "max_depth": Int(2, 32)},
+                "knn": {},
+            }
+        ),
+        "scale": Categorical([True, False]),
+    }
+)
+
+
+class SearcherContract:
+    """Subclass and implement :meth:`make_searcher`."""
+
+    def make_searcher(self, space: SearchSpace, seed: int | None) -> BaseSearcher:
+        raise NotImplementedError
+
+    @pytest.mark.parametrize("space", [MIXED, CONDITIONAL], ids=["mixed", "conditional"])
+    def test_suggestions_belong_to_the_space(self, space: SearchSpace) -> None:
+        searcher = self.make_searcher(space, 0)
+        configs = searcher.suggest(16)
+        assert len(configs) == 16
+        for config in configs:
+            space.validate(config)
+
+    def test_same_seed_same_suggestions(self) -> None:
+        a = self.make_searcher(MIXED, 42).suggest(5)
+        b = self.make_searcher(MIXED, 42).suggest(5)
+        assert a == b
+
+    def test_different_seeds_differ(self) -> None:
+        a = self.make_searcher(MIXED, 1).suggest(5)
+        b = self.make_searcher(MIXED, 2).suggest(5)
+        assert a != b
+
+    def test_conditional_space_visits_every_option(self) -> None:
+        configs = self.make_searcher(CONDITIONAL, 0).suggest(30)
+        assert {c["model"] for c in configs} == {"svm", "rf", "knn"}
+
+    def test_observes_every_outcome_and_goes_on(self) -> None:
+        searcher = self.make_searcher(MIXED, 0)
+        configs = searcher.suggest(6)
+        statuses = [TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.PRUNED] * 2
+        history = [
+            Trial(i + 1, c, status=s, value=(float(i) if s is TrialStatus.COMPLETED else None))
+            for i, (c, s) in enumerate(zip(configs, statuses, strict=True))
+        ]
+        for trial in history:
+            searcher.observe([trial])
+        more = searcher.suggest(3, pending=[configs[0]])
+        assert len(more) == 3 and all(MIXED.contains(c) for c in more)
+
+    def test_rebuilt_from_history_does_not_replay_it(self) -> None:
+        first = self.make_searcher(MIXED, 7)
+        old = first.suggest(4)
+        history = [Trial(i + 1, c, status=TrialStatus.COMPLETED, value=1.0) for i, c in enumerate(old)]
+        again = self.make_searcher(MIXED, 7)
+        again.observe(history)
+        new = again.suggest(4)
+        assert not any(c in old for c in new)
