@@ -24,24 +24,28 @@ class HPOError(Exception):
     """Base class of every error hyperbandit raises on purpose."""
 
 
-class SearchSpaceError(HPOError, ValueError):
+class _ParamError(HPOError, ValueError):
+    """An error about one parameter (or, with ``param=None``, the whole space/config)."""
+
+    prefix = ""
+
+    def __init__(self, param: str | None, problem: str) -> None:
+        self.param = param
+        self.problem = problem
+        where = f"parameter {param!r}: " if param is not None else ""
+        super().__init__(f"{self.prefix}: {where}{problem}")
+
+
+class SearchSpaceError(_ParamError):
     """A search space is invalid. The message names the parameter and the problem."""
 
-    def __init__(self, param: str | None, problem: str) -> None:
-        self.param = param
-        self.problem = problem
-        where = f"parameter {param!r}: " if param is not None else ""
-        super().__init__(f"invalid search space: {where}{problem}")
+    prefix = "invalid search space"
 
 
-class ConfigError(HPOError, ValueError):
+class ConfigError(_ParamError):
     """A configuration does not belong to its search space."""
 
-    def __init__(self, param: str | None, problem: str) -> None:
-        self.param = param
-        self.problem = problem
-        where = f"parameter {param!r}: " if param is not None else ""
-        super().__init__(f"config not in search space: {where}{problem}")
+    prefix = "config not in search space"
 
 
 class StorageError(HPOError):

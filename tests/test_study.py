@@ -155,9 +155,14 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path):
         return config["x"]
 
     study = make(slow, storage=path, executor="inprocess", workers=2)
+    # A shell's background jobs inherit SIGINT ignored; act as a terminal's foreground would.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
-    result = study.optimize(n_trials=20)
+    try:
+        result = study.optimize(n_trials=20)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     study.close()
     assert result.stop_reason == "interrupted"
     completed = {t.trial_id: t for t in result.trials if t.status is TrialStatus.COMPLETED}

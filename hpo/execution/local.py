@@ -130,6 +130,14 @@ class _SlotExecutor(BaseExecutor):
     def _release(self, run: _Running) -> None:
         """A job ended normally; its slot is free again."""
 
+    def _cut_running(self) -> list[int]:
+        """Kill every running job; returns their trial ids."""
+        cut = list(self._running)
+        for run in self._running.values():
+            self._kill(run)
+        self._running.clear()
+        return cut
+
 
 class LocalExecutor(_SlotExecutor):
     """Runs jobs in ``n_workers`` subprocesses on this machine.
@@ -254,10 +262,7 @@ class LocalExecutor(_SlotExecutor):
                 return out
 
     def shutdown(self) -> list[int]:
-        cut = list(self._running)
-        for run in self._running.values():
-            self._kill(run)
-        self._running.clear()
+        cut = self._cut_running()
         for _, conn in self._idle:
             try:
                 conn.send(("exit",))
@@ -344,8 +349,4 @@ class InProcessExecutor(_SlotExecutor):
                 return out
 
     def shutdown(self) -> list[int]:
-        cut = list(self._running)
-        for run in self._running.values():
-            self._kill(run)
-        self._running.clear()
-        return cut
+        return self._cut_running()
