@@ -28,7 +28,7 @@ SPACE = {
 }
 
 
-@hpo.tune(space=SPACE, metric="val_loss", mode="min", searcher="sobol", budget=hpo.Budget(min=1, max=30))
+@hpo.tune(space=SPACE, metric="val_loss", mode="min", budget=hpo.Budget(min=1, max=30))
 def train(config, budget):
     """Train an MLP for epochs ``[budget.start, budget.stop)``; report every epoch."""
     import warnings

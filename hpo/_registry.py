@@ -12,7 +12,7 @@ from typing import Any
 
 from hpo.errors import UnknownPluginError
 
-__all__ = ["Registry", "SEARCHERS", "SCHEDULERS", "EXECUTORS"]
+__all__ = ["Registry", "SEARCHERS", "SURROGATES", "SCHEDULERS", "EXECUTORS"]
 
 
 class Registry:
@@ -40,8 +40,13 @@ class Registry:
 
 SEARCHERS = Registry(
     "searcher",
-    {"random": "hpo.searchers.random:RandomSearcher", "sobol": "hpo.searchers.sobol:SobolSearcher"},
+    {
+        "random": "hpo.searchers.random:RandomSearcher",
+        "sobol": "hpo.searchers.sobol:SobolSearcher",
+        "bo": "hpo.searchers.bo:BOSearcher",
+    },
 )
+SURROGATES = Registry("surrogate", {"gp": "hpo.surrogates.gp:GPSurrogate"})
 SCHEDULERS = Registry("scheduler", {"fifo": "hpo.schedulers.fifo:FIFOScheduler"})
 EXECUTORS = Registry(
     "executor",

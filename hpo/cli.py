@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--metric", default=None, help="metric to optimize (default: from @tune, else 'loss')")
     run.add_argument("--mode", choices=("min", "max"), default=None)
     run.add_argument("--scheduler", default=None, help="fifo (default)")
-    run.add_argument("--searcher", default=None, help="random (default) or sobol")
+    run.add_argument("--searcher", default=None, help="bo (default: GP BO after a Sobol design), random or sobol")
     run.add_argument("--budget-min", type=float, default=None, help="smallest fidelity budget")
     run.add_argument("--budget-max", type=float, default=None, help="full fidelity budget (e.g. epochs)")
     run.add_argument("--seed", type=int, default=None)
@@ -119,7 +119,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         storage=args.storage,
         name=args.name or (settings.name if settings else None),
         scheduler=args.scheduler or (settings.scheduler if settings else "fifo"),
-        searcher=args.searcher or (settings.searcher if settings else "random"),
+        searcher=args.searcher or (settings.searcher if settings else "bo"),
         executor=args.executor or "local",
         workers=args.workers,
         trial_timeout=args.trial_timeout,

@@ -190,6 +190,7 @@ class Study:
         self._n_trials: int | None = None
         self._deadline: float | None = None
         self._max_budget: float | None = None
+        self.scheduler.searcher.set_objective(self.metric, self.mode)
         self._recover_interrupted()
         self._enqueued.extend(t.trial_id for t in self.trials if t.status is TrialStatus.PENDING)
         self.scheduler.restore(self.trials)
@@ -208,7 +209,7 @@ class Study:
         storage: Any = None,
         name: str | None = None,
         scheduler: Any = "fifo",
-        searcher: Any = "random",
+        searcher: Any = "bo",
         executor: Any = "local",
         workers: int = 1,
         trial_timeout: float | None = None,
@@ -226,7 +227,8 @@ class Study:
             storage: A path, ``"sqlite:///file.db"``, ``":memory:"``/None, or a storage object.
             name: Study name (defaults to the objective's name).
             scheduler: A registered name (``"fifo"``) or a scheduler object.
-            searcher: A registered name (``"random"``, ``"sobol"``) or a searcher object.
+            searcher: A registered name (``"bo"``: GP BO after a Sobol design, the default;
+                ``"random"``, ``"sobol"``) or a searcher object.
             executor: ``"local"`` (worker processes), ``"inprocess"`` (threads) or an executor.
             workers: Number of trials running at once (for named executors).
             trial_timeout: Seconds one job may run before it is killed and recorded FAILED.
@@ -316,7 +318,7 @@ class Study:
                 store,
                 spec,
                 scheduler if scheduler is not None else s.get("scheduler", "fifo"),
-                searcher if searcher is not None else s.get("searcher", "random"),
+                searcher if searcher is not None else s.get("searcher", "bo"),
                 executor if executor is not None else s.get("executor", "local"),
                 workers if workers is not None else s.get("workers", 1),
                 trial_timeout if trial_timeout is not None else s.get("trial_timeout"),

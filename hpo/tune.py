@@ -37,7 +37,7 @@ class TuneSettings:
     metric: str = "loss"
     mode: str = "min"
     scheduler: Any = "fifo"
-    searcher: Any = "random"
+    searcher: Any = "bo"
     budget: Budget = field(default_factory=lambda: Budget(1, 1))
     resources: Mapping[str, float] | Callable[..., Mapping[str, float]] | None = None
     name: str | None = None
@@ -167,7 +167,7 @@ def tune(
     metric: str = "loss",
     mode: str = "min",
     scheduler: Any = "fifo",
-    searcher: Any = "random",
+    searcher: Any = "bo",
     surrogate: Any = None,
     budget: Budget | None = None,
     resources: Mapping[str, float] | Callable[..., Mapping[str, float]] | None = None,
@@ -180,7 +180,8 @@ def tune(
         metric: The metric to optimize, as returned or passed to ``hpo.report``.
         mode: ``"min"`` or ``"max"``.
         scheduler: Registered name or object (``"fifo"``).
-        searcher: Registered name or object (``"random"``, ``"sobol"``).
+        searcher: Registered name or object: ``"bo"`` (default; GP BO after a Sobol
+            initial design of ``max(5, d + 1)`` points), ``"random"``, ``"sobol"``.
         surrogate: Surrogate model for model-based search. No surrogate is registered yet,
             so anything but None raises :class:`~hpo.errors.UnknownPluginError`.
         budget: Fidelity range, e.g. ``hpo.Budget(min=1, max=81)`` epochs.

@@ -16,6 +16,7 @@ SPACE = {"x": Float(0.0, 1.0)}
 
 
 def make(objective, storage=None, executor="local", workers=2, **kw):
+    kw.setdefault("searcher", "random")
     return Study.create(objective, SPACE, metric="loss", mode="min", storage=storage, executor=executor, workers=workers, seed=0, **kw)
 
 

@@ -40,6 +40,18 @@ class BaseSearcher(ABC):
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.n_observed = 0
+        self.metric = "loss"
+        self.mode = "min"
+
+    @property
+    def sign(self) -> float:
+        """+1 when the metric is maximized, -1 when minimized: ``sign * value`` is maximized."""
+        return 1.0 if self.mode == "max" else -1.0
+
+    def set_objective(self, metric: str, mode: str) -> None:
+        """Told by the study which metric it optimizes and in which direction."""
+        self.metric = metric
+        self.mode = mode
 
     @abstractmethod
     def suggest(self, n: int, pending: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:

@@ -1,0 +1,26 @@
+"""Surrogate models: ``fit(X, y)`` and ``predict(X) -> Predictive`` (heavy imports are lazy)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hpo.surrogates.base import BaseSurrogate, Predictive
+
+__all__ = ["BaseSurrogate", "Predictive", "GPSurrogate", "make_surrogate"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "GPSurrogate":
+        from hpo.surrogates.gp import GPSurrogate
+
+        return GPSurrogate
+    raise AttributeError(name)
+
+
+def make_surrogate(name: str | BaseSurrogate, **kwargs: Any) -> BaseSurrogate:
+    """A surrogate from its registered name (``"gp"``) or pass one through."""
+    from hpo._registry import SURROGATES
+
+    if isinstance(name, BaseSurrogate):
+        return name
+    return SURROGATES.build(name, **kwargs)
