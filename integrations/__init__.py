@@ -4,4 +4,4 @@ Installed as ``hpo.integrations``; always import it under that name. Each adapte
 in its own module and imports its framework lazily.
 """
 
-__all__: list[str] = []
+__all__: list[str] = []  # import the adapters from their modules, e.g. hpo.integrations.optuna

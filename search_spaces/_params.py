@@ -136,7 +136,7 @@ class Float(_Numeric):
 
     def from_unit(self, u: float) -> float:
         if self.step is not None:
-            return float(self.low + _grid_index(u, self._n_grid()) * self.step)
+            return float(min(self.low + _grid_index(u, self._n_grid()) * self.step, self.high))
         if self.log:
             lo, hi = math.log(self.low), math.log(self.high)
             value = math.exp(lo + u * (hi - lo))

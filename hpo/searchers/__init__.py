@@ -1,14 +1,26 @@
 """Searchers: which config to try next."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from hpo.searchers.base import BaseSearcher
 from hpo.searchers.random import RandomSearcher
 from hpo.searchers.sobol import SobolSearcher
 
-__all__ = ["BaseSearcher", "RandomSearcher", "SobolSearcher", "make_searcher"]
+__all__ = ["BaseSearcher", "RandomSearcher", "SobolSearcher", "BOSearcher", "make_searcher"]
 
 
-def make_searcher(name: str | BaseSearcher, space, seed: int | None = None) -> BaseSearcher:  # type: ignore[no-untyped-def]
-    """Build a searcher from its registered name (``"random"``, ``"sobol"``) or pass one through."""
+def __getattr__(name: str) -> Any:
+    if name == "BOSearcher":  # imports nothing heavy itself, but keep torch paths lazy
+        from hpo.searchers.bo import BOSearcher
+
+        return BOSearcher
+    raise AttributeError(name)
+
+
+def make_searcher(name: str | BaseSearcher, space: Any, seed: int | None = None) -> BaseSearcher:
+    """Build a searcher from its registered name (``"bo"``, ``"random"``, ``"sobol"``) or pass one through."""
     from hpo._registry import SEARCHERS
 
     if isinstance(name, BaseSearcher):

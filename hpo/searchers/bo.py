@@ -74,7 +74,7 @@ def propose(
     scales = np.repeat([0.1, 0.02, 0.004], 22)[:, None]
     local = np.vstack([best[None, :], best[None, :] + rng.normal(0.0, 1.0, size=(len(scales), space.d)) * scales])
     out = []
-    for i in range(n):
+    for _ in range(n):
         if acquisition == "ucb":
             acq: Any = UCB(surrogate)
         elif acquisition == "ts":

@@ -12,7 +12,38 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["fit_map", "neg_log_posterior"]
+__all__ = ["fit_map", "neg_log_posterior", "matern52", "is_scaled_matern52"]
+
+
+def matern52(a: Any, b: Any) -> Any:
+    """Matérn-5/2 correlation between rows of lengthscale-scaled `N x d` and `n x d` inputs."""
+    import torch
+
+    sq = (a * a).sum(-1, keepdim=True) - 2 * a @ b.T + (b * b).sum(-1)
+    r = torch.sqrt(sq.clamp_min(1e-30))
+    s5 = math.sqrt(5.0) * r
+    return (1 + s5 + (5.0 / 3.0) * r * r) * torch.exp(-s5)
+
+
+def is_scaled_matern52(model: Any) -> bool:
+    """True for ``ScaleKernel(MaternKernel(nu=2.5))`` with a constant mean (written out here)."""
+    kernel = model.covar_module
+    base = getattr(kernel, "base_kernel", None)
+    return (
+        type(kernel).__name__ == "ScaleKernel"
+        and type(base).__name__ == "MaternKernel"
+        and getattr(base, "nu", None) == 2.5
+        and type(model.mean_module).__name__ == "ConstantMean"
+    )
+
+
+def _covariance(model: Any, x: Any) -> Any:
+    """``K(x, x)`` of the model's kernel (written out for scaled Matérn-5/2)."""
+    if is_scaled_matern52(model):
+        ls = model.covar_module.base_kernel.lengthscale.reshape(-1)
+        xs = x / ls
+        return model.covar_module.outputscale * matern52(xs, xs)
+    return model.covar_module(x).to_dense()
 
 
 def _chol(k: Any) -> Any:
@@ -35,7 +66,7 @@ def neg_log_posterior(model: Any) -> Any:
     x = model.train_inputs[0]
     y = model.train_targets
     n = len(y)
-    k = model.covar_module(x).to_dense() + model.likelihood.noise.reshape(-1)[0] * torch.eye(n, dtype=x.dtype)
+    k = _covariance(model, x) + model.likelihood.noise.reshape(-1)[0] * torch.eye(n, dtype=x.dtype)
     chol = _chol(k)
     resid = (y - model.mean_module(x)).unsqueeze(-1)
     alpha = torch.cholesky_solve(resid, chol)

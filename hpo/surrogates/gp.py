@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from hpo.surrogates._gp_fit import is_scaled_matern52, matern52
 from hpo.surrogates.base import BaseSurrogate, Predictive
 
 if TYPE_CHECKING:
@@ -67,18 +68,6 @@ class PosteriorPredictive(Predictive):
         return self.posterior.rsample_from_base_samples(torch.Size([n]), base.unsqueeze(-1)).squeeze(-1)
 
 
-def _matern52(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Matérn-5/2 correlation between rows of lengthscale-scaled `N x d` and `n x d` inputs."""
-    import math
-
-    import torch
-
-    sq = (a * a).sum(-1, keepdim=True) - 2 * a @ b.T + (b * b).sum(-1)
-    r = torch.sqrt(sq.clamp_min(1e-30))
-    s5 = math.sqrt(5.0) * r
-    return (1 + s5 + (5.0 / 3.0) * r * r) * torch.exp(-s5)
-
-
 class _ExactGPPredictive(Predictive):
     """Marginal mean and variance of an exact GP from a cached Cholesky factor.
 
@@ -100,7 +89,7 @@ class _ExactGPPredictive(Predictive):
         model = self._surrogate.botorch_model
         flat = self._x.reshape(-1, self._x.shape[-1])
         if "lengthscale" in cache:  # Matérn-5/2 written out: no GPyTorch call overhead
-            k_star = _matern52(flat / cache["lengthscale"], cache["x_scaled"]) * cache["outputscale"]
+            k_star = matern52(flat / cache["lengthscale"], cache["x_scaled"]) * cache["outputscale"]
             mean = cache["constant"] + k_star @ cache["alpha"]
             prior = cache["outputscale"].expand(len(flat))
         else:
@@ -278,14 +267,8 @@ class GPSurrogate(BaseSurrogate):
             tf = model.outcome_transform
             cache = {"x": x, "chol": chol, "alpha": alpha, "mu": tf.means.reshape(()), "std": tf.stdvs.reshape(())}
             kernel = model.covar_module
-            base = getattr(kernel, "base_kernel", None)
-            if (
-                type(kernel).__name__ == "ScaleKernel"
-                and type(base).__name__ == "MaternKernel"
-                and base.nu == 2.5
-                and type(model.mean_module).__name__ == "ConstantMean"
-            ):
-                ls = base.lengthscale.detach().reshape(-1)
+            if is_scaled_matern52(model):
+                ls = kernel.base_kernel.lengthscale.detach().reshape(-1)
                 cache.update(
                     lengthscale=ls,
                     x_scaled=x / ls,

@@ -16,5 +16,13 @@ from hpo.testing.executor import ExecutorContract
 from hpo.testing.scheduler import SchedulerContract
 from hpo.testing.searcher import SearcherContract
 from hpo.testing.storage import StorageContract
+from hpo.testing.surrogate import FunctionSurrogate, SurrogateContract
 
-__all__ = ["SearcherContract", "SchedulerContract", "ExecutorContract", "StorageContract"]
+__all__ = [
+    "SearcherContract",
+    "SchedulerContract",
+    "ExecutorContract",
+    "StorageContract",
+    "SurrogateContract",
+    "FunctionSurrogate",
+]

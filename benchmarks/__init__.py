@@ -1,0 +1,1 @@
+"""Benchmarks (never packaged). Run ``python -m benchmarks.run --help``."""

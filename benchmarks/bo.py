@@ -1,0 +1,117 @@
+"""Sequential black-box optimization runs: ours (GP-LogEI) against Optuna and random search."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any
+
+METHODS = ("hpo-gp-logei", "optuna-gp", "optuna-tpe", "random")
+
+
+def run_one(problem_key: str, method: str, seed: int, evals: int) -> dict[str, Any]:
+    """One optimization run; returns per-evaluation values, regrets and suggestion times."""
+    import torch
+
+    from benchmarks.problems import problems
+
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    problem = problems()[problem_key]()
+    values: list[float] = []
+    times: list[float] = []
+    if method in ("hpo-gp-logei", "random"):
+        from hpo.searchers import BOSearcher, RandomSearcher
+        from hpo.trial import Trial, TrialStatus
+
+        searcher = BOSearcher(problem.space, seed=seed) if method == "hpo-gp-logei" else RandomSearcher(problem.space, seed)
+        searcher.set_objective("value", "min")
+        for i in range(evals):
+            t0 = time.perf_counter()
+            (config,) = searcher.suggest(1)
+            times.append(time.perf_counter() - t0)
+            value = problem.evaluate(config)
+            values.append(value)
+            searcher.observe([Trial(i + 1, config, TrialStatus.COMPLETED, value=value)])
+    else:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        sampler = (
+            optuna.samplers.GPSampler(seed=seed)
+            if method == "optuna-gp"
+            else optuna.samplers.TPESampler(seed=seed, multivariate=True)
+        )
+        study = optuna.create_study(sampler=sampler)
+        for _ in range(evals):
+            t0 = time.perf_counter()
+            trial = study.ask()
+            config = problem.suggest(trial)
+            times.append(time.perf_counter() - t0)
+            value = problem.evaluate(config)
+            values.append(value)
+            study.tell(trial, value)
+    best = float("inf")
+    regret = []
+    for v in values:
+        best = min(best, v)
+        regret.append(best - problem.optimum)
+    return {"problem": problem_key, "name": problem.name, "kind": problem.kind, "method": method, "seed": seed,
+            "regret": regret, "times": times}
+
+
+def overhead(sizes: list[int], repeats: int = 5, seed: int = 0) -> list[dict[str, Any]]:
+    """Time per suggestion with ``n`` observations already made (Hartmann6), ours vs GPSampler.
+
+    For each ``n``: load ``n`` random observations, make one suggestion (``first``: includes
+    the cold hyperparameter fit), then ``repeats`` more suggestions, each after one new
+    observation (``steady``: the median of those).
+    """
+    import numpy as np
+    import optuna
+    import torch
+    from botorch.test_functions import Hartmann
+
+    from hpo.search_spaces import Float, SearchSpace
+    from hpo.searchers import BOSearcher
+    from hpo.trial import Trial, TrialStatus
+
+    warnings.simplefilter("ignore")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    fn = Hartmann(dim=6)
+    names = [f"x{i}" for i in range(6)]
+    space = SearchSpace({n: Float(0.0, 1.0) for n in names})
+    out = []
+    for n in sizes:
+        rng = np.random.default_rng(seed)
+        x = rng.random((n, 6))
+        y = fn(torch.tensor(x)).numpy()
+
+        def value(config: dict[str, Any]) -> float:
+            return float(fn(torch.tensor([[config[k] for k in names]], dtype=torch.float64)))
+
+        # ours
+        searcher = BOSearcher(space, seed=seed)
+        searcher.set_objective("value", "min")
+        searcher.observe([Trial(i + 1, dict(zip(names, x[i], strict=True)), TrialStatus.COMPLETED, value=float(y[i])) for i in range(n)])
+        ours = []
+        for r in range(repeats + 1):
+            t0 = time.perf_counter()
+            (config,) = searcher.suggest(1)
+            ours.append(time.perf_counter() - t0)
+            searcher.observe([Trial(n + r + 1, config, TrialStatus.COMPLETED, value=value(config))])
+        # Optuna GPSampler (with greenlet)
+        dists = {k: optuna.distributions.FloatDistribution(0.0, 1.0) for k in names}
+        study = optuna.create_study(sampler=optuna.samplers.GPSampler(seed=seed))
+        study.add_trials(
+            [optuna.trial.create_trial(params=dict(zip(names, x[i], strict=True)), distributions=dists, value=float(y[i])) for i in range(n)]
+        )
+        theirs = []
+        for _ in range(repeats + 1):
+            t0 = time.perf_counter()
+            trial = study.ask(dists)
+            theirs.append(time.perf_counter() - t0)
+            study.tell(trial, value(trial.params))
+        out.append({"n": n, "hpo_first": ours[0], "hpo_steady": float(np.median(ours[1:])), "hpo_all": ours,
+                    "gp_first": theirs[0], "gp_steady": float(np.median(theirs[1:])), "gp_all": theirs})
+    return out

@@ -1,0 +1,121 @@
+"""Benchmark problems: BoTorch test functions plus a mixed and a conditional problem.
+
+Every problem is minimized and knows its optimal value, so simple regret is
+``best value so far - optimum``. Each has an hpo space and an Optuna define-by-run
+``suggest`` that draw the same parameters under the same names.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hpo.search_spaces import Categorical, Choice, Float, Int, SearchSpace
+
+
+@dataclass(frozen=True)
+class Problem:
+    name: str
+    space: SearchSpace
+    evaluate: Callable[[Mapping[str, Any]], float]
+    optimum: float
+    suggest: Callable[[Any], dict[str, Any]]
+    kind: str = "continuous"
+
+
+def _botorch(name: str, factory: Callable[[], Any], dim: int) -> Problem:
+    import torch
+
+    fn = factory()
+    lo, hi = fn.bounds[0].tolist(), fn.bounds[1].tolist()
+    names = [f"x{i}" for i in range(dim)]
+    space = SearchSpace({n: Float(float(lo[i]), float(hi[i])) for i, n in enumerate(names)})
+
+    def evaluate(config: Mapping[str, Any]) -> float:
+        x = torch.tensor([[float(config[n]) for n in names]], dtype=torch.float64)
+        return float(fn(x))
+
+    def suggest(trial: Any) -> dict[str, Any]:
+        return {n: trial.suggest_float(n, float(lo[i]), float(hi[i])) for i, n in enumerate(names)}
+
+    return Problem(name, space, evaluate, float(fn.optimal_value), suggest)
+
+
+def _mixed() -> Problem:
+    """Ackley-4 on [-5, 5]^4, a log-scaled float, an int and two categoricals (min 0)."""
+    offsets = {"a": 0.0, "b": 0.5, "c": 1.0, "d": 2.0}
+    shifts = {"left": -1.0, "mid": 0.0, "right": 1.0}
+    space = SearchSpace(
+        {
+            **{f"x{i}": Float(-5.0, 5.0) for i in range(4)},
+            "scale": Float(1e-3, 1e1, log=True),
+            "n": Int(1, 8),
+            "c1": Categorical(list(offsets)),
+            "c2": Categorical(list(shifts)),
+        }
+    )
+
+    def evaluate(c: Mapping[str, Any]) -> float:
+        s = shifts[c["c2"]]
+        z = [c[f"x{i}"] - s for i in range(4)]
+        ackley = (
+            -20 * math.exp(-0.2 * math.sqrt(sum(v * v for v in z) / 4))
+            - math.exp(sum(math.cos(2 * math.pi * v) for v in z) / 4)
+            + 20
+            + math.e
+        )
+        return ackley + offsets[c["c1"]] + 0.1 * abs(c["n"] - 3) + 0.3 * abs(math.log10(c["scale"]) + 1)
+
+    def suggest(t: Any) -> dict[str, Any]:
+        out = {f"x{i}": t.suggest_float(f"x{i}", -5.0, 5.0) for i in range(4)}
+        out["scale"] = t.suggest_float("scale", 1e-3, 1e1, log=True)
+        out["n"] = t.suggest_int("n", 1, 8)
+        out["c1"] = t.suggest_categorical("c1", list(offsets))
+        out["c2"] = t.suggest_categorical("c2", list(shifts))
+        return out
+
+    return Problem("Mixed-8 (Ackley-4 + log/int/2 cat)", space, evaluate, 0.0, suggest, "mixed")
+
+
+def _conditional() -> Problem:
+    """CASH-like: choose a branch (Branin, Hartmann-3, Levy-4), then its own parameters (min 0)."""
+    import torch
+    from botorch.test_functions import Branin, Hartmann, Levy
+
+    branches = {"branin": (Branin(), 2, 0.2), "hartmann3": (Hartmann(dim=3), 3, 0.0), "levy4": (Levy(dim=4), 4, 0.5)}
+    options = {}
+    for key, (fn, dim, _) in branches.items():
+        lo, hi = fn.bounds[0].tolist(), fn.bounds[1].tolist()
+        options[key] = {f"{key}_x{i}": Float(float(lo[i]), float(hi[i])) for i in range(dim)}
+    space = SearchSpace({"model": Choice(options)})
+
+    def evaluate(c: Mapping[str, Any]) -> float:
+        fn, dim, offset = branches[c["model"]]
+        x = torch.tensor([[float(c[f"{c['model']}_x{i}"]) for i in range(dim)]], dtype=torch.float64)
+        return float(fn(x)) - float(fn.optimal_value) + offset
+
+    def suggest(t: Any) -> dict[str, Any]:
+        model = t.suggest_categorical("model", list(branches))
+        out: dict[str, Any] = {"model": model}
+        for name, p in options[model].items():
+            out[name] = t.suggest_float(name, p.low, p.high)
+        return out
+
+    return Problem("Conditional (Branin | Hartmann-3 | Levy-4)", space, evaluate, 0.0, suggest, "conditional")
+
+
+def problems() -> dict[str, Callable[[], Problem]]:
+    """Problem key -> factory (built lazily inside worker processes)."""
+    from botorch.test_functions import Ackley, Branin, Hartmann, Levy, Rosenbrock
+
+    return {
+        "branin": lambda: _botorch("Branin", Branin, 2),
+        "hartmann6": lambda: _botorch("Hartmann6", lambda: Hartmann(dim=6), 6),
+        "ackley10": lambda: _botorch("Ackley-10", lambda: Ackley(dim=10), 10),
+        "levy10": lambda: _botorch("Levy-10", lambda: Levy(dim=10), 10),
+        "rosenbrock6": lambda: _botorch("Rosenbrock-6", lambda: Rosenbrock(dim=6), 6),
+        "mixed": _mixed,
+        "conditional": _conditional,
+    }

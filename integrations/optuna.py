@@ -1,0 +1,178 @@
+"""Optuna integration: ``HPOSampler``, hyperbandit's GP Bayesian optimization as an Optuna sampler.
+
+Keep your Optuna code and swap the sampler::
+
+    import optuna
+    from hpo.integrations.optuna import HPOSampler
+
+    study = optuna.create_study(sampler=HPOSampler(seed=0))
+    study.optimize(objective, n_trials=100, n_jobs=4)
+
+How it maps onto Optuna's sampler protocol:
+
+* ``infer_relative_search_space`` is the intersection search space of past trials
+  (pruned ones included); single-valued distributions are left out.
+* ``sample_relative`` runs :func:`hpo.searchers.bo.propose` on that space: a Sobol design
+  for the first ``n_startup_trials`` complete trials, then a BoTorch GP with LogEI. Trials
+  that are RUNNING (``n_jobs > 1`` or distributed workers) are pending points, so qLogNEI
+  steers parallel workers to different, informative configs.
+* ``sample_independent`` (conditional or dynamic parameters outside the intersection)
+  delegates to ``independent_sampler`` (``RandomSampler`` by default).
+* Distributions are honoured exactly: ``log``, ``step``, ints and categoricals map to
+  :mod:`hpo.search_spaces` types, and values come back as Python ``float``/``int``/choice.
+* **Pruned trials** (e.g. with ``optuna.pruners.HyperbandPruner``): with
+  ``use_pruned=True`` (default) a pruned trial contributes its last intermediate value as
+  an observation. Pruned configs are the bad ones, and their partial curves are usually
+  worse than a finished run, so the model learns to avoid that region instead of ignoring
+  it; complete trials always take precedence in defining the incumbent for the
+  acquisition. Set ``use_pruned=False`` to model complete trials only.
+* Multi-objective studies are not supported: every sampling method raises ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.samplers import BaseSampler, RandomSampler
+from optuna.search_space import IntersectionSearchSpace
+from optuna.study import Study, StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from hpo.search_spaces import Categorical, Float, Int, SearchSpace
+
+__all__ = ["HPOSampler"]
+
+
+def _to_param(dist: BaseDistribution) -> Any:
+    if isinstance(dist, FloatDistribution):
+        return Float(float(dist.low), float(dist.high), log=dist.log, step=dist.step)
+    if isinstance(dist, IntDistribution):
+        return Int(int(dist.low), int(dist.high), log=dist.log, step=int(dist.step))
+    if isinstance(dist, CategoricalDistribution):
+        return Categorical(list(dist.choices))
+    raise ValueError(f"HPOSampler does not support {type(dist).__name__}")
+
+
+def _to_optuna_value(dist: BaseDistribution, value: Any) -> Any:
+    if isinstance(dist, FloatDistribution):
+        return float(value)
+    if isinstance(dist, IntDistribution):
+        return int(value)
+    return value
+
+
+class HPOSampler(BaseSampler):
+    """hyperbandit's Bayesian optimization (BoTorch GP + LogEI/qLogNEI) for Optuna studies.
+
+    Args:
+        seed: Seed for the design, the acquisition optimizer and the independent sampler.
+        n_startup_trials: Complete trials before the GP takes over; ``max(5, d + 1)`` by default.
+        acquisition: ``"logei"`` (default; qLogNEI while trials run), ``"qlognei"``,
+            ``"ucb"`` or ``"ts"``.
+        surrogate: ``"gp"`` or any :class:`hpo.surrogates.BaseSurrogate`.
+        independent_sampler: Sampler for parameters outside the relative search space.
+        use_pruned: Use pruned trials' last intermediate values as observations.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        n_startup_trials: int | None = None,
+        acquisition: str = "logei",
+        surrogate: Any = "gp",
+        independent_sampler: BaseSampler | None = None,
+        use_pruned: bool = True,
+    ) -> None:
+        from hpo.searchers.bo import ACQUISITIONS
+        from hpo.surrogates import make_surrogate
+
+        if acquisition not in ACQUISITIONS:
+            raise ValueError(f"unknown acquisition {acquisition!r}; choose from {ACQUISITIONS}")
+        self._seed = seed
+        self._rng = np.random.default_rng(seed)
+        self._n_startup = n_startup_trials
+        self._acquisition = acquisition
+        self._surrogate = make_surrogate(surrogate, seed=seed or 0) if isinstance(surrogate, str) else surrogate
+        self._independent = independent_sampler or RandomSampler(seed=seed)
+        self._use_pruned = use_pruned
+        self._search_space = IntersectionSearchSpace(include_pruned=True)
+
+    # ------------------------------------------------------------------ protocol
+    def reseed_rng(self) -> None:
+        self._rng = np.random.default_rng()
+        self._independent.reseed_rng()
+
+    @staticmethod
+    def _check_single_objective(study: Study) -> None:
+        if len(study.directions) > 1:
+            raise ValueError("HPOSampler supports single-objective studies only")
+
+    def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        if len(study.directions) > 1:
+            return {}
+        return {n: d for n, d in self._search_space.calculate(study).items() if not d.single()}
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        self._check_single_objective(study)
+        if not search_space:
+            return {}
+        names = sorted(search_space)
+        space = SearchSpace({n: _to_param(search_space[n]) for n in names})
+        sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
+        trials = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING), use_cache=True)
+        configs, ys, pending = [], [], []
+        n_complete = 0
+        for t in trials:
+            if not all(n in t.params for n in names):
+                continue
+            config = {n: t.params[n] for n in names}
+            if t.state == TrialState.COMPLETE and t.value is not None and np.isfinite(t.value):
+                configs.append(config)
+                ys.append(sign * t.value)
+                n_complete += 1
+            elif t.state == TrialState.PRUNED and self._use_pruned and t.intermediate_values:
+                last = t.intermediate_values[max(t.intermediate_values)]
+                if np.isfinite(last):
+                    configs.append(config)
+                    ys.append(sign * last)
+            elif t.state == TrialState.RUNNING and t.number != trial.number:
+                pending.append(config)
+        n_startup = self._n_startup if self._n_startup is not None else max(5, space.d + 1)
+        if n_complete < n_startup:
+            config = space.sample(self._rng)
+        else:
+            from hpo.searchers.bo import propose
+
+            x = propose(
+                space,
+                space.encode(configs),
+                np.asarray(ys),
+                space.encode(pending) if pending else None,
+                self._surrogate,
+                self._acquisition,
+                self._rng,
+            )
+            config = space.decode(x)[0]
+        return {n: _to_optuna_value(search_space[n], config[n]) for n in names}
+
+    def sample_independent(
+        self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
+    ) -> Any:
+        self._check_single_objective(study)
+        return self._independent.sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        self._independent.before_trial(study, trial)
+
+    def after_trial(
+        self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
+    ) -> None:
+        self._independent.after_trial(study, trial, state, values)
+
+

@@ -1,0 +1,103 @@
+import numpy as np
+import optuna
+import pytest
+from optuna.testing.pytest_samplers import (
+    BasicSamplerTestCase,
+    RelativeSamplerTestCase,
+    SingleOnlySamplerTestCase,
+)
+
+from hpo.integrations.optuna import HPOSampler
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+class _Fixture:
+    @pytest.fixture
+    def sampler(self):
+        return lambda: HPOSampler(seed=0, n_startup_trials=2)
+
+
+class TestHPOSamplerBasic(_Fixture, BasicSamplerTestCase):
+    pass
+
+
+class TestHPOSamplerRelative(_Fixture, RelativeSamplerTestCase):
+    pass
+
+
+class TestHPOSamplerSingleObjective(_Fixture, SingleOnlySamplerTestCase):
+    pass
+
+
+def _quadratic(trial):
+    x = trial.suggest_float("x", -5, 5)
+    y = trial.suggest_float("y", -5, 5)
+    return (x - 1.5) ** 2 + (y + 0.5) ** 2
+
+
+def test_finds_the_minimum_better_than_random():
+    ours, rand = [], []
+    for seed in range(3):
+        s = optuna.create_study(sampler=HPOSampler(seed=seed))
+        s.optimize(_quadratic, n_trials=25)
+        ours.append(s.best_value)
+        r = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+        r.optimize(_quadratic, n_trials=25)
+        rand.append(r.best_value)
+    assert np.median(ours) < 0.05 < np.median(rand)
+
+
+def test_parallel_jobs_get_different_suggestions():
+    study = optuna.create_study(sampler=HPOSampler(seed=0, n_startup_trials=5))
+    study.optimize(_quadratic, n_trials=5)
+    running = [study.ask() for _ in range(3)]
+    for t in running:
+        t.suggest_float("x", -5, 5)
+        t.suggest_float("y", -5, 5)
+    points = {(round(t.params["x"], 4), round(t.params["y"], 4)) for t in running}
+    assert len(points) == 3  # pending trials push later suggestions elsewhere
+
+
+def test_honours_log_step_int_and_categorical():
+    def objective(trial):
+        lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+        drop = trial.suggest_float("drop", 0.0, 0.5, step=0.1)
+        units = trial.suggest_int("units", 8, 256, log=True)
+        layers = trial.suggest_int("layers", 1, 9, step=2)
+        act = trial.suggest_categorical("act", ["relu", "tanh", None])
+        return np.log10(lr) ** 2 / 10 + drop + abs(units - 64) / 100 + layers / 10 + (act is None)
+
+    study = optuna.create_study(sampler=HPOSampler(seed=1, n_startup_trials=4))
+    study.optimize(objective, n_trials=12)
+    for t in study.trials:
+        p = t.params
+        assert 1e-5 <= p["lr"] <= 1e-1 and isinstance(p["lr"], float)
+        assert abs(p["drop"] * 10 - round(p["drop"] * 10)) < 1e-9
+        assert isinstance(p["units"], int) and 8 <= p["units"] <= 256
+        assert p["layers"] in (1, 3, 5, 7, 9)
+        assert p["act"] in ("relu", "tanh", None)
+
+
+def test_works_with_hyperband_pruner_and_learns_from_pruned_trials():
+    def objective(trial):
+        x = trial.suggest_float("x", 0, 1)
+        for step in range(1, 28):
+            value = (x - 0.3) ** 2 + 1.0 / step
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return value
+
+    sampler = HPOSampler(seed=0, n_startup_trials=4)
+    study = optuna.create_study(sampler=sampler, pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=27))
+    study.optimize(objective, n_trials=20)
+    states = {t.state for t in study.trials}
+    assert optuna.trial.TrialState.PRUNED in states and optuna.trial.TrialState.COMPLETE in states
+    assert abs(study.best_params["x"] - 0.3) < 0.2
+
+
+def test_multi_objective_is_refused():
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=HPOSampler())
+    with pytest.raises(ValueError, match="single-objective"):
+        study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=1)

@@ -1,0 +1,77 @@
+import numpy as np
+import torch
+
+from hpo.surrogates.gp import GPSurrogate, PosteriorPredictive
+from hpo.testing import SurrogateContract
+
+
+class TestGPSurrogate(SurrogateContract):
+    def make_surrogate(self):
+        return GPSurrogate()
+
+
+def _data(n, d, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, d))
+    return x, np.sin(4 * x[:, 0]) + 0.1 * rng.standard_normal(n)
+
+
+def test_fast_predictive_equals_the_botorch_posterior():
+    for cat_dims in (None, {2: 4}):
+        x, y = _data(30, 3)
+        if cat_dims:
+            x[:, 2] = (np.random.default_rng(1).integers(0, 4, 30) + 0.5) / 4
+        gp = GPSurrogate()
+        gp.fit(x, y, cat_dims)
+        xt = torch.rand(9, 1, 3, dtype=torch.float64)
+        if cat_dims:
+            xt[..., 2] = (torch.randint(0, 4, (9, 1)) + 0.5) / 4
+        ours = gp.predict(xt)
+        ref = PosteriorPredictive(gp.botorch_model.posterior(gp._to_model_inputs(xt)))
+        assert torch.allclose(ours.mean, ref.mean, atol=1e-8)
+        assert torch.allclose(ours.variance, ref.variance, atol=1e-8)
+
+
+def test_model_is_a_float64_botorch_gp_with_learned_noise():
+    from botorch.models import MixedSingleTaskGP, SingleTaskGP
+
+    x, y = _data(25, 2)
+    gp = GPSurrogate()
+    gp.fit(x, y)
+    assert isinstance(gp.botorch_model, SingleTaskGP)
+    assert gp.botorch_model.train_inputs[0].dtype == torch.float64
+    assert type(gp.botorch_model.covar_module.base_kernel).__name__ == "MaternKernel"
+    noise = float(gp.botorch_model.likelihood.noise.detach())
+    assert 1e-4 < noise < 0.2  # fitted to the 0.1-std noise, not left at its initial value
+    x[:, 1] = (np.arange(25) % 3 + 0.5) / 3
+    gp.fit(x, y, {1: 3})
+    assert isinstance(gp.botorch_model, MixedSingleTaskGP)
+
+
+def test_ard_finds_the_relevant_dimension():
+    x, y = _data(60, 4, seed=2)
+    gp = GPSurrogate()
+    gp.fit(x, y)
+    ls = gp.lengthscales.numpy()
+    assert ls[0] < min(ls[1:]) / 2
+
+
+def test_warm_start_and_lazy_refits():
+    gp = GPSurrogate(full_refit_until=20, refit_every=5)
+    for n in range(10, 41):
+        x, y = _data(n, 2, seed=3)
+        gp.fit(x, y)
+    assert gp.n_fits == 31
+    # every fit up to 20 points re-fits; above, only every 5 new points
+    assert gp.n_refits == 11 + 4
+
+
+def test_subsamples_large_data():
+    x, y = _data(400, 2, seed=4)
+    gp = GPSurrogate(max_points=150, max_fit_points=60)
+    gp.fit(x, y)
+    assert gp.botorch_model.train_inputs[0].shape == (150, 2)
+    # the best points are always kept
+    kept = gp.botorch_model.train_inputs[0].numpy()
+    best = x[np.argsort(-y)[:10]]
+    assert all(np.any(np.all(np.isclose(kept, b), axis=1)) for b in best)
