@@ -56,6 +56,30 @@ def propose(
         rng: Generator for raw samples and local perturbations.
         n: Number of points; the 2nd..n-th treat the earlier ones as pending.
     """
+    import torch
+
+    if acquisition not in ACQUISITIONS:
+        raise ValueError(f"unknown acquisition {acquisition!r}; choose from {ACQUISITIONS}")
+    # The many tiny tensor operations of fitting and acquisition optimization run faster on
+    # one thread than with intra-op parallelism; the caller's setting is restored after.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _propose(space, x_obs, y_obs, x_pending, surrogate, acquisition, rng, n)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _propose(
+    space: SearchSpace,
+    x_obs: np.ndarray,
+    y_obs: np.ndarray,
+    x_pending: np.ndarray | None,
+    surrogate: BaseSurrogate,
+    acquisition: str,
+    rng: np.random.Generator,
+    n: int,
+) -> np.ndarray:
     import warnings
 
     import numpy as np
@@ -65,8 +89,6 @@ def propose(
 
     from hpo.acquisition import UCB, LogEI, QLogNEI, ThompsonSampling, optimize_acquisition
 
-    if acquisition not in ACQUISITIONS:
-        raise ValueError(f"unknown acquisition {acquisition!r}; choose from {ACQUISITIONS}")
     surrogate.fit(x_obs, y_obs, _cat_dims(space))
     pending = np.zeros((0, space.d)) if x_pending is None else np.asarray(x_pending, dtype=float).reshape(-1, space.d)
     # Local starts: the incumbent and multi-scale Gaussian perturbations of it.
