@@ -12,7 +12,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hpo._objective import extract_value, load_objective, objective_ref
@@ -61,7 +61,6 @@ class StudyResult:
     mode: str
     storage: str | None = None
     stop_reason: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def best_config(self) -> Mapping[str, Any] | None:

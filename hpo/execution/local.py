@@ -18,7 +18,7 @@ import threading
 import time
 from abc import abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from hpo.errors import HPOError
@@ -35,7 +35,6 @@ class _Running:
     started: float
     slot: Any
     awaiting: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class _SlotExecutor(BaseExecutor):
