@@ -20,11 +20,24 @@ def run_one(problem_key: str, method: str, seed: int, evals: int) -> dict[str, A
     problem = problems()[problem_key]()
     values: list[float] = []
     times: list[float] = []
-    if method in ("hpo-gp-logei", "random"):
+    # variants for ablations: "hpo-gp-logei:<warp>[:<min_noise>]", e.g. "hpo-gp-logei:none"
+    base, _, variant = method.partition(":")
+    warp, _, min_noise = variant.partition(":")
+    if base in ("hpo-gp-logei", "random"):
         from hpo.searchers import BOSearcher, RandomSearcher
+        from hpo.surrogates.gp import GPSurrogate
         from hpo.trial import Trial, TrialStatus
 
-        searcher = BOSearcher(problem.space, seed=seed) if method == "hpo-gp-logei" else RandomSearcher(problem.space, seed)
+        searcher = (
+            BOSearcher(
+                problem.space,
+                seed=seed,
+                warp=warp or "auto",
+                surrogate=GPSurrogate(seed=seed, **({"min_noise": float(min_noise)} if min_noise else {})),
+            )
+            if base == "hpo-gp-logei"
+            else RandomSearcher(problem.space, seed)
+        )
         searcher.set_objective("value", "min")
         for i in range(evals):
             t0 = time.perf_counter()

@@ -89,6 +89,7 @@ def _bo_report(runs, timing_runs, keys, methods, evals, n_seeds, elapsed, stem) 
         f"{n_seeds} seeds x {evals} evaluations per method and problem, all in one run ({elapsed / 60:.1f} min).  ",
         "Regret = best value so far - known optimum. Cells: median [Q1, Q3] over seeds.  ",
         "Methods: `hpo-gp-logei` = hyperbandit BOSearcher (BoTorch SingleTaskGP Matérn-5/2 ARD + gamma priors, "
+        "noise >= 1e-6, Yeo-Johnson output warp of the gaps to the incumbent chosen by maximum likelihood (HEBO-style), "
         "LogEI, Sobol initial design of max(5, d+1)); `optuna-gp` = Optuna GPSampler (greenlet installed); "
         "`optuna-tpe` = TPESampler(multivariate=True); `random` = uniform random search.",
         "",

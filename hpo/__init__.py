@@ -50,10 +50,14 @@ _LAZY = {
     "UnknownPluginError": "hpo.errors",
 }
 
-__all__ = sorted([*_LAZY, "tune"]) + ["__version__"]
+_SUBMODULES = ("checkpoint",)  # ``hpo.checkpoint.save(...)`` / ``.load()``
+
+__all__ = sorted([*_LAZY, *_SUBMODULES, "tune"]) + ["__version__"]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"hpo.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'hpo' has no attribute {name!r}")

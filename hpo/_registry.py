@@ -47,8 +47,22 @@ SEARCHERS = Registry(
     },
 )
 SURROGATES = Registry("surrogate", {"gp": "hpo.surrogates.gp:GPSurrogate"})
-SCHEDULERS = Registry("scheduler", {"fifo": "hpo.schedulers.fifo:FIFOScheduler"})
+SCHEDULERS = Registry(
+    "scheduler",
+    {
+        "fifo": "hpo.schedulers.fifo:FIFOScheduler",
+        "sh": "hpo.schedulers.hyperband:SuccessiveHalving",
+        "successive_halving": "hpo.schedulers.hyperband:SuccessiveHalving",
+        "hyperband": "hpo.schedulers.hyperband:Hyperband",
+        "asha": "hpo.schedulers.asha:ASHA",
+        "pbt": "hpo.schedulers.pbt:PBT",
+    },
+)
 EXECUTORS = Registry(
     "executor",
-    {"local": "hpo.execution.local:LocalExecutor", "inprocess": "hpo.execution.local:InProcessExecutor"},
+    {
+        "local": "hpo.execution.local:LocalExecutor",
+        "inprocess": "hpo.execution.local:InProcessExecutor",
+        "simulated": "hpo.execution.simulated:SimulatedExecutor",
+    },
 )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hpo._objective import extract_value, load_objective, objective_ref
-from hpo.budget import Budget
+from hpo.budget import Budget, JobBudget
 from hpo.errors import HPOError, ObjectiveError, StudyMismatchError
 from hpo.execution.base import BaseExecutor, Event, Failed, Finished, Reported, Stopped
 from hpo.search_spaces import SearchSpace
@@ -34,13 +34,31 @@ class Callback(Protocol):
     def on_trial_end(self, study: Study, trial: Trial) -> None: ...
 
 
-def best_trial(trials: Iterable[Trial], mode: str) -> Trial | None:
-    """The COMPLETED trial with the best value (earliest on ties), or None."""
-    done = [t for t in trials if t.status is TrialStatus.COMPLETED and t.value is not None]
-    if not done:
+def rank_key(trial: Trial, mode: str) -> tuple[int, float, float, int] | None:
+    """Sort key of a trial as an incumbent candidate (larger is better), or None.
+
+    A COMPLETED trial (it ran to the full budget) beats any other; among trials PAUSED at a
+    rung, the one that reached the larger budget wins, as in Hyperband, where only the
+    largest budget's results are trusted; then the better value; then the earlier trial.
+    PRUNED (stopped) trials are never candidates, as in Optuna.
+    """
+    if trial.value is None or trial.status not in _CANDIDATES:
         return None
-    sign = 1.0 if mode == "min" else -1.0
-    return min(done, key=lambda t: (sign * t.value, t.trial_id))  # type: ignore[operator]
+    sign = 1.0 if mode == "max" else -1.0
+    reached = float(trial.notes.get("reached", trial.budget))
+    return (int(trial.status is TrialStatus.COMPLETED), reached, sign * trial.value, -trial.trial_id)
+
+
+_CANDIDATES = (TrialStatus.COMPLETED, TrialStatus.PAUSED)
+
+
+def best_trial(trials: Iterable[Trial], mode: str) -> Trial | None:
+    """The incumbent: the best COMPLETED trial, else the best at the largest budget reached.
+
+    See :func:`rank_key`; None if no trial has a value yet.
+    """
+    ranked = [(k, t) for t in trials if (k := rank_key(t, mode)) is not None]
+    return max(ranked, key=lambda kt: kt[0])[1] if ranked else None
 
 
 @dataclass
@@ -48,7 +66,9 @@ class StudyResult:
     """What ``Study.optimize`` and ``@tune(...).run`` return.
 
     Attributes:
-        incumbent: The best COMPLETED trial (``.config``, ``.value``), or None.
+        incumbent: The best COMPLETED trial (``.config``, ``.value``); in a multi-fidelity
+            study where none reached the full budget yet, the best trial at the largest
+            budget reached (see :func:`rank_key`); None if no trial has a value.
         trials: Every trial of the study, in id order.
         metric, mode: What was optimized.
         storage: Where the study is stored (a file path), or None for in-memory.
@@ -144,8 +164,11 @@ class _View:
     def take_enqueued(self) -> Trial | None:
         return self._study._take_enqueued()
 
-    def new_trial(self, config: Mapping[str, Any]) -> Trial:
-        return self._study._new_trial(config)
+    def new_trial(self, config: Mapping[str, Any], notes: Mapping[str, Any] | None = None) -> Trial:
+        return self._study._new_trial(config, notes)
+
+    def artifact_dir(self, trial_id: int) -> str:
+        return self._study._trial_dir(trial_id)
 
 
 class Study:
@@ -182,7 +205,17 @@ class Study:
         self.scheduler = scheduler
         self.executor = executor
         self.rng = np.random.default_rng(spec.settings.get("seed"))
-        self._trials: dict[int, Trial] = {t.trial_id: t for t in storage.trials()}
+        self._trials: dict[int, Trial] = {}
+        # Running totals, kept up to date by `_track`, so every step of the loop is O(1)
+        # in the number of trials (a 10,000-trial simulated replay depends on it).
+        self._n_counted = 0
+        self._n_counted_finished = 0
+        self._budget_total = 0.0
+        self._best_id: int | None = None
+        self._best_key: tuple[int, float, float, int] | None = None
+        for t in storage.trials():
+            self._track(t)
+        self._tmp_artifacts: Any = None
         self._jobs: dict[int, Job] = {}
         self._reports: dict[int, list[Report]] = {}
         self._enqueued: deque[int] = deque()
@@ -364,15 +397,44 @@ class Study:
 
     @property
     def incumbent(self) -> Trial | None:
-        return best_trial(self._trials.values(), self.mode)
+        return None if self._best_id is None else self._trials[self._best_id]
 
-    def _artifact_root(self) -> str | None:
+    def _artifact_root(self) -> str:
+        """``<study file>.artifacts`` (trial folders, checkpoints); a temporary folder in memory."""
         loc = self.storage.location
-        return f"{os.path.splitext(loc)[0]}.artifacts" if loc else None
+        if loc:
+            return f"{os.path.splitext(loc)[0]}.artifacts"
+        if self._tmp_artifacts is None:
+            import tempfile
+
+            self._tmp_artifacts = tempfile.TemporaryDirectory(prefix="hpo-artifacts-")
+        return str(self._tmp_artifacts.name)
+
+    def _track(self, trial: Trial) -> None:
+        """Replace the in-memory copy of a trial and update the running totals."""
+        old = self._trials.get(trial.trial_id)
+        for t, k in ((old, -1), (trial, 1)):
+            if t is None:
+                continue
+            if t.counts_toward_limit:
+                self._n_counted += k
+                if t.status.is_finished:
+                    self._n_counted_finished += k
+            self._budget_total += k * t.budget
+        self._trials[trial.trial_id] = trial
+        if trial.status is TrialStatus.RUNNING:
+            return  # ranked as of its last job's end until this job ends
+        key = rank_key(trial, self.mode)
+        if key is not None and (self._best_key is None or key > self._best_key):
+            self._best_id, self._best_key = trial.trial_id, key
+        elif key is None and trial.trial_id == self._best_id:  # the incumbent failed: re-rank
+            best = best_trial(self._trials.values(), self.mode)
+            self._best_id = None if best is None else best.trial_id
+            self._best_key = None if best is None else rank_key(best, self.mode)
 
     def _record(self, trial: Trial) -> Trial:
         self.storage.update_trial(trial)
-        self._trials[trial.trial_id] = trial
+        self._track(trial)
         return trial
 
     def _recover_interrupted(self) -> None:
@@ -384,7 +446,7 @@ class Study:
     def _interrupt(self, trial: Trial) -> None:
         self._record(trial.evolve(status=TrialStatus.FAILED, reason=INTERRUPTED, finished_at=time.time()))
         again = self.storage.create_trial(trial.config, requeued_from=trial.trial_id)
-        self._trials[again.trial_id] = again
+        self._track(again)
         self._enqueued.append(again.trial_id)
         logger.info("trial %d was interrupted; re-queued as trial %d", trial.trial_id, again.trial_id)
 
@@ -392,18 +454,18 @@ class Study:
         """Queue a config to be evaluated before the searcher's suggestions (validated first)."""
         self.space.validate(config)
         trial = self.storage.create_trial(config)
-        self._trials[trial.trial_id] = trial
+        self._track(trial)
         self._enqueued.append(trial.trial_id)
         return trial
 
     def _counted(self) -> int:
-        return sum(1 for t in self._trials.values() if t.counts_toward_limit)
+        return self._n_counted
 
     def _counted_finished(self) -> int:
-        return sum(1 for t in self._trials.values() if t.counts_toward_limit and t.status.is_finished)
+        return self._n_counted_finished
 
     def _budget_used(self) -> float:
-        return sum(t.budget for t in self._trials.values())
+        return self._budget_total
 
     def _can_start_trial(self) -> bool:
         if self._stop_reason() is not None:
@@ -420,11 +482,17 @@ class Study:
                 return trial
         return None
 
-    def _new_trial(self, config: Mapping[str, Any]) -> Trial:
+    def _new_trial(self, config: Mapping[str, Any], notes: Mapping[str, Any] | None = None) -> Trial:
         self.space.validate(config)
         trial = self.storage.create_trial(config)
-        self._trials[trial.trial_id] = trial
+        if notes:
+            trial = trial.evolve(notes=dict(notes))
+            self.storage.update_trial(trial)
+        self._track(trial)
         return trial
+
+    def _trial_dir(self, trial_id: int) -> str:
+        return os.path.join(self._artifact_root(), f"trial_{trial_id}")
 
     def _stop_reason(self) -> str | None:
         if self._n_trials is not None and self._counted_finished() >= self._n_trials:
@@ -499,17 +567,39 @@ class Study:
             job = self.scheduler.next_job(self.view)
             if job is None:
                 return
+            trial = self._trials[job.trial.trial_id]
+            budget, notes = self._resume_budget(trial, job.budget)
             trial = self._record(
-                self._trials[job.trial.trial_id].evolve(
-                    status=TrialStatus.RUNNING, started_at=time.time(), reason=None
-                )
+                trial.evolve(status=TrialStatus.RUNNING, started_at=time.time(), reason=None, notes=notes)
             )
-            self._jobs[trial.trial_id] = Job(trial, job.budget)
+            self._jobs[trial.trial_id] = Job(trial, budget)
             self._reports[trial.trial_id] = []
             self.executor.submit(self._jobs[trial.trial_id])
             placement = self.executor.placement(trial.trial_id)
             if placement:
                 self._record(trial.evolve(worker=", ".join(f"{k}={v}" for k, v in placement.items())))
+
+    def _resume_budget(self, trial: Trial, budget: JobBudget) -> tuple[JobBudget, Mapping[str, Any]]:
+        """Where a continued trial really starts: its checkpoint's step, or 0 without one.
+
+        Executors that replay benchmarks (``resumes_for_free``) continue any trial where it
+        stopped. Otherwise a job that starts above 0 needs the trial's checkpoint; without
+        one the trial runs again from 0, ``notes["restarts"]`` counts it, and the budget it
+        consumes again is added to ``trial.budget``.
+        """
+        from hpo import checkpoint
+
+        notes = dict(trial.notes)
+        if budget.start == 0 or getattr(self.executor, "resumes_for_free", False):
+            return budget, notes
+        saved = checkpoint.saved_step(self._trial_dir(trial.trial_id))
+        if saved is None or saved <= 0:
+            notes["restarts"] = int(notes.get("restarts", 0)) + 1
+            logger.info("trial %d has no checkpoint: it runs again from 0 up to %s", trial.trial_id, budget.stop)
+            return JobBudget(0, budget.stop, budget.max), notes
+        if saved < budget.start:
+            return JobBudget(saved, budget.stop, budget.max), notes
+        return budget, notes
 
     def _handle(self, event: Event) -> None:
         trial_id = event.trial_id
@@ -528,11 +618,14 @@ class Study:
         job = self._jobs.pop(trial_id)
         reports = self._reports.pop(trial_id, [])
         trial = self._trials[trial_id]
+        consumed = self._consumed(job, reports, completed=isinstance(event, Finished))
         common = {
             "finished_at": time.time() if not isinstance(event, Stopped) or event.decision is Decision.STOP else None,
-            "budget": trial.budget + self._consumed(job, reports, completed=isinstance(event, Finished)),
+            "budget": trial.budget + consumed,
             "last_step": reports[-1].step if reports else trial.last_step,
             "cost": trial.cost + event.elapsed,  # type: ignore[attr-defined]
+            # the budget position reached (below `budget` when a restart ran steps twice)
+            "notes": {**trial.notes, "reached": job.budget.start + consumed},
         }
         if isinstance(event, Finished):
             try:
@@ -540,7 +633,10 @@ class Study:
             except ObjectiveError as exc:
                 trial = trial.evolve(status=TrialStatus.FAILED, value=None, reason=f"ObjectiveError: {exc}", **common)
             else:
-                trial = trial.evolve(status=TrialStatus.COMPLETED, value=value, metrics=metrics, **common)
+                # A job that ended below the full budget leaves the trial PAUSED at that
+                # budget (a rung): the scheduler may promote it later.
+                status = TrialStatus.COMPLETED if job.budget.stop >= self.budget.max else TrialStatus.PAUSED
+                trial = trial.evolve(status=status, value=value, metrics=metrics, **common)
         elif isinstance(event, Stopped):
             status = TrialStatus.PAUSED if event.decision is Decision.PAUSE else TrialStatus.PRUNED
             reason = "paused by the scheduler" if status is TrialStatus.PAUSED else "stopped by the scheduler"
@@ -582,8 +678,11 @@ class Study:
             )
 
     def close(self) -> None:
-        """Release the storage (and its driver lock)."""
+        """Release the storage (and its driver lock) and any temporary artifact folder."""
         self.storage.close()
+        if self._tmp_artifacts is not None:
+            self._tmp_artifacts.cleanup()
+            self._tmp_artifacts = None
 
     def __enter__(self) -> Study:
         return self

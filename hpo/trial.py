@@ -109,6 +109,9 @@ class Trial:
         created_at, started_at, finished_at: Unix times.
         last_step: Last reported step, used to resume without a checkpoint.
         worker: Where the trial last ran (pid, Ray node id, ...).
+        notes: Bookkeeping by the study and schedulers, e.g. ``{"restarts": 1}`` when a
+            promoted trial had no checkpoint and ran again from zero, ``{"parent": 7}``
+            for a PBT trial that continues trial 7's checkpoint, ``{"rung": 2}``.
     """
 
     trial_id: int
@@ -126,6 +129,7 @@ class Trial:
     finished_at: float | None = None
     last_step: float | None = None
     worker: str | None = None
+    notes: Mapping[str, Any] = field(default_factory=dict)
 
     def evolve(self, **changes: Any) -> Trial:
         """A copy with ``changes`` applied (trials are immutable)."""
@@ -187,6 +191,10 @@ class StudyView(Protocol):
         """Claim a PENDING trial queued by the user or re-queued after an interruption."""
         ...
 
-    def new_trial(self, config: Mapping[str, Any]) -> Trial:
-        """Record a new PENDING trial for ``config`` and return it."""
+    def new_trial(self, config: Mapping[str, Any], notes: Mapping[str, Any] | None = None) -> Trial:
+        """Record a new PENDING trial for ``config`` (with scheduler ``notes``) and return it."""
+        ...
+
+    def artifact_dir(self, trial_id: int) -> str:
+        """The folder of a trial's files and checkpoint (see :mod:`hpo.checkpoint`)."""
         ...

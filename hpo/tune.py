@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hpo.budget import Budget
-from hpo.errors import HPOError, UnknownPluginError
+from hpo.errors import HPOError
 from hpo.search_spaces import SearchSpace
 
 __all__ = ["tune", "TunedFunction", "TuneSettings"]
@@ -38,6 +38,7 @@ class TuneSettings:
     mode: str = "min"
     scheduler: Any = "fifo"
     searcher: Any = "bo"
+    surrogate: Any = None
     budget: Budget = field(default_factory=lambda: Budget(1, 1))
     resources: Mapping[str, float] | Callable[..., Mapping[str, float]] | None = None
     name: str | None = None
@@ -91,6 +92,11 @@ class TunedFunction:
         from hpo.study import Study
 
         s = self.settings
+        searcher = s.searcher
+        if s.surrogate is not None:
+            from hpo.searchers.bo import BOSearcher
+
+            searcher = BOSearcher(s.space, seed, surrogate=s.surrogate)
         return Study.create(
             self,
             s.space,
@@ -100,7 +106,7 @@ class TunedFunction:
             storage=storage,
             name=name or s.name or self.fn.__name__,
             scheduler=s.scheduler,
-            searcher=s.searcher,
+            searcher=searcher,
             executor=executor,
             workers=workers,
             trial_timeout=trial_timeout,
@@ -179,11 +185,14 @@ def tune(
         space: Parameter name to parameter (see :mod:`hpo.search_spaces`).
         metric: The metric to optimize, as returned or passed to ``hpo.report``.
         mode: ``"min"`` or ``"max"``.
-        scheduler: Registered name or object (``"fifo"``).
+        scheduler: Registered name or object: ``"fifo"`` (default: every trial gets the full
+            budget), ``"asha"``, ``"hyperband"``, ``"sh"`` (successive halving), ``"pbt"``.
+            With the default ``"bo"`` searcher, ASHA/Hyperband/SH are model-based
+            (BOHB-style).
         searcher: Registered name or object: ``"bo"`` (default; GP BO after a Sobol
             initial design of ``max(5, d + 1)`` points), ``"random"``, ``"sobol"``.
-        surrogate: Surrogate model for model-based search. No surrogate is registered yet,
-            so anything but None raises :class:`~hpo.errors.UnknownPluginError`.
+        surrogate: Surrogate of the BO searcher: a registered name (``"gp"``) or a
+            :class:`~hpo.surrogates.BaseSurrogate`; it needs ``searcher="bo"``.
         budget: Fidelity range, e.g. ``hpo.Budget(min=1, max=81)`` epochs.
         resources: Per-trial resources (``{"cpu": 4, "gpu": 1}``), used by cluster executors.
         name: Study name.
@@ -197,13 +206,19 @@ def tune(
     if not isinstance(metric, str) or not metric:
         raise HPOError(f"metric must be a non-empty string, got {metric!r}")
     if surrogate is not None:
-        raise UnknownPluginError(f"unknown surrogate {surrogate!r}; no surrogate is available in this version")
+        from hpo._registry import SURROGATES
+
+        if isinstance(surrogate, str):
+            SURROGATES.resolve(surrogate)
+        if searcher != "bo":
+            raise HPOError(f"surrogate={surrogate!r} needs searcher='bo', got searcher={searcher!r}")
     settings = TuneSettings(
         space=SearchSpace(space),
         metric=metric,
         mode=mode,
         scheduler=scheduler,
         searcher=searcher,
+        surrogate=surrogate,
         budget=budget or Budget(1, 1),
         resources=resources,
         name=name,

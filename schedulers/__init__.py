@@ -1,9 +1,20 @@
 """Schedulers: how much budget a trial gets, and whether it goes on.
 
 Installed as ``hpo.schedulers``; always import it under that name.
+
+* :class:`FIFOScheduler`: every trial runs to the full budget;
+* :class:`SuccessiveHalving`, :class:`Hyperband`: synchronous brackets (Li et al., JMLR 2018);
+* :class:`ASHA`: asynchronous successive halving with promotions (Li et al., MLSys 2020);
+* :class:`PBT`: population based training (Jaderberg et al., 2017).
+
+Given a searcher that learns (``BOSearcher``), the bracket schedulers are model-based
+(BOHB-style): see :mod:`hpo.schedulers._fidelity`.
 """
 
+from hpo.schedulers.asha import ASHA
 from hpo.schedulers.base import BaseScheduler
 from hpo.schedulers.fifo import FIFOScheduler
+from hpo.schedulers.hyperband import Hyperband, SuccessiveHalving, hyperband_brackets
+from hpo.schedulers.pbt import PBT
 
-__all__ = ["BaseScheduler", "FIFOScheduler"]
+__all__ = ["BaseScheduler", "FIFOScheduler", "SuccessiveHalving", "Hyperband", "ASHA", "PBT", "hyperband_brackets"]

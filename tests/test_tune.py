@@ -54,12 +54,14 @@ def test_bad_space_is_reported_at_decoration_time():
 
 
 def test_unknown_plugins_are_named():
-    with pytest.raises(UnknownPluginError, match="unknown scheduler 'asha2'; available: fifo"):
+    with pytest.raises(UnknownPluginError, match="unknown scheduler 'asha2'; available: asha, fifo, hyperband, pbt, sh"):
         hpo.tune(space=SPACE, scheduler="asha2")
     with pytest.raises(UnknownPluginError, match="unknown searcher 'tpe'"):
         hpo.tune(space=SPACE, searcher="tpe")
-    with pytest.raises(UnknownPluginError, match="unknown surrogate 'gp'"):
-        hpo.tune(space=SPACE, surrogate="gp")
+    with pytest.raises(UnknownPluginError, match="unknown surrogate 'bnn9'; available: gp"):
+        hpo.tune(space=SPACE, surrogate="bnn9")
+    with pytest.raises(hpo.HPOError, match="needs searcher='bo'"):
+        hpo.tune(space=SPACE, surrogate="gp", searcher="random")
 
 
 def test_run_needs_a_stopping_rule():

@@ -7,6 +7,7 @@ channel how it ended: ``finished``, ``stopped`` or ``failed`` with a full traceb
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import time
@@ -52,14 +53,26 @@ class JobChannel(Protocol):
 def call_objective(objective: Callable[..., Any], config: Mapping[str, Any], budget: JobBudget) -> Any:
     """Call ``objective(config, budget)``, or ``objective(config)`` if it takes one argument."""
     try:
+        takes_budget = _takes_budget(objective)
+    except TypeError:  # unhashable callable
+        takes_budget = _inspect_takes_budget(objective)
+    return objective(dict(config), budget) if takes_budget else objective(dict(config))
+
+
+@functools.lru_cache(maxsize=128)
+def _takes_budget(objective: Callable[..., Any]) -> bool:
+    return _inspect_takes_budget(objective)
+
+
+def _inspect_takes_budget(objective: Callable[..., Any]) -> bool:
+    try:
         params = inspect.signature(objective).parameters.values()
     except (TypeError, ValueError):  # builtins and some C callables
-        return objective(dict(config), budget)
+        return True
     positional = [
         p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
     ]
-    takes_budget = len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in positional)
-    return objective(dict(config), budget) if takes_budget else objective(dict(config))
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in positional)
 
 
 def run_job(objective: Callable[..., Any], spec: JobSpec, channel: JobChannel) -> None:

@@ -73,3 +73,11 @@ class BaseSearcher(ABC):
         The default keeps a count only.
         """
         self.n_observed += len(trials)
+
+    def reset(self) -> None:
+        """Forget every observation (the design position and the RNG stay).
+
+        Model-based multi-fidelity schedulers call it before they refit the searcher on
+        the results of a larger budget.
+        """
+        self.n_observed = 0

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hpo.search_spaces import SearchSpace
+from hpo.searchers._warp import WARPS, warp_targets
 from hpo.searchers.base import BaseSearcher
 from hpo.searchers.sobol import SobolSearcher
 from hpo.trial import Trial, TrialStatus
@@ -42,6 +43,7 @@ def propose(
     acquisition: str,
     rng: np.random.Generator,
     n: int = 1,
+    warp: str = "auto",
 ) -> np.ndarray:
     """Fit ``surrogate`` and return `n x d`-dim unit-cube points maximizing the acquisition.
 
@@ -55,6 +57,8 @@ def propose(
             ``"qlognei"``, ``"ucb"`` or ``"ts"`` (Thompson sampling on a candidate set).
         rng: Generator for raw samples and local perturbations.
         n: Number of points; the 2nd..n-th treat the earlier ones as pending.
+        warp: Output warp of the targets before fitting (see :mod:`hpo.searchers._warp`):
+            ``"auto"``, ``"log"`` or ``"none"``.
     """
     import torch
 
@@ -65,7 +69,7 @@ def propose(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _propose(space, x_obs, y_obs, x_pending, surrogate, acquisition, rng, n)
+        return _propose(space, x_obs, warp_targets(y_obs, warp)[0], x_pending, surrogate, acquisition, rng, n)
     finally:
         torch.set_num_threads(threads)
 
@@ -133,6 +137,9 @@ class BOSearcher(BaseSearcher):
             ``"logei"``, suggestions made while trials run use qLogNEI with the running
             configs as ``X_pending``.
         n_init: Initial design size; ``max(5, d + 1)`` by default.
+        warp: Output warp (``"auto"``: a Yeo-Johnson power transform of the gaps to the
+            incumbent with the exponent chosen by maximum likelihood, as in HEBO;
+            ``"log"``; ``"none"``). See :mod:`hpo.searchers._warp`.
 
     Failed and pruned trials are left out of the model. Completed trials whose metric is
     not finite never reach it either (the study records them FAILED).
@@ -148,8 +155,12 @@ class BOSearcher(BaseSearcher):
         surrogate: Any = "gp",
         acquisition: str = "logei",
         n_init: int | None = None,
+        warp: str = "auto",
     ) -> None:
         super().__init__(space, seed)
+        if warp not in WARPS:
+            raise ValueError(f"unknown output warp {warp!r}; choose from {WARPS}")
+        self.warp = warp
         from hpo.surrogates import make_surrogate
 
         if acquisition not in ACQUISITIONS:
@@ -172,6 +183,11 @@ class BOSearcher(BaseSearcher):
             self._design.observe(trials)
             self._n_suggested = max(self._n_suggested, self.n_observed)
 
+    def reset(self) -> None:
+        super().reset()
+        self._x.clear()
+        self._y.clear()
+
     def suggest(self, n: int, pending: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
         import numpy as np
 
@@ -190,6 +206,7 @@ class BOSearcher(BaseSearcher):
                 self.acquisition,
                 self.rng,
                 n - len(out),
+                self.warp,
             )
             out.extend(self.space.decode(points))
             self._n_suggested += len(points)

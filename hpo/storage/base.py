@@ -17,7 +17,7 @@ from hpo.trial import Report, Trial, TrialStatus
 
 __all__ = ["StudySpec", "BaseStorage", "trial_to_row", "trial_from_row", "dumps", "loads", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added trials.notes
 
 
 def dumps(value: Any) -> str:
@@ -89,6 +89,7 @@ _TRIAL_FIELDS = (
     "finished_at",
     "last_step",
     "worker",
+    "notes",
 )
 
 
@@ -97,6 +98,7 @@ def trial_to_row(trial: Trial) -> dict[str, Any]:
     row = {name: getattr(trial, name) for name in _TRIAL_FIELDS}
     row["config"] = dumps(dict(trial.config))
     row["metrics"] = dumps(dict(trial.metrics))
+    row["notes"] = dumps(dict(trial.notes))
     row["status"] = trial.status.value
     if row["value"] is not None and not math.isfinite(row["value"]):
         row["value"] = None
@@ -107,6 +109,7 @@ def trial_from_row(row: Mapping[str, Any]) -> Trial:
     data = {name: row[name] for name in _TRIAL_FIELDS}
     data["config"] = loads(data["config"])
     data["metrics"] = loads(data["metrics"]) or {}
+    data["notes"] = loads(data["notes"]) or {}
     data["status"] = TrialStatus(data["status"])
     return Trial(**data)
 

@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS trials (
     started_at REAL,
     finished_at REAL,
     last_step REAL,
-    worker TEXT
+    worker TEXT,
+    notes TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS reports (
     trial_id INTEGER NOT NULL REFERENCES trials(trial_id),
@@ -165,6 +166,11 @@ class SQLiteStorage(BaseStorage):
                 if check != "ok":
                     raise StorageCorruptError(f"study file {str(self.path)!r} failed its integrity check: {check}")
                 version = conn.execute("SELECT value FROM hpo_meta WHERE key='schema_version'").fetchone()
+                if version is not None and int(version[0]) == 1 and not self.readonly:
+                    with self._tx():  # version 1 -> 2: trials gained a `notes` column
+                        conn.execute("ALTER TABLE trials ADD COLUMN notes TEXT NOT NULL DEFAULT '{}'")
+                        conn.execute("UPDATE hpo_meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+                    version = (str(SCHEMA_VERSION),)
                 if version is None or int(version[0]) != SCHEMA_VERSION:
                     found = None if version is None else version[0]
                     raise StudyMismatchError(

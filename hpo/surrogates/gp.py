@@ -4,7 +4,10 @@ Model (chosen deliberately; see shared/DESIGN.md §6):
     * continuous/integer columns: BoTorch ``SingleTaskGP`` with a Matérn-5/2 ARD kernel,
       ``Gamma(3, 6)`` lengthscale and ``Gamma(2, 0.15)`` outputscale priors (the set-up of
       BoTorch before 0.12, which beat the newer dimension-scaled RBF default on Hartmann6,
-      Ackley and Rosenbrock in our measurements), standardized outcomes, learned noise;
+      Ackley and Rosenbrock in our measurements), standardized outcomes, learned noise
+      (BoTorch's ``LogNormal(-4, 1)`` prior) bounded below by ``min_noise = 1e-6``
+      (BoTorch's 1e-4 floor kept Branin from converging past ~1e-4 regret; Optuna's
+      GPSampler uses 1e-6 too);
     * with categorical columns: ``MixedSingleTaskGP`` (a categorical/Hamming kernel for those
       columns, combined with a Matérn kernel for the rest); categories are fed as integers.
     * fitted in float64 by maximum a posteriori: exact marginal likelihood plus the priors
@@ -128,6 +131,7 @@ class GPSurrogate(BaseSurrogate):
         refit_every: Above that, re-fit every ``max(refit_every, n // 20)`` new points.
         cold_maxiter, warm_maxiter: L-BFGS-B iterations of a first fit and of a warm refit.
         seed: Seed for subsampling.
+        min_noise: Lower bound of the noise variance (in standardized units).
     """
 
     handles_categorical: ClassVar[bool] = True
@@ -141,7 +145,9 @@ class GPSurrogate(BaseSurrogate):
         cold_maxiter: int = 150,
         warm_maxiter: int = 40,
         seed: int = 0,
+        min_noise: float = 1e-6,
     ) -> None:
+        self.min_noise = min_noise
         self.max_points = max_points
         self.max_fit_points = max_fit_points
         self.cold_maxiter = cold_maxiter
@@ -187,16 +193,24 @@ class GPSurrogate(BaseSurrogate):
     def _build(self, x: torch.Tensor, y: torch.Tensor) -> Any:
         from botorch.models import MixedSingleTaskGP, SingleTaskGP
         from botorch.models.transforms.outcome import Standardize
+        from gpytorch.constraints import GreaterThan
         from gpytorch.kernels import MaternKernel, ScaleKernel
-        from gpytorch.priors import GammaPrior
+        from gpytorch.likelihoods import GaussianLikelihood
+        from gpytorch.priors import GammaPrior, LogNormalPrior
 
+        likelihood = GaussianLikelihood(
+            noise_prior=LogNormalPrior(-4.0, 1.0),  # BoTorch's default prior
+            noise_constraint=GreaterThan(self.min_noise, transform=None, initial_value=1e-3),
+        )
         if self._cat_dims:
-            return MixedSingleTaskGP(x, y, cat_dims=sorted(self._cat_dims), outcome_transform=Standardize(m=1))
+            return MixedSingleTaskGP(
+                x, y, cat_dims=sorted(self._cat_dims), likelihood=likelihood, outcome_transform=Standardize(m=1)
+            )
         covar = ScaleKernel(
             MaternKernel(nu=2.5, ard_num_dims=x.shape[-1], lengthscale_prior=GammaPrior(3.0, 6.0)),
             outputscale_prior=GammaPrior(2.0, 0.15),
         )
-        return SingleTaskGP(x, y, covar_module=covar, outcome_transform=Standardize(m=1))
+        return SingleTaskGP(x, y, likelihood=likelihood, covar_module=covar, outcome_transform=Standardize(m=1))
 
     def _needs_refit(self, n: int, warm: bool) -> bool:
         if not warm or n <= self.full_refit_until:

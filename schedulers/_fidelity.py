@@ -1,0 +1,167 @@
+"""Shared parts of the multi-fidelity schedulers: rung budgets and model-based sampling.
+
+Model-based variants (BOHB-style; Falkner, Klein & Hutter, "BOHB: Robust and Efficient
+Hyperparameter Optimization at Scale", ICML 2018): when the scheduler's searcher learns
+from history (``searcher.uses_history``), it is fitted only on the results of the
+largest budget that has at least ``d + 1`` of them, and a fraction ``random_fraction``
+(1/3, as in BOHB) of new configs is drawn uniformly at random instead. With a searcher
+that does not learn (random, Sobol), every config comes from it directly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from hpo.errors import HPOError
+from hpo.schedulers.base import BaseScheduler
+from hpo.searchers.base import BaseSearcher
+from hpo.trial import Job, StudyView, Trial, TrialStatus
+
+__all__ = ["rung_budgets", "snap_budget", "MultiFidelityScheduler"]
+
+
+def snap_budget(value: float, low: float, high: float, integral: bool) -> float:
+    """A budget rounded to an integer for integer budgets (epochs), kept in ``[low, high]``."""
+    if integral:
+        value = float(round(value))
+    return min(max(value, low), high)
+
+
+def rung_budgets(low: float, high: float, eta: float) -> list[float]:
+    """ASHA's rung budgets ``low * eta^k`` below ``high``, then ``high``.
+
+    Integer ranges give integer rungs (duplicates after rounding are dropped), e.g.
+    ``rung_budgets(1, 52, 3) == [1, 3, 9, 27, 52]``.
+    """
+    integral = float(low).is_integer() and float(high).is_integer()
+    out: list[float] = []
+    k = 0
+    while True:
+        r = low * eta**k
+        if r >= high * (1 - 1e-9):
+            break
+        b = snap_budget(r, low, high, integral)
+        if not out or b > out[-1]:
+            out.append(b)
+        k += 1
+    if not out or high > out[-1]:
+        out.append(float(high))
+    return out
+
+
+def check_eta(eta: float) -> float:
+    if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not eta > 1:
+        raise HPOError(f"eta must be a number > 1, got {eta!r}")
+    return float(eta)
+
+
+class MultiFidelityScheduler(BaseScheduler):
+    """Base of the schedulers that run trials rung by rung and promote the best.
+
+    Jobs end at a rung's budget (``budget.stop``); the study then records the trial
+    PAUSED with its value at that budget, and the scheduler may later continue it with a
+    job from that budget to the next rung.
+
+    Args:
+        searcher: Where new configs come from (see the module docstring for model-based).
+        eta: Reduction factor.
+        random_fraction: Share of uniformly random new configs with a model-based searcher.
+    """
+
+    pauses_trials: ClassVar[bool] = True
+
+    def __init__(self, searcher: BaseSearcher, eta: float = 3, random_fraction: float = 1 / 3) -> None:
+        super().__init__(searcher)
+        import numpy as np
+
+        self.eta = check_eta(eta)
+        if not 0 <= random_fraction <= 1:
+            raise HPOError(f"random_fraction must be in [0, 1], got {random_fraction!r}")
+        self.random_fraction = random_fraction
+        self.rng = np.random.default_rng(searcher.seed)
+        # budget -> trial id -> (config, value in the user's metric units)
+        self._by_budget: dict[float, dict[int, tuple[Any, float]]] = {}
+        self._model_budget: float | None = None
+        self._fed: set[int] = set()
+
+    # ------------------------------------------------------------------ results
+    def _signed(self, value: float) -> float:
+        """Larger is better."""
+        return self.searcher.sign * value
+
+    @staticmethod
+    def reached(trial: Trial) -> float:
+        """The budget position a trial reached (its last job's stop, for completed jobs)."""
+        return float(trial.notes.get("reached", trial.budget))
+
+    def _record_result(self, trial: Trial) -> float | None:
+        """Store a PAUSED/COMPLETED trial's value at the budget it reached; returns that budget."""
+        if trial.status not in (TrialStatus.PAUSED, TrialStatus.COMPLETED) or trial.value is None:
+            return None
+        budget = self.reached(trial)
+        self._by_budget.setdefault(budget, {})[trial.trial_id] = (trial.config, float(trial.value))
+        return budget
+
+    def on_complete(self, trial: Trial) -> None:
+        self._record_result(trial)
+        if not self.searcher.uses_history:
+            if trial.status.is_finished:
+                self.searcher.observe([trial])
+
+    # ------------------------------------------------------------------ new configs
+    def _refresh_model(self) -> None:
+        """Feed the searcher the results of the largest budget with at least d + 1 of them."""
+        need = self.searcher.space.d + 1
+        budgets = [b for b, res in self._by_budget.items() if len(res) >= need]
+        if not budgets:
+            return
+        top = max(budgets)
+        if top != self._model_budget:
+            self.searcher.reset()
+            self._model_budget, self._fed = top, set()
+        new = [
+            Trial(tid, config, TrialStatus.COMPLETED, value=value, budget=top)
+            for tid, (config, value) in sorted(self._by_budget[top].items())
+            if tid not in self._fed
+        ]
+        if new:
+            self.searcher.observe(new)
+            self._fed.update(t.trial_id for t in new)
+
+    def _suggest(self, view: StudyView) -> dict[str, Any]:
+        if self.searcher.uses_history:
+            if self.rng.random() < self.random_fraction:
+                return dict(self.searcher.space.sample(self.rng))
+            self._refresh_model()
+        (config,) = self.searcher.suggest(1, pending=[t.config for t in view.running()])
+        return config
+
+    def _start_new(self, view: StudyView, stop: float) -> Job | None:
+        """A job for a new (or enqueued) trial from 0 up to ``stop``; None if none may start."""
+        from hpo.budget import JobBudget
+
+        if not view.can_start_trial():
+            return None
+        trial = view.take_enqueued()
+        if trial is None:
+            trial = view.new_trial(self._suggest(view))
+        return Job(trial, JobBudget(0, stop, view.budget.max))
+
+    @staticmethod
+    def _continue(view: StudyView, trial: Trial, start: float, stop: float) -> Job:
+        from hpo.budget import JobBudget
+
+        return Job(trial, JobBudget(start, stop, view.budget.max))
+
+    def restore(self, trials: Sequence[Trial]) -> None:
+        """Results of PAUSED/COMPLETED trials go back into the per-budget record."""
+        for trial in trials:
+            self._record_result(trial)
+        if not self.searcher.uses_history:
+            super().restore(trials)
+
+
+def n_at_least_one(n: float) -> int:
+    return max(1, int(math.floor(n)))

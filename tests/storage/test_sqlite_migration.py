@@ -1,0 +1,45 @@
+"""Study files of schema version 1 (before trials had `notes`) are upgraded in place."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from hpo.storage import SQLiteStorage
+from hpo.storage.base import SCHEMA_VERSION, StudySpec
+
+V1_SCHEMA = """
+CREATE TABLE hpo_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE trials (
+    trial_id INTEGER PRIMARY KEY AUTOINCREMENT, config TEXT NOT NULL, status TEXT NOT NULL, value REAL,
+    metrics TEXT NOT NULL DEFAULT '{}', budget REAL NOT NULL DEFAULT 0, cost REAL NOT NULL DEFAULT 0,
+    reason TEXT, traceback TEXT, requeued_from INTEGER, created_at REAL, started_at REAL, finished_at REAL,
+    last_step REAL, worker TEXT
+);
+CREATE TABLE reports (
+    trial_id INTEGER NOT NULL REFERENCES trials(trial_id), seq INTEGER NOT NULL, step REAL NOT NULL,
+    metrics TEXT NOT NULL, elapsed REAL NOT NULL, recorded_at REAL NOT NULL, PRIMARY KEY (trial_id, seq)
+);
+"""
+
+
+def test_version_1_file_is_upgraded_and_keeps_its_trials(tmp_path):
+    path = tmp_path / "old.db"
+    spec = StudySpec("old", "loss", "min", {"x": {"type": "float", "low": 0.0, "high": 1.0}}, {"min": 1, "max": 1}, None, {})
+    conn = sqlite3.connect(path)
+    conn.executescript(V1_SCHEMA)
+    conn.execute("INSERT INTO hpo_meta VALUES ('schema_version', '1')")
+    conn.execute("INSERT INTO hpo_meta VALUES ('study', ?)", (spec.to_json(),))
+    conn.execute(
+        "INSERT INTO trials(config, status, value, budget) VALUES (?, 'COMPLETED', 0.25, 1)", (json.dumps({"x": 0.5}),)
+    )
+    conn.commit()
+    conn.close()
+    with SQLiteStorage(path) as storage:
+        (trial,) = storage.trials()
+        assert trial.value == 0.25 and trial.config == {"x": 0.5} and trial.notes == {}
+        storage.update_trial(trial.evolve(notes={"reached": 1}))
+        assert storage.trials()[0].notes == {"reached": 1}
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT value FROM hpo_meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+    conn.close()
