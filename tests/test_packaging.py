@@ -33,6 +33,14 @@ def test_wheel_has_only_the_hpo_top_level_package(tmp_path):
     assert top == {"hpo"}
     for pkg in ("hpo/search_spaces/__init__.py", "hpo/schedulers/fifo.py", "hpo/integrations/__init__.py"):
         assert pkg in names
+    # every source module of the project is in the wheel (a package missing from
+    # pyproject's list would be importable in the editable install only)
+    sources = [p.relative_to(ROOT).as_posix() for p in (ROOT / "hpo").rglob("*.py") if "__pycache__" not in p.parts]
+    mapped = {"search_spaces": "hpo/search_spaces", "schedulers": "hpo/schedulers", "integrations": "hpo/integrations"}
+    for folder, target in mapped.items():
+        sources += [f"{target}/{p.relative_to(ROOT / folder).as_posix()}" for p in (ROOT / folder).rglob("*.py")]
+    missing = sorted(set(sources) - set(names))
+    assert missing == []
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
 
 
