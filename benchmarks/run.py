@@ -3,6 +3,8 @@
     python -m benchmarks.run bo --seeds 10 --evals 100          # full table (about 40 min on 2 cores)
     python -m benchmarks.run bo --quick                         # smoke test: 2 problems, 2 seeds, 15 evals
     python -m benchmarks.run overhead --sizes 100 300 1000      # time per suggestion vs n
+    python -m benchmarks.run mf --seeds 10                      # multi-fidelity on LCBench vs Ray Tune, Optuna
+    python -m benchmarks.run replay --trials 10000              # simulated replay speed
 
 Results go to ``benchmarks/results/`` (markdown tables, PNG plots, raw JSON), with the
 exact command written at the top of each table file.
@@ -226,6 +228,92 @@ def cmd_overhead(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mf(args: argparse.Namespace) -> int:
+    """Multi-fidelity suite on LCBench; raw traces are appended as runs finish (resumable)."""
+    from benchmarks.lcbench import TASKS, benchdata_dir
+    from benchmarks.mf_report import report
+    from benchmarks.multifidelity import METHODS, OURS, reference_best, run_one
+
+    if not (benchdata_dir() / "yahpo_lcbench" / "model.onnx").exists():
+        print(f"LCBench data not found under {benchdata_dir()} (set HPO_BENCHDATA); nothing to run")
+        return 0
+    quick = args.quick
+    tasks = args.tasks or (list(TASKS[:2]) if quick else list(TASKS))
+    methods = args.methods or list(METHODS)
+    seeds = list(range(2 if quick else args.seeds))
+    epochs = 520 if quick else args.epochs
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    raw_path = out / ("multifidelity_quick_raw.json" if quick else "multifidelity_raw.json")
+    runs: list[dict[str, Any]] = json.loads(raw_path.read_text()) if raw_path.exists() and args.resume else []
+    done = {(r["task"], r["method"], r["seed"], r["workers"]) for r in runs}
+    tasks_todo = [(t, m, s, epochs, 4) for t in tasks for m in methods for s in seeds]
+    for k in args.sim_workers:
+        if k != 4:
+            tasks_todo += [(t, m, s, epochs, k) for t in tasks for m in OURS if m in methods for s in seeds]
+    tasks_todo = [x for x in tasks_todo if (x[0], x[1], x[2], x[4]) not in done]
+    start = time.time()
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {pool.submit(run_one, *x): x for x in tasks_todo}
+        for i, f in enumerate(futures):
+            r = f.result()
+            runs.append(r)
+            raw_path.write_text(json.dumps(runs))
+            print(f"[{i + 1}/{len(futures)}] {r['task']} {r['method']} seed {r['seed']} K={r['workers']}: "
+                  f"best {max(r['values']):.2f}, {r['wall']:.1f} s", flush=True)
+    log = out / ("multifidelity_quick_commands.txt" if quick else "multifidelity_commands.txt")
+    previous = log.read_text().splitlines() if log.exists() and args.resume else []
+    commands = [*previous, f"{_command()}   # {len(tasks_todo)} runs, {(time.time() - start) / 60:.1f} min"]
+    log.write_text("\n".join(commands) + "\n")
+    all_tasks = sorted({r["task"] for r in runs})
+    refs = {t: reference_best(t) for t in all_tasks}
+    text = report(runs, refs, epochs, commands, _machine(), out)
+    (out / ("multifidelity_quick.md" if quick else "multifidelity.md")).write_text(text)
+    print(text)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Wall seconds of a simulated ASHA study with many trials on LCBench."""
+    import hpo
+    from benchmarks.lcbench import EPOCHS, LCBench
+    from hpo.budget import Budget
+    from hpo.study import Study
+
+    bench = LCBench(args.task)
+
+    def train(config: dict[str, Any], budget: Any) -> dict[str, float]:
+        acc, tm = bench.segment(config, budget.start, budget.stop)
+        for i, epoch in enumerate(range(budget.start, budget.stop)):
+            hpo.report(val_accuracy=acc[i], time=tm[i], step=epoch)
+        return {"val_accuracy": acc[-1], "time": tm[-1]}
+
+    t0 = time.perf_counter()
+    study = Study.create(train, LCBench.space(), metric="val_accuracy", mode="max", budget=Budget(1, EPOCHS),
+                         scheduler="asha", searcher="random", executor="simulated", workers=args.workers, seed=0)
+    result = study.optimize(n_trials=args.trials)
+    wall = time.perf_counter() - t0
+    ex = study.executor
+    text = "\n".join([
+        "# Simulated replay speed",
+        "",
+        f"Command: `{_command()}`  ",
+        f"Machine: {_machine()}.",
+        "",
+        f"ASHA (eta 3, rungs 1/3/9/27/52 epochs, random configs) on LCBench task {args.task}, {args.trials} trials, "
+        f"{args.workers} simulated workers, in-memory storage, optimizer overhead added to the simulated clock.",
+        "",
+        "| trials | jobs' epochs | simulated time | optimizer overhead (real s) | wall seconds |",
+        "|---|---|---|---|---|",
+        f"| {len(result.trials)} | {sum(t.budget for t in result.trials):.0f} | {ex.clock.time() / 3600:.1f} h | "
+        f"{ex.overhead:.1f} | **{wall:.1f}** |",
+        "",
+    ])
+    (Path(args.out) / "replay.md").write_text(text)
+    print(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
     sub = parser.add_subparsers(dest="suite", required=True)
@@ -243,8 +331,23 @@ def main(argv: list[str] | None = None) -> int:
     ov.add_argument("--sizes", type=int, nargs="+", default=[100, 300, 1000])
     ov.add_argument("--repeats", type=int, default=5)
     ov.add_argument("--out", default=str(RESULTS))
+    mf = sub.add_parser("mf", help="multi-fidelity on LCBench: ours vs Ray Tune ASHA/HyperBand and Optuna+Hyperband")
+    mf.add_argument("--seeds", type=int, default=10)
+    mf.add_argument("--epochs", type=int, default=3120, help="cumulative epoch budget per run")
+    mf.add_argument("--tasks", nargs="*")
+    mf.add_argument("--methods", nargs="*")
+    mf.add_argument("--quick", action="store_true", help="smoke test: 2 tasks, 2 seeds, 520 epochs")
+    mf.add_argument("--resume", action="store_true", help="keep the runs already in the raw file")
+    mf.add_argument("--sim-workers", type=int, nargs="+", default=[4, 16], help="simulated workers for our methods")
+    mf.add_argument("--jobs", type=int, default=2)
+    mf.add_argument("--out", default=str(RESULTS))
+    rp = sub.add_parser("replay", help="wall time of a large simulated ASHA study on LCBench")
+    rp.add_argument("--trials", type=int, default=10_000)
+    rp.add_argument("--workers", type=int, default=16)
+    rp.add_argument("--task", default="3945")
+    rp.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
-    return {"bo": cmd_bo, "overhead": cmd_overhead}[args.suite](args)
+    return {"bo": cmd_bo, "overhead": cmd_overhead, "mf": cmd_mf, "replay": cmd_replay}[args.suite](args)
 
 
 if __name__ == "__main__":

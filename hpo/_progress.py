@@ -40,7 +40,7 @@ class ProgressBar:
             TimeElapsedColumn(),
             transient=False,
         )
-        done = sum(1 for t in study.trials if t.status.is_finished and t.counts_toward_limit)
+        done = _ended(study)
         best = study.incumbent
         with self._progress:
             self._task = self._progress.add_task(
@@ -51,7 +51,7 @@ class ProgressBar:
     def on_trial_end(self, study: Any, trial: Any) -> None:
         if self._progress is None:
             return
-        done = sum(1 for t in study.trials if t.status.is_finished and t.counts_toward_limit)
+        done = _ended(study)
         self._progress.update(
             self._task, completed=done, best=_fmt(study.incumbent), running=len(study.executor.running())
         )
@@ -59,3 +59,13 @@ class ProgressBar:
 
 def _fmt(trial: Any) -> str:
     return "-" if trial is None or trial.value is None else f"{trial.value:.6g}"
+
+
+def _ended(study: Any) -> int:
+    """Trials whose last job ended (finished, or paused at a rung by a multi-fidelity scheduler)."""
+    running = set(study.executor.running())
+    return sum(
+        1
+        for t in study.trials
+        if t.counts_toward_limit and t.trial_id not in running and (t.status.is_finished or t.status.value == "PAUSED")
+    )

@@ -22,6 +22,10 @@ Tune's and Syne Tune's synchronous Hyperband). When no new trial may start (the 
 ``max(1, floor(size / eta))`` going on.
 
 Failed trials count as finished in their rung and are never promoted.
+
+Limitation (resume): a resumed study opens new brackets; trials paused in a bracket of
+the previous run keep their results (and feed a model-based searcher) but are not
+promoted any further. ASHA rebuilds its rungs from the stored trials instead.
 """
 
 from __future__ import annotations

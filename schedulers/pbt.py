@@ -23,7 +23,8 @@ trial** (``notes["parent"]`` names the member it copied, ``notes["replaces"]`` t
 replaced) that starts from the parent's checkpoint; the replaced member stays PAUSED at
 the budget it reached. Ray Tune instead mutates the replaced trial's config in place.
 Without a checkpoint (the train function never calls ``hpo.checkpoint.save``), the copy
-trains again from 0, and ``notes["restarts"]`` says so.
+trains again from 0, and ``notes["restarts"]`` says so. On resume the population starts
+afresh (members of the previous run stay PAUSED).
 """
 
 from __future__ import annotations
