@@ -149,7 +149,7 @@ def report(runs: list[dict[str, Any]], refs: dict[str, float], epochs: int, comm
                 lines.append(f"| {t} | {k} | " + " | ".join(cells) + " |")
         lines.append("")
     _plot(main, tasks, methods, best, epochs, out / "multifidelity_regret.png")
-    lines += ["Plot: `multifidelity_regret.png` (median and quartiles vs cumulative epochs). Raw traces: `multifidelity_raw.json`.", ""]
+    lines += ["Plot: `multifidelity_regret.png` (median and quartiles vs cumulative epochs). Raw traces: `multifidelity_raw.json.gz`.", ""]
     return "\n".join(lines)
 
 

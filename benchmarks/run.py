@@ -244,8 +244,8 @@ def cmd_mf(args: argparse.Namespace) -> int:
     epochs = 520 if quick else args.epochs
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    raw_path = out / ("multifidelity_quick_raw.json" if quick else "multifidelity_raw.json")
-    runs: list[dict[str, Any]] = json.loads(raw_path.read_text()) if raw_path.exists() and args.resume else []
+    raw_path = out / ("multifidelity_quick_raw.json.gz" if quick else "multifidelity_raw.json.gz")
+    runs: list[dict[str, Any]] = _read_gz(raw_path) if raw_path.exists() and args.resume else []
     done = {(r["task"], r["method"], r["seed"], r["workers"]) for r in runs}
     tasks_todo = [(t, m, s, epochs, 4) for t in tasks for m in methods for s in seeds]
     for k in args.sim_workers:
@@ -257,8 +257,11 @@ def cmd_mf(args: argparse.Namespace) -> int:
         futures = {pool.submit(run_one, *x): x for x in tasks_todo}
         for i, f in enumerate(futures):
             r = f.result()
+            r["values"] = [round(v, 3) for v in r["values"]]
+            if "times" in r:
+                r["times"] = [round(t, 1) for t in r["times"]]
             runs.append(r)
-            raw_path.write_text(json.dumps(runs))
+            _write_gz(raw_path, runs)
             print(f"[{i + 1}/{len(futures)}] {r['task']} {r['method']} seed {r['seed']} K={r['workers']}: "
                   f"best {max(r['values']):.2f}, {r['wall']:.1f} s", flush=True)
     log = out / ("multifidelity_quick_commands.txt" if quick else "multifidelity_commands.txt")
@@ -271,6 +274,22 @@ def cmd_mf(args: argparse.Namespace) -> int:
     (out / ("multifidelity_quick.md" if quick else "multifidelity.md")).write_text(text)
     print(text)
     return 0
+
+
+def _read_gz(path: Path) -> Any:
+    import gzip
+
+    with gzip.open(path, "rt") as fh:
+        return json.load(fh)
+
+
+def _write_gz(path: Path, data: Any) -> None:
+    import gzip
+
+    tmp = path.with_suffix(".tmp")
+    with gzip.open(tmp, "wt") as fh:
+        json.dump(data, fh, separators=(",", ":"))
+    tmp.replace(path)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
