@@ -74,13 +74,11 @@ class MultiFidelityScheduler(BaseScheduler):
 
     def __init__(self, searcher: BaseSearcher, eta: float = 3, random_fraction: float = 1 / 3) -> None:
         super().__init__(searcher)
-        import numpy as np
-
         self.eta = check_eta(eta)
         if not 0 <= random_fraction <= 1:
             raise HPOError(f"random_fraction must be in [0, 1], got {random_fraction!r}")
         self.random_fraction = random_fraction
-        self.rng = np.random.default_rng(searcher.seed)
+        self.rng = self._own_rng()
         # budget -> trial id -> (config, value in the user's metric units)
         self._by_budget: dict[float, dict[int, tuple[Any, float]]] = {}
         self._model_budget: float | None = None

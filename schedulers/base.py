@@ -57,6 +57,18 @@ class BaseScheduler(ABC):
             self.searcher.observe(finished)
 
     # ----------------------------------------------------------------- helpers
+    def _own_rng(self, seed: int | None = None):  # type: ignore[no-untyped-def]
+        """A generator for the scheduler's own random choices.
+
+        Seeded from ``seed`` (default: the searcher's seed) but on a different stream, so
+        that its draws never repeat the searcher's (with one stream, PBT's resampled
+        configs were the very configs the searcher had proposed).
+        """
+        import numpy as np
+
+        base = self.searcher.seed if seed is None else seed
+        return np.random.default_rng(None if base is None else [int(base), 0x5C4ED])
+
     def _new_trial(self, view: StudyView) -> Trial | None:
         """Claim an enqueued trial, or create one from the searcher; None if none may start."""
         if not view.can_start_trial():

@@ -96,8 +96,6 @@ class PBT(BaseScheduler):
         seed: int | None = None,
     ) -> None:
         super().__init__(searcher)
-        import numpy as np
-
         if isinstance(population_size, bool) or not isinstance(population_size, int) or population_size < 2:
             raise HPOError(f"population_size must be an int >= 2, got {population_size!r}")
         if not 0 < quantile <= 0.5:
@@ -108,7 +106,7 @@ class PBT(BaseScheduler):
         self.interval = interval
         self.quantile = quantile
         self.resample_probability = resample_probability
-        self.rng = np.random.default_rng(searcher.seed if seed is None else seed)
+        self.rng = self._own_rng(seed)
         self._members: dict[int, Trial] = {}  # live members: trial id -> latest trial
         # decisions taken in on_complete, turned into jobs by next_job (which has the view)
         self._todo: list[tuple[Trial, Trial | None, float]] = []  # (member, parent to copy, budget)
@@ -133,14 +131,15 @@ class PBT(BaseScheduler):
             member, parent, start = self._todo.pop(0)
             if member.trial_id not in self._members:
                 continue
+            if parent is not None:
+                # the parent may have finished another slice since the decision (use its
+                # latest record) or left the population (pick again among the members)
+                parent = self._members.get(parent.trial_id) or self._parent_for(member)
             if parent is not None and view.can_start_trial():
                 return self._exploit(view, member, parent, start)
             return self._job(view, member, start)
-        if len(self._members) < self.population_size and view.can_start_trial():
-            trial = view.take_enqueued()
-            if trial is None:
-                (config,) = self.searcher.suggest(1, pending=[t.config for t in view.running()])
-                trial = view.new_trial(config)
+        trial = self._new_trial(view) if len(self._members) < self.population_size else None
+        if trial is not None:
             self._members[trial.trial_id] = trial
             return self._job(view, trial, 0)
         return None

@@ -121,7 +121,7 @@ class SchedulerContract:
     def test_continued_jobs_start_where_the_trial_stopped(self) -> None:
         study, rec = self._study(n_workers=2)
         study.optimize(n_trials=15)
-        assert rec.bad_continuations == []
+        assert rec.bad_continuations == [], rec.bad_continuations
         for job in rec.jobs:
             assert job.budget.start < job.budget.stop
 

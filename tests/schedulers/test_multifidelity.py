@@ -306,3 +306,15 @@ def test_tune_accepts_scheduler_names():
     assert result.incumbent is not None
     assert any(t.notes.get("reached", 0) > 1 for t in result.trials)
 
+
+
+def test_scheduler_random_choices_do_not_repeat_the_searchers_stream():
+    # PBT once resampled, with the searcher's own seed and stream, the very configs the
+    # searcher had proposed (a child then equalled its parent)
+    space = SearchSpace(SPACE)
+    searcher = RandomSearcher(space, 0)
+    pbt = PBT(RandomSearcher(space, 0), population_size=4)
+    asha = ASHA(RandomSearcher(space, 0))
+    ours = searcher.rng.random(5)
+    assert not set(pbt.rng.random(5)) & set(ours)
+    assert not set(asha.rng.random(5)) & set(ours)
