@@ -64,5 +64,6 @@ EXECUTORS = Registry(
         "local": "hpo.execution.local:LocalExecutor",
         "inprocess": "hpo.execution.local:InProcessExecutor",
         "simulated": "hpo.execution.simulated:SimulatedExecutor",
+        "ray": "hpo.execution.ray:RayExecutor",
     },
 )

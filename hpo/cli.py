@@ -4,6 +4,11 @@
     hpo status study.db
     hpo best study.db
     hpo resume study.db
+
+On a Ray cluster (``ray start --head`` here, ``ray start --address=HEAD:6379`` on each
+worker machine):
+
+    hpo run train.py:train --executor ray --address auto --gpus-per-trial 0.5 --trials 200
 """
 
 from __future__ import annotations
@@ -22,10 +27,16 @@ __all__ = ["main"]
 
 
 def _add_run_options(p: argparse.ArgumentParser, resume: bool) -> None:
-    default = None if resume else 1
     p.add_argument("--trials", type=int, default=None, help="total number of trials of the study")
-    p.add_argument("--workers", type=int, default=default, help="trials running at once")
-    p.add_argument("--executor", default=None, help="local (processes, default), inprocess (threads)")
+    p.add_argument(
+        "--workers", type=int, default=None, help="trials running at once (local: 1 by default; ray: a cap)"
+    )
+    p.add_argument("--executor", default=None, help="local (processes, default), inprocess (threads), ray")
+    ray = p.add_argument_group("ray executor")
+    ray.add_argument("--address", default=None, help="Ray cluster: auto, HOST:PORT or ray://HOST:10001 (default: local)")
+    ray.add_argument("--gpus-per-trial", type=float, default=None, help="GPUs per trial (fractions allowed)")
+    ray.add_argument("--cpus-per-trial", type=float, default=None, help="CPUs per trial (default 1)")
+    ray.add_argument("--max-retries", type=int, default=None, help="retries of a trial whose worker died (2)")
     p.add_argument("--timeout", type=float, default=None, help="wall-time budget in seconds")
     p.add_argument("--max-budget", type=float, default=None, help="total budget (e.g. epochs) over all trials")
     p.add_argument("--trial-timeout", type=float, default=None, help="seconds one trial may run before it is killed")
@@ -125,14 +136,51 @@ def _cmd_run(args: argparse.Namespace) -> int:
         trial_timeout=args.trial_timeout,
         seed=args.seed,
         load_if_exists=True,
+        executor_options=_executor_options(args, args.executor or "local", settings.resources if settings else None),
     )
     return _run_study(study, args, args.trials)
+
+
+def _executor_options(args: argparse.Namespace, executor: str | None, resources: Any = None) -> dict[str, Any]:
+    """``--address``/``--gpus-per-trial``/... as executor options (only the Ray executor takes them)."""
+    flags = {
+        "--address": args.address,
+        "--max-retries": args.max_retries,
+        "--gpus-per-trial": args.gpus_per_trial,
+        "--cpus-per-trial": args.cpus_per_trial,
+    }
+    if executor != "ray":
+        given = [flag for flag, value in flags.items() if value is not None]
+        if given:
+            raise HPOError(f"{', '.join(given)} need --executor ray")
+        return {}
+    options: dict[str, Any] = {}
+    if args.address is not None:
+        options["address"] = args.address
+    if args.max_retries is not None:
+        options["max_retries"] = args.max_retries
+    if args.gpus_per_trial is not None or args.cpus_per_trial is not None:
+        options["resources"] = {
+            "cpu": 1.0 if args.cpus_per_trial is None else args.cpus_per_trial,
+            "gpu": args.gpus_per_trial or 0.0,
+        }
+    elif resources is not None:
+        options["resources"] = resources  # from @hpo.tune(resources=...)
+    return options
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
     from hpo.study import Study
 
-    study = Study.load(args.storage, executor=args.executor, workers=args.workers, trial_timeout=args.trial_timeout)
+    stored = _read(args.storage)[0].settings
+    executor = args.executor or stored.get("executor", "local")
+    study = Study.load(
+        args.storage,
+        executor=args.executor,
+        workers=args.workers,
+        trial_timeout=args.trial_timeout,
+        executor_options=_executor_options(args, executor),
+    )
     n_trials = args.trials if args.trials is not None else study.spec.settings.get("n_trials")
     return _run_study(study, args, n_trials)
 

@@ -7,6 +7,7 @@ this module.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -18,7 +19,7 @@ from typing import Any, Protocol
 from hpo._objective import extract_value, load_objective, objective_ref
 from hpo.budget import Budget, JobBudget
 from hpo.errors import HPOError, ObjectiveError, StudyMismatchError
-from hpo.execution.base import BaseExecutor, Event, Failed, Finished, Reported, Stopped
+from hpo.execution.base import BaseExecutor, Event, Failed, Finished, Reported, Retrying, Stopped
 from hpo.search_spaces import SearchSpace
 from hpo.storage import BaseStorage, StudySpec, open_storage
 from hpo.trial import INTERRUPTED, Decision, Job, Report, Trial, TrialStatus
@@ -243,10 +244,11 @@ class Study:
         scheduler: Any = "fifo",
         searcher: Any = "bo",
         executor: Any = "local",
-        workers: int = 1,
+        workers: int | None = None,
         trial_timeout: float | None = None,
         seed: int | None = None,
         load_if_exists: bool = False,
+        executor_options: Mapping[str, Any] | None = None,
     ) -> Study:
         """Start a new study (or, with ``load_if_exists``, continue the one in ``storage``).
 
@@ -261,11 +263,16 @@ class Study:
             scheduler: A registered name (``"fifo"``) or a scheduler object.
             searcher: A registered name (``"bo"``: GP BO after a Sobol design, the default;
                 ``"random"``, ``"sobol"``) or a searcher object.
-            executor: ``"local"`` (worker processes), ``"inprocess"`` (threads) or an executor.
-            workers: Number of trials running at once (for named executors).
+            executor: ``"local"`` (worker processes), ``"inprocess"`` (threads), ``"ray"``
+                (a Ray cluster), ``"simulated"`` or an executor object.
+            workers: Number of trials running at once (for named executors): 1 by default
+                for the local ones; for Ray, a cap (by default the cluster's resources decide).
             trial_timeout: Seconds one job may run before it is killed and recorded FAILED.
             seed: Seed for the searcher and scheduler.
             load_if_exists: Continue an existing study in ``storage`` instead of failing.
+            executor_options: Extra arguments of a named executor, e.g. ``{"address":
+                "auto", "resources": {"gpu": 1}}`` for Ray. Stored (where JSON can hold
+                them) so that ``Study.load`` and ``hpo resume`` reuse them.
 
         Raises:
             SearchSpaceError: for an invalid space.
@@ -284,7 +291,9 @@ class Study:
             study_name = name or getattr(objective, "__name__", "study")
             if existing is not None and load_if_exists:
                 _check_same_study(existing, study_name, metric, mode, space, budget, store.location)
-                return cls._attach(objective, store, existing, scheduler, searcher, executor, workers, trial_timeout)
+                return cls._attach(
+                    objective, store, existing, scheduler, searcher, executor, workers, trial_timeout, executor_options
+                )
             settings = {
                 "scheduler": scheduler if isinstance(scheduler, str) else _qualname(scheduler),
                 "searcher": searcher if isinstance(searcher, str) else _qualname(searcher),
@@ -292,6 +301,7 @@ class Study:
                 "workers": workers,
                 "trial_timeout": trial_timeout,
                 "seed": seed,
+                "executor_options": _storable(executor_options),
             }
             spec = StudySpec(
                 name=study_name,
@@ -304,7 +314,9 @@ class Study:
                 created_at=time.time(),
             )
             store.create_study(spec)
-            return cls._attach(objective, store, spec, scheduler, searcher, executor, workers, trial_timeout)
+            return cls._attach(
+                objective, store, spec, scheduler, searcher, executor, workers, trial_timeout, executor_options
+            )
         except BaseException:
             if store is not storage:
                 store.close()
@@ -321,6 +333,7 @@ class Study:
         executor: Any = None,
         workers: int | None = None,
         trial_timeout: float | None = None,
+        executor_options: Mapping[str, Any] | None = None,
     ) -> Study:
         """Continue a stored study.
 
@@ -332,6 +345,7 @@ class Study:
             storage: The study's file (or storage object).
             objective: The objective; by default re-imported from the stored reference.
             scheduler, searcher, executor, workers, trial_timeout: Override stored settings.
+            executor_options: Update the stored executor options (e.g. a new ``address``).
         """
         store = open_storage(storage)
         try:
@@ -345,6 +359,10 @@ class Study:
                     )
                 objective = load_objective(spec.objective)
             s = spec.settings
+            options = {**(s.get("executor_options") or {}), **(executor_options or {})}
+            tuned_resources = getattr(getattr(objective, "settings", None), "resources", None)
+            if "resources" not in options and tuned_resources is not None:
+                options["resources"] = tuned_resources  # @hpo.tune(resources=f): a function is not stored
             return cls._attach(
                 objective,
                 store,
@@ -352,8 +370,9 @@ class Study:
                 scheduler if scheduler is not None else s.get("scheduler", "fifo"),
                 searcher if searcher is not None else s.get("searcher", "bo"),
                 executor if executor is not None else s.get("executor", "local"),
-                workers if workers is not None else s.get("workers", 1),
+                workers if workers is not None else s.get("workers"),
                 trial_timeout if trial_timeout is not None else s.get("trial_timeout"),
+                options,
             )
         except BaseException:
             if store is not storage:
@@ -369,8 +388,9 @@ class Study:
         scheduler: Any,
         searcher: Any,
         executor: Any,
-        workers: int,
+        workers: int | None,
         trial_timeout: float | None,
+        executor_options: Mapping[str, Any] | None = None,
     ) -> Study:
         from hpo._registry import SCHEDULERS
         from hpo.execution import make_executor
@@ -383,7 +403,10 @@ class Study:
             search = make_searcher(searcher, space, seed)
             scheduler = SCHEDULERS.build(scheduler, searcher=search)
         if not isinstance(executor, BaseExecutor):
-            executor = make_executor(executor, n_workers=workers, trial_timeout=trial_timeout)
+            options = dict(executor_options or {})
+            if workers is not None:
+                options["n_workers"] = workers
+            executor = make_executor(executor, trial_timeout=trial_timeout, **options)
         return cls(objective, store, spec, scheduler, executor)
 
     # ------------------------------------------------------------------ state
@@ -615,6 +638,9 @@ class Study:
             decision = self.scheduler.on_report(trial, event.report)
             self.executor.respond(trial_id, decision)
             return
+        if isinstance(event, Retrying):
+            self._retrying(event)
+            return
         job = self._jobs.pop(trial_id)
         reports = self._reports.pop(trial_id, [])
         trial = self._trials[trial_id]
@@ -653,6 +679,20 @@ class Study:
             hook = getattr(callback, "on_trial_end", None)
             if hook is not None:
                 hook(self, trial)
+
+    def _retrying(self, event: Retrying) -> None:
+        """The executor runs a job again after its worker died: book what the lost attempt used."""
+        trial_id = event.trial_id
+        job = self._jobs[trial_id]
+        trial = self._trials[trial_id]
+        lost = self._consumed(job, self._reports[trial_id], completed=False)
+        notes = {**trial.notes, "retries": event.attempt, "retry_reason": event.reason}
+        trial = self._record(trial.evolve(budget=trial.budget + lost, notes=notes))
+        self._jobs[trial_id] = Job(trial, event.budget)
+        self._reports[trial_id] = []
+        logger.warning(
+            "trial %d: %s; retry %d from budget %s", trial_id, event.reason, event.attempt, event.budget.start
+        )
 
     @staticmethod
     def _consumed(job: Job, reports: Sequence[Report], completed: bool) -> float:
@@ -709,6 +749,19 @@ def _check_same_study(
             f"{where or 'the storage'} holds study {existing.name!r} with a different {', '.join(diff)} "
             f"(stored {', '.join(f'{k}={stored[k]!r}' for k in diff)}); use another file or name"
         )
+
+
+def _storable(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The executor options JSON can hold (a ``resources`` function cannot be stored)."""
+    out: dict[str, Any] = {}
+    for key, value in (options or {}).items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            logger.info("executor option %r is not stored (pass it again when you resume)", key)
+            continue
+        out[key] = value
+    return out
 
 
 def _qualname(obj: Any) -> str:

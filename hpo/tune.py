@@ -83,15 +83,23 @@ class TunedFunction:
         *,
         storage: Any = None,
         executor: Any = "local",
-        workers: int = 1,
+        workers: int | None = None,
         trial_timeout: float | None = None,
         seed: int | None = None,
         name: str | None = None,
+        address: str | None = None,
+        max_retries: int | None = None,
     ) -> Any:
         """The :class:`~hpo.study.Study` that :meth:`run` would use (created or continued)."""
         from hpo.study import Study
 
         s = self.settings
+        options: dict[str, Any] = {}
+        if executor == "ray":
+            options = {"address": address, "resources": s.resources, "max_retries": max_retries}
+            options = {k: v for k, v in options.items() if v is not None}
+        elif address is not None or max_retries is not None:
+            raise HPOError(f"address= and max_retries= are options of executor='ray', not of {executor!r}")
         searcher = s.searcher
         if s.surrogate is not None:
             from hpo.searchers.bo import BOSearcher
@@ -112,6 +120,7 @@ class TunedFunction:
             trial_timeout=trial_timeout,
             seed=seed,
             load_if_exists=True,
+            executor_options=options,
         )
 
     def run(
@@ -119,7 +128,7 @@ class TunedFunction:
         n_trials: int | None = None,
         *,
         executor: Any = "local",
-        workers: int = 1,
+        workers: int | None = None,
         storage: Any = None,
         timeout: float | None = None,
         max_budget: float | None = None,
@@ -128,14 +137,18 @@ class TunedFunction:
         name: str | None = None,
         show_progress: bool = False,
         callbacks: tuple[Any, ...] = (),
+        address: str | None = None,
+        max_retries: int | None = None,
     ) -> Any:
         """Tune the function and return a :class:`~hpo.study.StudyResult`.
 
         Args:
             n_trials: Total number of trials of the study (see ``Study.optimize``).
             executor: ``"local"`` (worker processes, default), ``"inprocess"`` (threads, for
-                debugging) or an executor object.
-            workers: Trials running at once.
+                debugging), ``"ray"`` (a Ray cluster, with the ``resources`` given to
+                ``@tune``) or an executor object.
+            workers: Trials running at once (1 for the local executors by default; for
+                Ray a cap, by default the cluster's free resources decide).
             storage: ``"sqlite:///study.db"``, a path, or None for in-memory. If the file
                 already holds this study (same name, metric and space) it is continued.
             timeout: Wall-time budget in seconds.
@@ -145,11 +158,21 @@ class TunedFunction:
             name: Study name (default: the function's name).
             show_progress: Show a rich progress bar.
             callbacks: Extra callbacks with ``on_trial_end(study, trial)``.
+            address: For ``executor="ray"``: None starts a local Ray instance, ``"auto"``
+                joins this machine's cluster, ``"ray://host:10001"`` uses Ray Client.
+            max_retries: For ``executor="ray"``: retries of a job whose worker died (2).
         """
         if n_trials is None and timeout is None and max_budget is None:
             raise HPOError("give at least one stopping rule: n_trials, timeout or max_budget")
         study = self.study(
-            storage=storage, executor=executor, workers=workers, trial_timeout=trial_timeout, seed=seed, name=name
+            storage=storage,
+            executor=executor,
+            workers=workers,
+            trial_timeout=trial_timeout,
+            seed=seed,
+            name=name,
+            address=address,
+            max_retries=max_retries,
         )
         extra = list(callbacks)
         progress = None

@@ -7,15 +7,16 @@ from hpo.execution.base import (
     Failed,
     Finished,
     Reported,
+    Retrying,
     Stopped,
     WallClock,
 )
 
-__all__ = ["BaseExecutor", "Clock", "WallClock", "Event", "Reported", "Finished", "Stopped", "Failed", "make_executor"]
+__all__ = ["BaseExecutor", "Clock", "WallClock", "Event", "Reported", "Finished", "Stopped", "Failed", "Retrying", "make_executor"]
 
 
 def make_executor(name: str | BaseExecutor, **kwargs) -> BaseExecutor:  # type: ignore[no-untyped-def]
-    """Build an executor from its registered name (``"local"``, ``"inprocess"``) or pass one through."""
+    """Build an executor from its registered name (``"local"``, ``"inprocess"``, ``"ray"``, ``"simulated"``) or pass one through."""
     from hpo._registry import EXECUTORS
 
     if isinstance(name, BaseExecutor):

@@ -75,13 +75,20 @@ def _inspect_takes_budget(objective: Callable[..., Any]) -> bool:
     return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in positional)
 
 
-def run_job(objective: Callable[..., Any], spec: JobSpec, channel: JobChannel) -> None:
-    """Run one job to its end and tell ``channel`` how it ended. Never raises."""
+def run_job(
+    objective: Callable[..., Any], spec: JobSpec, channel: JobChannel, gpu_ids: tuple[str, ...] = ()
+) -> None:
+    """Run one job to its end and tell ``channel`` how it ended. Never raises.
+
+    ``gpu_ids`` are the GPUs assigned to the job (by default read from
+    ``CUDA_VISIBLE_DEVICES``); the trial sees them in ``hpo.trial_context().gpu_ids``.
+    """
     context = _runtime.TrialContext(
         trial_id=spec.trial_id,
         config=spec.config,
         budget=spec.budget,
         artifact_dir=spec.artifact_dir,
+        gpu_ids=gpu_ids,
         channel=channel,
     )
     if spec.artifact_dir:

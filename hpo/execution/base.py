@@ -27,6 +27,7 @@ __all__ = [
     "Finished",
     "Stopped",
     "Failed",
+    "Retrying",
     "BaseExecutor",
 ]
 
@@ -89,6 +90,21 @@ class Failed(Event):
     traceback: str | None
     elapsed: float
     retryable: bool = False
+
+
+@dataclass(frozen=True)
+class Retrying(Event):
+    """The job's worker died; the executor runs the job again (not a terminal event).
+
+    Attributes:
+        reason: Why the previous attempt ended, e.g. ``"NodeDiedError: ..."``.
+        attempt: The attempt now starting (1 for the first retry).
+        budget: The slice the new attempt runs (it starts at the trial's last checkpoint).
+    """
+
+    reason: str
+    attempt: int
+    budget: Any
 
 
 class BaseExecutor(ABC):

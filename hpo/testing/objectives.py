@@ -69,3 +69,53 @@ def sleeps(config: dict[str, Any]) -> dict[str, float]:
     """Sleeps ``config['delay']`` seconds, then returns ``loss = x``; records its pid."""
     time.sleep(config.get("delay", 0.05))
     return {"loss": float(config.get("x", 0.0)), "pid": float(os.getpid())}
+
+
+def where_and_when(config: dict[str, Any], budget: JobBudget) -> dict[str, Any]:
+    """Sleeps ``config['delay']`` seconds; returns ``loss = x`` with the GPU ids, node and times it ran.
+
+    For placement tests: the driver reads who ran concurrently from ``start``/``end``.
+    """
+    context = _runtime.trial_context()
+    start = time.time()
+    time.sleep(config.get("delay", 0.5))
+    gpus = ",".join(context.gpu_ids) if context is not None else ""
+    return {
+        "loss": float(config.get("x", 0.0)),
+        "start": start,
+        "end": time.time(),
+        "gpus": gpus,
+        "visible": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+        "pid": float(os.getpid()),
+    }
+
+
+def checkpointed_curve(config: dict[str, Any], budget: JobBudget) -> dict[str, float]:
+    """Like :func:`curve`, but resumes from and saves a checkpoint every step.
+
+    With ``config['crash_at']`` set, the worker process dies (``os._exit``) at that step
+    the first time it gets there (a marker file in the trial's folder remembers it).
+    """
+    from hpo import checkpoint
+
+    state = checkpoint.load({"step": int(budget.start), "starts": []})
+    state["starts"].append(int(budget.start))
+    loss = math.inf
+    for step in range(int(budget.start), int(budget.stop)):
+        crash_at = config.get("crash_at")
+        context = _runtime.trial_context()
+        if crash_at is not None and step == crash_at and context is not None and context.artifact_dir:
+            marker = os.path.join(context.artifact_dir, "crashed")
+            if not os.path.exists(marker):
+                open(marker, "w").close()
+                os._exit(17)
+        loss = (config["x"] - 0.5) ** 2 + 1.0 / (step + 1)
+        _runtime.report(loss=loss, step=step)
+        time.sleep(config.get("delay", 0.0))
+        checkpoint.save({"step": step + 1, "starts": state["starts"]}, step=step + 1)
+    return {"loss": loss, "resumed_from": float(state["starts"][-1]), "attempts": float(len(state["starts"]))}
+
+
+def crashes_once_at_step_3(config: dict[str, Any], budget: JobBudget) -> dict[str, float]:
+    """:func:`checkpointed_curve` whose worker dies the first time it reaches step 3."""
+    return checkpointed_curve({**config, "crash_at": 3}, budget)

@@ -1,0 +1,137 @@
+"""The worker side of :class:`hpo.execution.ray.RayExecutor`: the Ray task and the report hub.
+
+Imported inside Ray worker processes (and by the driver to define the remote functions),
+so it imports Ray lazily and nothing else heavy.
+
+* :func:`run_remote` is the body of the Ray task that runs one job. The objective is
+  shipped once per study run through the object store and cached per worker process.
+* :class:`Hub` is an async actor on the driver's node. A running job's ``hpo.report()``
+  calls ``hub.report``, which queues the report for the driver and waits until the
+  driver answers with the scheduler's decision; the driver long-polls ``hub.poll``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from hpo.execution._jobs import JobSpec, run_job
+from hpo.trial import Decision, Report
+
+__all__ = ["Hub", "run_remote", "Outcome"]
+
+Outcome = tuple[Any, ...]  # ("finished", result, elapsed) | ("stopped", decision, elapsed) | ("failed", reason, tb, elapsed)
+
+_OBJECTIVES: dict[str, Any] = {}  # per worker process: study-run key -> objective
+
+
+class Hub:
+    """Report queue and decision mailbox (a Ray async actor; see the module docstring).
+
+    Keys are ``(trial_id, attempt)`` so that a report from an attempt the driver gave up
+    on (its worker died and the job was retried) cannot be answered by mistake.
+    """
+
+    def __init__(self) -> None:
+        self._events: list[tuple[int, int, Report]] = []
+        self._answers: dict[tuple[int, int], asyncio.Future[str]] = {}
+        self._ready: asyncio.Event | None = None
+
+    def _flag(self) -> asyncio.Event:
+        if self._ready is None:  # created inside the actor's event loop
+            self._ready = asyncio.Event()
+        return self._ready
+
+    async def report(self, trial_id: int, attempt: int, report: Report) -> str:
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._answers[(trial_id, attempt)] = future
+        self._events.append((trial_id, attempt, report))
+        self._flag().set()
+        return await future
+
+    async def poll(self, timeout: float) -> list[tuple[int, int, Report]]:
+        flag = self._flag()
+        if not self._events:
+            try:
+                await asyncio.wait_for(flag.wait(), timeout)
+            except TimeoutError:
+                pass
+        out, self._events = self._events, []
+        flag.clear()
+        return out
+
+    async def decide(self, trial_id: int, attempt: int, decision: str) -> None:
+        future = self._answers.pop((trial_id, attempt), None)
+        if future is not None and not future.done():
+            future.set_result(decision)
+
+    async def forget(self, trial_id: int, attempt: int) -> None:
+        """Drop what an abandoned attempt left behind."""
+        self._answers.pop((trial_id, attempt), None)
+        self._events = [e for e in self._events if (e[0], e[1]) != (trial_id, attempt)]
+
+
+class _HubChannel:
+    """A job's channel inside a Ray task: reports go through the hub; the outcome is returned."""
+
+    def __init__(self, hub: Any, trial_id: int, attempt: int) -> None:
+        self.hub = hub
+        self.trial_id = trial_id
+        self.attempt = attempt
+        self.outcome: Outcome | None = None
+
+    def report(self, report: Report) -> Decision:
+        import ray
+
+        return Decision(ray.get(self.hub.report.remote(self.trial_id, self.attempt, report)))
+
+    def finished(self, result: Any, elapsed: float) -> None:
+        import cloudpickle
+
+        try:
+            cloudpickle.dumps(result)
+        except Exception as exc:  # noqa: BLE001 - an unpicklable result fails the trial, not the worker
+            self.failed(f"ObjectiveError: result could not be sent to the driver: {exc}", None, elapsed)
+            return
+        self.outcome = ("finished", result, elapsed)
+
+    def stopped(self, decision: Decision, elapsed: float) -> None:
+        self.outcome = ("stopped", decision.value, elapsed)
+
+    def failed(self, reason: str, tb: str | None, elapsed: float) -> None:
+        self.outcome = ("failed", reason, tb, elapsed)
+
+
+def _objective(key: str, box: list[Any]) -> Any:
+    objective = _OBJECTIVES.get(key)
+    if objective is None:
+        import ray
+
+        objective = ray.get(box[0])
+        if len(_OBJECTIVES) >= 4:  # a long-lived worker may serve several study runs
+            _OBJECTIVES.pop(next(iter(_OBJECTIVES)))
+        _OBJECTIVES[key] = objective
+    return objective
+
+
+def run_remote(key: str, box: list[Any], spec: JobSpec, hub: Any, attempt: int) -> Outcome:
+    """Body of the Ray task for one job: run it and return how it ended (never raises).
+
+    ``box`` is ``[ObjectRef]`` of the objective, wrapped in a list so that Ray does not
+    fetch it for every task; it is fetched once per worker process and study run.
+    """
+    import ray
+
+    try:
+        objective = _objective(key, box)
+    except BaseException as exc:  # noqa: BLE001 - e.g. the objective's module is missing on this node
+        import traceback
+
+        return ("failed", f"objective could not be loaded on the worker: {type(exc).__name__}: {exc}", traceback.format_exc(), 0.0)
+    gpu_ids = tuple(str(g) for g in ray.get_gpu_ids())
+    if gpu_ids:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpu_ids)
+    channel = _HubChannel(hub, spec.trial_id, attempt)
+    run_job(objective, spec, channel, gpu_ids=gpu_ids)
+    return channel.outcome or ("failed", "the job ended without telling how", None, 0.0)

@@ -1,0 +1,524 @@
+"""``RayExecutor``: a study's jobs as Ray tasks on a cluster of (GPU) workers.
+
+The driver keeps the study: storage, scheduler and searcher. Each job runs as a Ray task
+with the trial's resources (``num_gpus`` may be fractional) on a node that the executor
+picks, so it knows at every moment how much of each node its jobs hold; concurrency
+follows the cluster's free resources and ``max_concurrent`` caps it. Nodes that join or
+leave the cluster are picked up as they come.
+
+``hpo.report()`` inside a task calls a small async actor on the driver's node (the hub,
+:class:`hpo.execution._ray_worker.Hub`), which queues the report for the driver and
+blocks the trial until the scheduler's decision comes back. So a STOP or PAUSE takes
+effect at the very report it answers: the task ends and Ray frees its GPU at once (a
+task that ignores it is killed after ``stop_grace`` seconds). PAUSE and promotions are
+new jobs that continue from the trial's checkpoint on whichever node is free.
+
+Faults. A task whose worker process or node dies is retried up to ``max_retries``
+times, from the trial's last checkpoint (:mod:`hpo.checkpoint`) and on another node
+where one fits, then recorded FAILED with the reason; the study goes on. A driver
+crash takes its tasks with it (Ray ends a dead driver's tasks); ``hpo resume`` re-queues
+the trials that were running, exactly as with the local executor.
+
+Checkpoints live in the study's artifact folder, next to the SQLite file. On a cluster of
+several machines that folder must be on a file system every node mounts (NFS or
+similar), as with Ray Tune's ``storage_path``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+from hpo.budget import JobBudget
+from hpo.errors import HPOError
+from hpo.execution._jobs import JobSpec
+from hpo.execution.base import BaseExecutor, Event, Failed, Finished, Reported, Retrying, Stopped
+from hpo.trial import Decision, Job
+
+__all__ = ["RayExecutor", "normalize_resources"]
+
+Resources = Mapping[str, float]
+_ALIASES = {
+    "cpu": "CPU", "cpus": "CPU", "num_cpus": "CPU",
+    "gpu": "GPU", "gpus": "GPU", "num_gpus": "GPU",
+    "memory": "memory",
+}  # fmt: skip
+_EPS = 1e-9
+
+
+def normalize_resources(resources: Mapping[str, Any] | None, culprit: str = "resources") -> dict[str, float]:
+    """Check a per-trial resource request and use Ray's names (``CPU``, ``GPU``, custom ones).
+
+    Args:
+        resources: e.g. ``{"gpu": 0.5, "cpu": 2}``; None means ``{"cpu": 1}``. Keys not
+            given are 0 (``{"gpu": 1}`` asks for no CPU). Other keys are Ray custom resources.
+        culprit: Named in errors.
+
+    Raises:
+        HPOError: for a non-mapping, a negative or non-numeric amount, or a fractional
+            amount above 1 (Ray accepts fractions of one unit only).
+    """
+    if resources is None:
+        return {"CPU": 1.0}
+    if not isinstance(resources, Mapping):
+        raise HPOError(f"{culprit} must be a dict like {{'gpu': 1, 'cpu': 4}}, got {type(resources).__name__}")
+    out: dict[str, float] = {}
+    for key, amount in resources.items():
+        name = _ALIASES.get(str(key).lower(), str(key))
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount) or amount < 0:
+            raise HPOError(f"{culprit}[{key!r}] must be a number >= 0, got {amount!r}")
+        if amount > 1 and not float(amount).is_integer():
+            raise HPOError(f"{culprit}[{key!r}] = {amount}: amounts above 1 must be whole (Ray splits one unit only)")
+        if amount > 0:
+            out[name] = out.get(name, 0.0) + float(amount)
+    return out
+
+
+@dataclass
+class _Node:
+    node_id: str
+    ip: str
+    total: dict[str, float]
+    used: dict[str, float] = field(default_factory=dict)
+
+    def free(self, name: str) -> float:
+        return self.total.get(name, 0.0) - self.used.get(name, 0.0)
+
+    def fits(self, demand: Resources) -> bool:
+        return all(self.free(k) >= v - _EPS for k, v in demand.items())
+
+    def take(self, demand: Resources, sign: float = 1.0) -> None:
+        for k, v in demand.items():
+            self.used[k] = self.used.get(k, 0.0) + sign * v
+
+
+@dataclass
+class _Run:
+    spec: JobSpec
+    demand: dict[str, float]
+    attempt: int = 0
+    ref: Any = None  # the task's ObjectRef; None while waiting for free resources
+    node: _Node | None = None
+    started: float = 0.0
+    awaiting: bool = False
+    stop_sent: float | None = None  # when a STOP/PAUSE was answered
+    stop_decision: Decision | None = None
+
+
+class RayExecutor(BaseExecutor):
+    """Runs jobs as Ray tasks, with per-trial resources, streaming reports and retries.
+
+    Args:
+        address: Ray cluster to join: None starts a local Ray instance when none is
+            running (the embedded default on one machine), ``"auto"`` joins the cluster
+            this machine belongs to, ``"ray://host:10001"`` uses Ray Client. If this
+            process is already connected to Ray, that connection is used.
+        resources: Per-trial resources, e.g. ``{"gpu": 1, "cpu": 4}`` (fractional GPUs
+            allowed), or a function ``config -> dict`` for configs whose model sizes
+            differ. Keys not given are 0; None means one CPU per trial.
+        max_concurrent: Most jobs running at once; None follows the cluster's resources.
+        max_retries: Retries of a job whose worker or node died, from its last checkpoint.
+        trial_timeout: Seconds a job may run before it is killed and recorded FAILED.
+        n_workers: Alias of ``max_concurrent`` (the name other executors use).
+        stop_grace: Seconds a job may go on after a STOP/PAUSE answer before it is killed.
+        init_kwargs: Extra arguments for ``ray.init`` when this executor connects.
+
+    Raises:
+        HPOError: for invalid arguments.
+    """
+
+    isolates_failures: ClassVar[bool] = True
+    enforces_timeout: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        address: str | None = None,
+        resources: Resources | Callable[[Mapping[str, Any]], Resources] | None = None,
+        max_concurrent: int | None = None,
+        max_retries: int = 2,
+        trial_timeout: float | None = None,
+        n_workers: int | None = None,
+        stop_grace: float = 10.0,
+        init_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        cap = max_concurrent if max_concurrent is not None else n_workers
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            raise HPOError(f"max_concurrent must be a positive integer or None, got {cap!r}")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise HPOError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+        if trial_timeout is not None and not trial_timeout > 0:
+            raise HPOError(f"trial_timeout must be positive seconds or None, got {trial_timeout!r}")
+        if address is not None and not isinstance(address, str):
+            raise HPOError(f"address must be None, 'auto' or 'host:port' / 'ray://host:port', got {address!r}")
+        self._static_demand = None if callable(resources) else normalize_resources(resources)
+        self.resources = resources
+        self.address = address
+        self.max_concurrent = cap
+        self.max_retries = max_retries
+        self.trial_timeout = trial_timeout
+        self.stop_grace = stop_grace
+        self.init_kwargs = dict(init_kwargs or {})
+        self._runs: dict[int, _Run] = {}
+        self._by_ref: dict[Any, int] = {}
+        self._waiting: list[int] = []  # submitted, no node has room yet (FIFO)
+        self._nodes: dict[str, _Node] = {}
+        self._dead_nodes: set[str] = set()
+        self._nodes_at = -math.inf
+        self._ready: list[Event] = []
+        self._hub: Any = None
+        self._poll: Any = None
+        self._task: Any = None
+        self._box: list[Any] | None = None
+        self._key = ""
+        self._artifact_root: str | None = None
+        self._last_demand: dict[str, float] | None = self._static_demand
+
+    # ------------------------------------------------------------------ set-up
+    def start(self, objective: Callable[..., Any], artifact_root: str | None = None) -> None:
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        from hpo.execution._ray_worker import Hub, run_remote
+
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {"include_dashboard": False, "configure_logging": False, **self.init_kwargs}
+            if self.address is not None:
+                kwargs["address"] = self.address
+            try:
+                ray.init(**kwargs)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise HPOError(f"could not connect to the Ray cluster at {self.address!r}: {exc}") from exc
+        self._artifact_root = artifact_root
+        self._key = uuid.uuid4().hex
+        try:
+            self._box = [ray.put(objective)]
+        except Exception as exc:  # noqa: BLE001 - e.g. a closure over a lock
+            raise HPOError(f"the objective {objective!r} cannot be sent to Ray workers: {exc}") from exc
+        here = ray.get_runtime_context().get_node_id()
+        if self._hub is None:
+            self._hub = (
+                ray.remote(Hub)
+                .options(
+                    num_cpus=0,
+                    max_concurrency=100_000,
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False),
+                )
+                .remote()
+            )
+        self._task = ray.remote(run_remote)
+        self._refresh_nodes(force=True)
+
+    def _refresh_nodes(self, force: bool = False) -> None:
+        """Re-read the cluster's nodes (at most every 2 s unless forced)."""
+        import ray
+
+        now = time.monotonic()
+        if not force and now - self._nodes_at < 2.0:
+            return
+        self._nodes_at = now
+        alive: dict[str, _Node] = {}
+        for info in ray.nodes():
+            node_id = info["NodeID"]
+            if not info.get("Alive") or node_id in self._dead_nodes:
+                continue
+            node = self._nodes.get(node_id)
+            total = {k: float(v) for k, v in info.get("Resources", {}).items() if not k.startswith("node:")}
+            if node is None:
+                node = _Node(node_id, info.get("NodeManagerAddress", "?"), total)
+            node.total = total
+            alive[node_id] = node
+        self._nodes = alive
+
+    # ------------------------------------------------------------------ capacity and placement
+    def _demand(self, config: Mapping[str, Any]) -> dict[str, float]:
+        if self._static_demand is not None:
+            return self._static_demand
+        try:
+            requested = self.resources(config)  # type: ignore[operator,misc]
+        except Exception as exc:  # noqa: BLE001
+            raise HPOError(f"resources({dict(config)!r}) raised {type(exc).__name__}: {exc}") from exc
+        return normalize_resources(requested, "resources(config)")
+
+    def _place(self, demand: Resources) -> _Node | None:
+        """The node with the most room left after the job (spreads jobs), or None."""
+        best, best_room = None, -math.inf
+        for node in self._nodes.values():
+            if not node.fits(demand):
+                continue
+            room = min((node.free(k) - v) / max(node.total.get(k, 0.0), _EPS) for k, v in demand.items()) if demand else 0.0
+            if room > best_room:
+                best, best_room = node, room
+        return best
+
+    def capacity(self) -> int:
+        if self._waiting:
+            return 0
+        slots = math.inf if self.max_concurrent is None else self.max_concurrent - len(self._runs)
+        if slots <= 0:
+            return 0
+        demand = self._last_demand
+        if demand is None or not self._runs:
+            # resources depend on the config and none was seen yet, or nothing runs (a job
+            # that fits nowhere then fails with the reason rather than stalling the study)
+            return max(1, self._fits(demand, slots)) if demand is not None else 1
+        return self._fits(demand, slots)
+
+    def _fits(self, demand: Resources, slots: float) -> int:
+        """How many more jobs of ``demand`` the nodes' free resources hold (at most ``slots``)."""
+        if not demand:
+            return int(min(slots, 1_000_000))
+        fits = 0
+        for node in self._nodes.values():
+            free = {k: node.free(k) for k in demand}
+            while all(free[k] >= v - _EPS for k, v in demand.items()):
+                fits += 1
+                free = {k: free[k] - v for k, v in demand.items()}
+                if fits >= slots:
+                    return int(slots)
+        return int(min(fits, slots))
+
+    def running(self) -> list[int]:
+        return list(self._runs)
+
+    def placement(self, trial_id: int) -> dict[str, Any]:
+        run = self._runs.get(trial_id)
+        if run is None:
+            return {}
+        where: dict[str, Any] = {"node": run.node.ip if run.node else "pending"}
+        if run.node is not None:
+            where["node_id"] = run.node.node_id[:8]
+        where.update({k.lower(): f"{v:g}" for k, v in run.demand.items()})
+        return where
+
+    # ------------------------------------------------------------------ submitting
+    def submit(self, job: Job) -> None:
+        if self._task is None:
+            raise HPOError("executor.start(objective) must be called before submit()")
+        spec = JobSpec.from_job(job, self._artifact_root)
+        try:
+            demand = self._demand(spec.config)
+        except HPOError as exc:
+            self._runs[spec.trial_id] = _Run(spec, {})
+            self._ready.append(Failed(spec.trial_id, str(exc), None, 0.0))
+            return
+        run = _Run(spec, demand)
+        self._runs[spec.trial_id] = run
+        if not any(all(n.total.get(k, 0.0) >= v - _EPS for k, v in demand.items()) for n in self._nodes.values()):
+            self._refresh_nodes(force=True)
+        if not any(all(n.total.get(k, 0.0) >= v - _EPS for k, v in demand.items()) for n in self._nodes.values()):
+            offered = "; ".join(f"{n.ip}: {_fmt(n.total)}" for n in self._nodes.values()) or "no node"
+            self._ready.append(
+                Failed(spec.trial_id, f"trial {spec.trial_id} asks for {_fmt(demand)}, more than any node has ({offered})", None, 0.0)
+            )
+            return
+        self._last_demand = demand
+        if not self._launch(run):
+            self._waiting.append(spec.trial_id)
+
+    def _launch(self, run: _Run) -> bool:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        node = self._place(run.demand)
+        if node is None:
+            return False
+        options: dict[str, Any] = {
+            "num_cpus": run.demand.get("CPU", 0.0),
+            "num_gpus": run.demand.get("GPU", 0.0),
+            "max_retries": 0,  # retries are ours: from the checkpoint, on another node
+            "scheduling_strategy": NodeAffinitySchedulingStrategy(node.node_id, soft=False),
+        }
+        if "memory" in run.demand:
+            options["memory"] = run.demand["memory"]
+        custom = {k: v for k, v in run.demand.items() if k not in ("CPU", "GPU", "memory")}
+        if custom:
+            options["resources"] = custom
+        run.ref = self._task.options(**options).remote(self._key, self._box, run.spec, self._hub, run.attempt)
+        run.node = node
+        run.started = time.monotonic()
+        node.take(run.demand)
+        self._by_ref[run.ref] = run.spec.trial_id
+        return True
+
+    def _launch_waiting(self) -> None:
+        while self._waiting:
+            run = self._runs.get(self._waiting[0])
+            if run is not None and run.ref is None and not self._launch(run):
+                return
+            self._waiting.pop(0)
+
+    def _end(self, trial_id: int) -> _Run:
+        """Forget a job: free its resources on our books."""
+        run = self._runs.pop(trial_id)
+        if run.ref is not None:
+            self._by_ref.pop(run.ref, None)
+        if run.node is not None:
+            run.node.take(run.demand, -1.0)
+        if trial_id in self._waiting:
+            self._waiting.remove(trial_id)
+        return run
+
+    # ------------------------------------------------------------------ decisions
+    def respond(self, trial_id: int, decision: Decision) -> None:
+        run = self._runs.get(trial_id)
+        if run is None or not run.awaiting:
+            return
+        run.awaiting = False
+        if decision is not Decision.CONTINUE:
+            run.stop_sent, run.stop_decision = time.monotonic(), decision
+        self._hub.decide.remote(trial_id, run.attempt, decision.value)
+
+    def _kill(self, run: _Run) -> None:
+        import ray
+
+        if run.ref is not None:
+            try:
+                ray.cancel(run.ref, force=True)
+            except Exception:  # noqa: BLE001 - it may have ended meanwhile
+                pass
+        self._hub.forget.remote(run.spec.trial_id, run.attempt)
+
+    def _overdue(self) -> list[Event]:
+        """Jobs past ``trial_timeout``, and stopped jobs that did not end within ``stop_grace``."""
+        now = time.monotonic()
+        out: list[Event] = []
+        for trial_id, run in list(self._runs.items()):
+            if run.ref is None:
+                continue
+            if self.trial_timeout is not None and now - run.started > self.trial_timeout:
+                self._kill(run)
+                self._end(trial_id)
+                out.append(Failed(trial_id, f"timed out after {self.trial_timeout:g} s (trial_timeout)", None, now - run.started))
+            elif run.stop_sent is not None and now - run.stop_sent > self.stop_grace:
+                self._kill(run)
+                self._end(trial_id)
+                out.append(Stopped(trial_id, run.stop_decision or Decision.STOP, now - run.started))
+        return out
+
+    # ------------------------------------------------------------------ events
+    def events(self, timeout: float | None) -> list[Event]:
+        import ray
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            out, self._ready = self._ready, []
+            for event in out:  # jobs that failed at submission end only when they are told
+                if event.trial_id in self._runs:
+                    self._end(event.trial_id)
+            out += self._overdue()
+            self._refresh_nodes()
+            self._launch_waiting()
+            if self._poll is None:
+                self._poll = self._hub.poll.remote(0.25)
+            refs = [self._poll, *self._by_ref]
+            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            wait = 0.5 if remaining is None else min(remaining, 0.5)
+            if out:
+                wait = 0.0
+            ready, _ = ray.wait(refs, num_returns=1, timeout=wait)
+            if ready:
+                ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+            for ref in ready:
+                if ref == self._poll:
+                    self._poll = None
+                    out += self._reports(ray.get(ref))
+                else:
+                    event = self._outcome(ref)
+                    if event is not None:
+                        out.append(event)
+            if out or (deadline is not None and time.monotonic() >= deadline):
+                return out
+
+    def _reports(self, batch: list[Any]) -> list[Event]:
+        out: list[Event] = []
+        for trial_id, attempt, report in batch:
+            run = self._runs.get(trial_id)
+            if run is None or run.attempt != attempt:
+                self._hub.decide.remote(trial_id, attempt, Decision.STOP.value)  # a stale attempt
+                continue
+            run.awaiting = True
+            out.append(Reported(trial_id, report))
+        return out
+
+    def _outcome(self, ref: Any) -> Event | None:
+        import ray
+
+        trial_id = self._by_ref.get(ref)
+        if trial_id is None:
+            return None
+        run = self._runs[trial_id]
+        elapsed = time.monotonic() - run.started
+        try:
+            outcome = ray.get(ref)
+        except Exception as exc:  # noqa: BLE001 - the worker process or its node died
+            return self._crashed(run, exc, elapsed)
+        self._end(trial_id)
+        kind = outcome[0]
+        if kind == "finished":
+            return Finished(trial_id, outcome[1], outcome[2])
+        if kind == "stopped":
+            return Stopped(trial_id, Decision(outcome[1]), outcome[2])
+        return Failed(trial_id, outcome[1], outcome[2], outcome[3])
+
+    def _crashed(self, run: _Run, exc: BaseException, elapsed: float) -> Event:
+        import ray
+
+        trial_id = run.spec.trial_id
+        node = run.node
+        reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}".strip(": ")
+        where = f" on node {node.ip}" if node else ""
+        self._hub.forget.remote(trial_id, run.attempt)
+        if node is not None and isinstance(exc, ray.exceptions.NodeDiedError):
+            self._dead_nodes.add(node.node_id)
+        self._by_ref.pop(run.ref, None)
+        if node is not None:
+            node.take(run.demand, -1.0)
+        run.ref, run.node, run.awaiting, run.stop_sent = None, None, False, None
+        self._refresh_nodes(force=True)
+        if run.attempt >= self.max_retries:
+            self._end(trial_id)
+            tries = f" (after {run.attempt} retr{'y' if run.attempt == 1 else 'ies'})" if run.attempt else ""
+            return Failed(trial_id, f"worker died{where}{tries}: {reason}", None, elapsed, retryable=True)
+        run.attempt += 1
+        run.spec = replace(run.spec, budget=self._retry_budget(run.spec))
+        if not self._launch(run):
+            self._waiting.insert(0, trial_id)
+        return Retrying(trial_id, f"worker died{where}: {reason}", run.attempt, run.spec.budget)
+
+    @staticmethod
+    def _retry_budget(spec: JobSpec) -> JobBudget:
+        """Where a retried job starts: the trial's newest checkpoint inside the slice, else the slice's start."""
+        from hpo import checkpoint
+
+        budget = spec.budget
+        saved = checkpoint.saved_step(spec.artifact_dir) if spec.artifact_dir else None
+        if saved is not None and budget.start < saved < budget.stop:
+            return JobBudget(saved, budget.stop, budget.max)
+        return budget
+
+    # ------------------------------------------------------------------ the end
+    def shutdown(self) -> list[int]:
+        import ray
+
+        cut = list(self._runs)
+        for run in list(self._runs.values()):
+            if run.ref is not None:
+                self._kill(run)
+        for trial_id in cut:
+            self._end(trial_id)
+        self._ready.clear()
+        if self._hub is not None and ray.is_initialized():
+            try:
+                ray.kill(self._hub)
+            except Exception:  # noqa: BLE001 - the cluster may be gone
+                pass
+        self._hub, self._poll = None, None
+        return cut
+
+
+def _fmt(resources: Mapping[str, float]) -> str:
+    return ", ".join(f"{k}={v:g}" for k, v in sorted(resources.items())) or "nothing"
