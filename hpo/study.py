@@ -598,9 +598,13 @@ class Study:
             self._jobs[trial.trial_id] = Job(trial, budget)
             self._reports[trial.trial_id] = []
             self.executor.submit(self._jobs[trial.trial_id])
-            placement = self.executor.placement(trial.trial_id)
-            if placement:
-                self._record(trial.evolve(worker=", ".join(f"{k}={v}" for k, v in placement.items())))
+            where = self._where(trial.trial_id)
+            if where:
+                self._record(trial.evolve(worker=where))
+
+    def _where(self, trial_id: int) -> str:
+        """Where the executor runs a trial, as stored in ``trial.worker`` (e.g. ``node=10.0.0.2, gpu=1``)."""
+        return ", ".join(f"{k}={v}" for k, v in self.executor.placement(trial_id).items())
 
     def _resume_budget(self, trial: Trial, budget: JobBudget) -> tuple[JobBudget, Mapping[str, Any]]:
         """Where a continued trial really starts: its checkpoint's step, or 0 without one.
@@ -687,7 +691,9 @@ class Study:
         trial = self._trials[trial_id]
         lost = self._consumed(job, self._reports[trial_id], completed=False)
         notes = {**trial.notes, "retries": event.attempt, "retry_reason": event.reason}
-        trial = self._record(trial.evolve(budget=trial.budget + lost, notes=notes))
+        trial = self._record(
+            trial.evolve(budget=trial.budget + lost, notes=notes, worker=self._where(trial_id) or trial.worker)
+        )
         self._jobs[trial_id] = Job(trial, event.budget)
         self._reports[trial_id] = []
         logger.warning(

@@ -106,9 +106,10 @@ class _HubChannel:
 def _objective(key: str, box: list[Any]) -> Any:
     objective = _OBJECTIVES.get(key)
     if objective is None:
+        import cloudpickle
         import ray
 
-        objective = ray.get(box[0])
+        objective = cloudpickle.loads(ray.get(box[0]))
         if len(_OBJECTIVES) >= 4:  # a long-lived worker may serve several study runs
             _OBJECTIVES.pop(next(iter(_OBJECTIVES)))
         _OBJECTIVES[key] = objective
