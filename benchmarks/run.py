@@ -5,6 +5,7 @@
     python -m benchmarks.run overhead --sizes 100 300 1000      # time per suggestion vs n
     python -m benchmarks.run mf --seeds 10                      # multi-fidelity on LCBench vs Ray Tune, Optuna
     python -m benchmarks.run replay --trials 10000              # simulated replay speed
+    python -m benchmarks.run ray --trials 1000 --repeats 3      # Ray dispatch: ours vs Ray Tune Tuner
 
 Results go to ``benchmarks/results/`` (markdown tables, PNG plots, raw JSON), with the
 exact command written at the top of each table file.
@@ -333,6 +334,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ray(args: argparse.Namespace) -> int:
+    """Trial throughput and worker utilisation on Ray, ours against Ray Tune's Tuner."""
+    from benchmarks.ray_dispatch import report, run_all
+
+    rows = run_all(args.trials, args.workers, args.repeats, args.methods, tuple(args.once))
+    out = Path(args.out)
+    (out / "ray_raw.json").write_text(json.dumps(rows, indent=1))
+    text = report(rows, _command(), _machine(), args.trials, args.workers)
+    (out / "ray.md").write_text(text)
+    print(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
     sub = parser.add_subparsers(dest="suite", required=True)
@@ -365,8 +379,16 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--workers", type=int, default=16)
     rp.add_argument("--task", default="3945")
     rp.add_argument("--out", default=str(RESULTS))
+    ry = sub.add_parser("ray", help="Ray dispatch: throughput and utilisation, ours vs Ray Tune Tuner")
+    ry.add_argument("--trials", type=int, default=1000)
+    ry.add_argument("--workers", type=int, default=8, help="declared GPUs (and CPUs) of the local Ray instance")
+    ry.add_argument("--repeats", type=int, default=3)
+    ry.add_argument("--methods", nargs="+", default=["hpo-ray", "ray-tune-reuse", "ray-tune"])
+    ry.add_argument("--once", nargs="*", default=["ray-tune"], help="methods run in the first repeat only (slow ones)")
+    ry.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
-    return {"bo": cmd_bo, "overhead": cmd_overhead, "mf": cmd_mf, "replay": cmd_replay}[args.suite](args)
+    suites = {"bo": cmd_bo, "overhead": cmd_overhead, "mf": cmd_mf, "replay": cmd_replay, "ray": cmd_ray}
+    return suites[args.suite](args)
 
 
 if __name__ == "__main__":

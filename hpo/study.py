@@ -559,6 +559,7 @@ class Study:
         self._callbacks = list(callbacks)
         if n_trials is not None:
             self.storage.update_settings({**self.spec.settings, "n_trials": n_trials})
+        self.executor.wait_for_decisions = self.scheduler.judges_reports
         self.executor.start(self.objective, self._artifact_root())
         stop_reason: str | None = None
         try:

@@ -37,6 +37,15 @@ class BaseScheduler(ABC):
     def __init__(self, searcher: BaseSearcher) -> None:
         self.searcher = searcher
 
+    @property
+    def judges_reports(self) -> bool:
+        """Whether :meth:`on_report` may answer anything but CONTINUE (it is overridden).
+
+        Schedulers that act only between jobs (FIFO, and our SH/Hyperband/ASHA/PBT, which
+        size each job to a rung) do not, so executors may stream reports without waiting.
+        """
+        return type(self).on_report is not BaseScheduler.on_report
+
     @abstractmethod
     def next_job(self, view: StudyView) -> Job | None:
         """The next job to run on a free worker, or None if there is nothing to run now."""

@@ -117,6 +117,8 @@ class BaseExecutor(ABC):
         clock: The executor's notion of time; the study measures elapsed time with it.
         isolates_failures: A crashing or hanging objective cannot take the driver down.
         enforces_timeout: ``trial_timeout`` is enforced (the job is killed).
+        wait_for_decisions: Whether a report must wait for the scheduler's answer (see
+            ``BaseScheduler.judges_reports``); executors may ignore it and always wait.
     """
 
     isolates_failures: ClassVar[bool] = False
@@ -124,6 +126,9 @@ class BaseExecutor(ABC):
 
     def __init__(self) -> None:
         self.clock: Clock = WallClock()
+        #: Set by the study: False when its scheduler never judges reports, so an executor
+        #: may stream them without waiting for the (always CONTINUE) answer.
+        self.wait_for_decisions: bool = True
 
     @abstractmethod
     def start(self, objective: Callable[..., Any], artifact_root: str | None = None) -> None:

@@ -1,17 +1,24 @@
 """``RayExecutor``: a study's jobs as Ray tasks on a cluster of (GPU) workers.
 
-The driver keeps the study: storage, scheduler and searcher. Each job runs as a Ray task
-with the trial's resources (``num_gpus`` may be fractional) on a node that the executor
-picks, so it knows at every moment how much of each node its jobs hold; concurrency
-follows the cluster's free resources and ``max_concurrent`` caps it. Nodes that join or
-leave the cluster are picked up as they come.
+The driver keeps the study: storage, scheduler and searcher. Each job runs in a Ray
+actor (:class:`hpo.execution._ray_worker.Worker`) that holds the trial's resources
+(``num_gpus`` may be fractional) on a node the executor picks, so it knows at every
+moment how much of each node it holds; concurrency follows the cluster's free resources
+and ``max_concurrent`` caps it. Nodes that join or leave the cluster are picked up as
+they come. Actors are reused from job to job (as Ray Tune's ``reuse_actors``): a job
+costs one actor call. An idle actor whose resources do not suit the next job (resources
+given per config) is ended to make room. All actors end with the study run, so the
+cluster gets every GPU back.
 
 ``hpo.report()`` inside a task calls a small async actor on the driver's node (the hub,
 :class:`hpo.execution._ray_worker.Hub`), which queues the report for the driver and
 blocks the trial until the scheduler's decision comes back. So a STOP or PAUSE takes
 effect at the very report it answers: the task ends and Ray frees its GPU at once (a
 task that ignores it is killed after ``stop_grace`` seconds). PAUSE and promotions are
-new jobs that continue from the trial's checkpoint on whichever node is free.
+new jobs that continue from the trial's checkpoint on whichever node is free. When the
+study's scheduler never judges reports (``wait_for_decisions`` is False: FIFO, and
+schedulers that act only between jobs, like our ASHA and Hyperband), reports stream
+without the round trip, and a job ends only once all its reports have arrived.
 
 Faults. A task whose worker process or node dies is retried up to ``max_retries``
 times, from the trial's last checkpoint (:mod:`hpo.checkpoint`) and on another node
@@ -97,16 +104,28 @@ class _Node:
 
 
 @dataclass
+class _Slot:
+    """A worker actor holding ``demand`` on ``node``; ``trial_id`` is its job's, or None when idle."""
+
+    actor: Any
+    node: _Node
+    demand: dict[str, float]
+    trial_id: int | None = None
+
+
+@dataclass
 class _Run:
     spec: JobSpec
     demand: dict[str, float]
     attempt: int = 0
-    ref: Any = None  # the task's ObjectRef; None while waiting for free resources
-    node: _Node | None = None
+    ref: Any = None  # the job's ObjectRef; None while waiting for free resources
+    slot: _Slot | None = None
     started: float = 0.0
     awaiting: bool = False
     stop_sent: float | None = None  # when a STOP/PAUSE was answered
     stop_decision: Decision | None = None
+    received: int = 0  # reports of this attempt that reached the driver
+    returned: tuple[int, list[Any], Any] | None = None  # what the job returned, while reports are on their way
 
 
 class RayExecutor(BaseExecutor):
@@ -172,7 +191,8 @@ class RayExecutor(BaseExecutor):
         self._ready: list[Event] = []
         self._hub: Any = None
         self._poll: Any = None
-        self._task: Any = None
+        self._worker_class: Any = None
+        self._slots: list[_Slot] = []
         self._box: list[Any] | None = None
         self._key = ""
         self._artifact_root: str | None = None
@@ -183,7 +203,7 @@ class RayExecutor(BaseExecutor):
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        from hpo.execution._ray_worker import Hub, run_remote
+        from hpo.execution._ray_worker import Hub, Worker
 
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"include_dashboard": False, "configure_logging": False, **self.init_kwargs}
@@ -214,7 +234,7 @@ class RayExecutor(BaseExecutor):
                 )
                 .remote()
             )
-        self._task = ray.remote(run_remote)
+        self._worker_class = ray.remote(Worker)
         self._refresh_nodes(force=True)
 
     def _refresh_nodes(self, force: bool = False) -> None:
@@ -266,11 +286,12 @@ class RayExecutor(BaseExecutor):
         if slots <= 0:
             return 0
         demand = self._last_demand
-        if demand is None or not self._runs:
-            # resources depend on the config and none was seen yet, or nothing runs (a job
-            # that fits nowhere then fails with the reason rather than stalling the study)
-            return max(1, self._fits(demand, slots)) if demand is not None else 1
-        return self._fits(demand, slots)
+        if demand is None:  # resources depend on the config and none was seen yet: try one
+            return 1
+        idle = sum(1 for slot in self._slots if slot.trial_id is None and slot.demand == demand)
+        room = int(min(slots, idle + self._fits(demand, slots - idle)))
+        # when nothing runs, a job that fits nowhere fails with the reason rather than stalling the study
+        return room if self._runs else max(room, 1)
 
     def _fits(self, demand: Resources, slots: float) -> int:
         """How many more jobs of ``demand`` the nodes' free resources hold (at most ``slots``)."""
@@ -293,15 +314,16 @@ class RayExecutor(BaseExecutor):
         run = self._runs.get(trial_id)
         if run is None:
             return {}
-        where: dict[str, Any] = {"node": run.node.ip if run.node else "pending"}
-        if run.node is not None:
-            where["node_id"] = run.node.node_id[:8]
+        node = run.slot.node if run.slot else None
+        where: dict[str, Any] = {"node": node.ip if node else "pending"}
+        if node is not None:
+            where["node_id"] = node.node_id[:8]
         where.update({k.lower(): f"{v:g}" for k, v in run.demand.items()})
         return where
 
     # ------------------------------------------------------------------ submitting
     def submit(self, job: Job) -> None:
-        if self._task is None:
+        if self._worker_class is None:
             raise HPOError("executor.start(objective) must be called before submit()")
         spec = JobSpec.from_job(job, self._artifact_root)
         try:
@@ -325,28 +347,62 @@ class RayExecutor(BaseExecutor):
             self._waiting.append(spec.trial_id)
 
     def _launch(self, run: _Run) -> bool:
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-        node = self._place(run.demand)
-        if node is None:
-            return False
-        options: dict[str, Any] = {
-            "num_cpus": run.demand.get("CPU", 0.0),
-            "num_gpus": run.demand.get("GPU", 0.0),
-            "max_retries": 0,  # retries are ours: from the checkpoint, on another node
-            "scheduling_strategy": NodeAffinitySchedulingStrategy(node.node_id, soft=False),
-        }
-        if "memory" in run.demand:
-            options["memory"] = run.demand["memory"]
-        custom = {k: v for k, v in run.demand.items() if k not in ("CPU", "GPU", "memory")}
-        if custom:
-            options["resources"] = custom
-        run.ref = self._task.options(**options).remote(self._key, self._box, run.spec, self._hub, run.attempt)
-        run.node = node
+        """Start ``run`` on an idle actor of its shape, or on a new one; False if nothing has room."""
+        slot = next((x for x in self._slots if x.trial_id is None and x.demand == run.demand), None)
+        if slot is None:
+            node = self._place(run.demand)
+            if node is None and self._end_idle_slots():
+                node = self._place(run.demand)
+            if node is None:
+                return False
+            slot = self._new_slot(node, run.demand)
+        slot.trial_id = run.spec.trial_id
+        run.slot = slot
+        run.ref = slot.actor.run.remote(run.spec, run.attempt, self.wait_for_decisions)
         run.started = time.monotonic()
-        node.take(run.demand)
         self._by_ref[run.ref] = run.spec.trial_id
         return True
+
+    def _new_slot(self, node: _Node, demand: dict[str, float]) -> _Slot:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        options: dict[str, Any] = {
+            "num_cpus": demand.get("CPU", 0.0),
+            "num_gpus": demand.get("GPU", 0.0),
+            "max_restarts": 0,  # retries are ours: from the checkpoint, on another node
+            "max_task_retries": 0,
+            "scheduling_strategy": NodeAffinitySchedulingStrategy(node.node_id, soft=False),
+        }
+        if "memory" in demand:
+            options["memory"] = demand["memory"]
+        custom = {k: v for k, v in demand.items() if k not in ("CPU", "GPU", "memory")}
+        if custom:
+            options["resources"] = custom
+        actor = self._worker_class.options(**options).remote(self._hub)
+        actor.load.remote(self._key, self._box)  # runs before any job: calls from one caller keep their order
+        slot = _Slot(actor, node, demand)
+        node.take(demand)
+        self._slots.append(slot)
+        return slot
+
+    def _drop_slot(self, slot: _Slot) -> None:
+        """End a worker actor (if it still lives) and give its resources back."""
+        import ray
+
+        if slot in self._slots:
+            self._slots.remove(slot)
+            slot.node.take(slot.demand, -1.0)
+        try:
+            ray.kill(slot.actor, no_restart=True)
+        except Exception:  # noqa: BLE001 - already dead, or the cluster is gone
+            pass
+
+    def _end_idle_slots(self) -> bool:
+        """End idle actors to make room for a job of another shape; True if any ended."""
+        idle = [slot for slot in self._slots if slot.trial_id is None]
+        for slot in idle:
+            self._drop_slot(slot)
+        return bool(idle)
 
     def _launch_waiting(self) -> None:
         while self._waiting:
@@ -355,13 +411,16 @@ class RayExecutor(BaseExecutor):
                 return
             self._waiting.pop(0)
 
-    def _end(self, trial_id: int) -> _Run:
-        """Forget a job: free its resources on our books."""
+    def _end(self, trial_id: int, slot_ok: bool = True) -> _Run:
+        """Forget a job; its actor becomes idle (``slot_ok``) or is ended."""
         run = self._runs.pop(trial_id)
         if run.ref is not None:
             self._by_ref.pop(run.ref, None)
-        if run.node is not None:
-            run.node.take(run.demand, -1.0)
+        if run.slot is not None:
+            run.slot.trial_id = None
+            if not slot_ok:
+                self._drop_slot(run.slot)
+            run.slot = None
         if trial_id in self._waiting:
             self._waiting.remove(trial_id)
         return run
@@ -369,7 +428,13 @@ class RayExecutor(BaseExecutor):
     # ------------------------------------------------------------------ decisions
     def respond(self, trial_id: int, decision: Decision) -> None:
         run = self._runs.get(trial_id)
-        if run is None or not run.awaiting:
+        if run is None:
+            return
+        if not run.awaiting:
+            if decision is not Decision.CONTINUE and run.ref is not None and run.stop_sent is None:
+                # a streamed report (nobody waits for the answer): end the job now
+                self._kill(run)
+                self._ready.append(Stopped(trial_id, decision, time.monotonic() - run.started))
             return
         run.awaiting = False
         if decision is not Decision.CONTINUE:
@@ -377,14 +442,9 @@ class RayExecutor(BaseExecutor):
         self._hub.decide.remote(trial_id, run.attempt, decision.value)
 
     def _kill(self, run: _Run) -> None:
-        import ray
-
-        if run.ref is not None:
-            try:
-                ray.cancel(run.ref, force=True)
-            except Exception:  # noqa: BLE001 - it may have ended meanwhile
-                pass
+        """End a running job at once: its actor is ended (which frees its GPU) and forgotten."""
         self._hub.forget.remote(run.spec.trial_id, run.attempt)
+        self._end(run.spec.trial_id, slot_ok=False)
 
     def _overdue(self) -> list[Event]:
         """Jobs past ``trial_timeout``, and stopped jobs that did not end within ``stop_grace``."""
@@ -395,11 +455,9 @@ class RayExecutor(BaseExecutor):
                 continue
             if self.trial_timeout is not None and now - run.started > self.trial_timeout:
                 self._kill(run)
-                self._end(trial_id)
                 out.append(Failed(trial_id, f"timed out after {self.trial_timeout:g} s (trial_timeout)", None, now - run.started))
             elif run.stop_sent is not None and now - run.stop_sent > self.stop_grace:
                 self._kill(run)
-                self._end(trial_id)
                 out.append(Stopped(trial_id, run.stop_decision or Decision.STOP, now - run.started))
         return out
 
@@ -431,57 +489,72 @@ class RayExecutor(BaseExecutor):
                     self._poll = None
                     out += self._reports(ray.get(ref))
                 else:
-                    event = self._outcome(ref)
-                    if event is not None:
-                        out.append(event)
+                    out += self._outcome(ref)
             if out or (deadline is not None and time.monotonic() >= deadline):
                 return out
 
     def _reports(self, batch: list[Any]) -> list[Event]:
         out: list[Event] = []
-        for trial_id, attempt, report in batch:
+        for trial_id, attempt, report, waits in batch:
             run = self._runs.get(trial_id)
             if run is None or run.attempt != attempt:
-                self._hub.decide.remote(trial_id, attempt, Decision.STOP.value)  # a stale attempt
+                if waits:
+                    self._hub.decide.remote(trial_id, attempt, Decision.STOP.value)  # a stale attempt
                 continue
-            run.awaiting = True
+            run.awaiting = waits
+            run.received += 1
             out.append(Reported(trial_id, report))
+            if run.returned is not None and run.received >= run.returned[0]:
+                out += self._ended(run, *run.returned[1:])  # its last reports came after the outcome
         return out
 
-    def _outcome(self, ref: Any) -> Event | None:
+    def _outcome(self, ref: Any) -> list[Event]:
         import ray
 
         trial_id = self._by_ref.get(ref)
         if trial_id is None:
-            return None
+            return []
         run = self._runs[trial_id]
         elapsed = time.monotonic() - run.started
         try:
-            outcome = ray.get(ref)
+            sent, unsent, outcome = ray.get(ref)
         except Exception as exc:  # noqa: BLE001 - the worker process or its node died
-            return self._crashed(run, exc, elapsed)
+            return [self._crashed(run, exc, elapsed)]
+        if run.received < sent:  # streamed reports still on their way: end the job after them
+            self._by_ref.pop(ref, None)
+            run.returned = (sent, unsent, outcome)
+            return []
+        return self._ended(run, unsent, outcome)
+
+    def _ended(self, run: _Run, unsent: list[Any], outcome: Any) -> list[Event]:
+        """The job's last reports (those it had not streamed yet), then how it ended."""
+        trial_id = run.spec.trial_id
+        out: list[Event] = [Reported(trial_id, report) for report in unsent]
         self._end(trial_id)
         kind = outcome[0]
         if kind == "finished":
-            return Finished(trial_id, outcome[1], outcome[2])
-        if kind == "stopped":
-            return Stopped(trial_id, Decision(outcome[1]), outcome[2])
-        return Failed(trial_id, outcome[1], outcome[2], outcome[3])
+            out.append(Finished(trial_id, outcome[1], outcome[2]))
+        elif kind == "stopped":
+            out.append(Stopped(trial_id, Decision(outcome[1]), outcome[2]))
+        else:
+            out.append(Failed(trial_id, outcome[1], outcome[2], outcome[3]))
+        return out
 
     def _crashed(self, run: _Run, exc: BaseException, elapsed: float) -> Event:
         import ray
 
         trial_id = run.spec.trial_id
-        node = run.node
+        node = run.slot.node if run.slot else None
         reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}".strip(": ")
         where = f" on node {node.ip}" if node else ""
         self._hub.forget.remote(trial_id, run.attempt)
         if node is not None and isinstance(exc, ray.exceptions.NodeDiedError):
             self._dead_nodes.add(node.node_id)
         self._by_ref.pop(run.ref, None)
-        if node is not None:
-            node.take(run.demand, -1.0)
-        run.ref, run.node, run.awaiting, run.stop_sent = None, None, False, None
+        if run.slot is not None:
+            self._drop_slot(run.slot)
+        run.ref, run.slot, run.awaiting, run.stop_sent = None, None, False, None
+        run.received, run.returned = 0, None
         self._refresh_nodes(force=True)
         if run.attempt >= self.max_retries:
             self._end(trial_id)
@@ -510,10 +583,9 @@ class RayExecutor(BaseExecutor):
 
         cut = list(self._runs)
         for run in list(self._runs.values()):
-            if run.ref is not None:
-                self._kill(run)
-        for trial_id in cut:
-            self._end(trial_id)
+            self._kill(run)
+        for slot in list(self._slots):
+            self._drop_slot(slot)
         self._ready.clear()
         if self._hub is not None and ray.is_initialized():
             try:
