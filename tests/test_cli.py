@@ -72,3 +72,6 @@ def test_clear_errors(project):
     (project / "junk.db").write_bytes(b"garbage" * 1000)
     out = hpo_cli("status", str(project / "junk.db"), check=False)
     assert out.returncode == 2 and "corrupt or not a SQLite database" in out.stderr
+    out = hpo_cli("run", f"{project}/train.py:train", "--space", str(project / "space.yaml"), "--trials", "2",
+                  "--storage", str(project / "e3.db"), "--gpus-per-trial", "1", check=False)
+    assert out.returncode == 2 and "--gpus-per-trial need --executor ray" in out.stderr

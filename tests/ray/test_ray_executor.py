@@ -124,3 +124,32 @@ def test_tune_runs_on_ray_with_resources(tmp_path):
     assert sum(t.status is TrialStatus.COMPLETED for t in result.trials) == 4
     with pytest.raises(HPOError, match="executor='ray'"):
         f.run(n_trials=1, executor="inprocess", address="auto")
+
+
+def test_streamed_reports_all_arrive_in_order_before_the_end(tmp_path):
+    # the scheduler never judges reports: they stream in batches, the rest with the result
+    ex = RayExecutor()
+    ex.wait_for_decisions = False
+    ex.start(objectives.curve, str(tmp_path))
+    ex.submit(make_job(1, {"x": 0.5, "delay": 0.04}, start=0, stop=12, max_=12))
+    ex.submit(make_job(2, {"x": 0.5}, start=0, stop=3, max_=3))  # too short to flush: all come at the end
+    events = drive(ex, 2)
+    for trial_id, n in ((1, 12), (2, 3)):
+        mine = [e for e in events if e.trial_id == trial_id]
+        assert [e.report.step for e in mine[:-1]] == list(range(n))
+        assert isinstance(mine[-1], Finished)
+    ex.shutdown()
+
+
+def test_a_stop_for_a_streamed_report_ends_the_job_at_once(tmp_path):
+    from hpo.execution.base import Stopped
+    from hpo.trial import Decision
+
+    ex = RayExecutor()
+    ex.wait_for_decisions = False
+    ex.start(objectives.curve, str(tmp_path))
+    ex.submit(make_job(1, {"x": 0.5, "delay": 0.05}, start=0, stop=200, max_=200))
+    events = drive(ex, 1, decide=lambda tid, r: Decision.STOP if r.step >= 3 else Decision.CONTINUE, timeout=30)
+    assert isinstance(events[-1], Stopped) and events[-1].decision is Decision.STOP
+    assert ex.capacity() == 2 and ex.running() == []
+    ex.shutdown()
