@@ -56,6 +56,7 @@ SCHEDULERS = Registry(
         "hyperband": "hpo.schedulers.hyperband:Hyperband",
         "asha": "hpo.schedulers.asha:ASHA",
         "pbt": "hpo.schedulers.pbt:PBT",
+        "lcstopping": "hpo.schedulers.lcstopping:LCStopping",
     },
 )
 EXECUTORS = Registry(

@@ -5,7 +5,9 @@ Installed as ``hpo.schedulers``; always import it under that name.
 * :class:`FIFOScheduler`: every trial runs to the full budget;
 * :class:`SuccessiveHalving`, :class:`Hyperband`: synchronous brackets (Li et al., JMLR 2018);
 * :class:`ASHA`: asynchronous successive halving with promotions (Li et al., MLSys 2020);
-* :class:`PBT`: population based training (Jaderberg et al., 2017).
+* :class:`PBT`: population based training (Jaderberg et al., 2017);
+* :class:`LCStopping`: stop trials whose LC-PFN-extrapolated curve will not beat the
+  incumbent (Adriaensen et al., NeurIPS 2023), alone or around any of the above.
 
 Given a searcher that learns (``BOSearcher``), the bracket schedulers are model-based
 (BOHB-style): see :mod:`hpo.schedulers._fidelity`.
@@ -15,6 +17,16 @@ from hpo.schedulers.asha import ASHA
 from hpo.schedulers.base import BaseScheduler
 from hpo.schedulers.fifo import FIFOScheduler
 from hpo.schedulers.hyperband import Hyperband, SuccessiveHalving, hyperband_brackets
+from hpo.schedulers.lcstopping import LCStopping
 from hpo.schedulers.pbt import PBT
 
-__all__ = ["BaseScheduler", "FIFOScheduler", "SuccessiveHalving", "Hyperband", "ASHA", "PBT", "hyperband_brackets"]
+__all__ = [
+    "BaseScheduler",
+    "FIFOScheduler",
+    "SuccessiveHalving",
+    "Hyperband",
+    "ASHA",
+    "PBT",
+    "LCStopping",
+    "hyperband_brackets",
+]

@@ -1,0 +1,157 @@
+"""Train LC-PFN on curves from the prior: ``python -m hpo.surrogates.lcpfn.train --out DIR --minutes M``.
+
+Every step draws a fresh batch of prior curves (:mod:`hpo.surrogates.lcpfn.prior`), a
+cutoff ``c ~ U{1..n_epochs-1}`` shared by the batch, and minimises the bar-distribution
+NLL of the points after the cutoff given those before it (Adriaensen et al., NeurIPS
+2023, Section 3). Adam with linear warm-up and cosine decay over the time budget.
+
+Writes ``DIR/lcpfn.pt`` (a ``state_dict``, loadable with ``weights_only=True``) and
+``DIR/lcpfn.json`` (the config, version, command, training time, curves seen and final
+loss), every ``--save-every`` minutes and at the end, so an interrupted run still leaves
+usable weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+VERSION_PREFIX = "lcpfn"
+
+
+def bucket_borders(n_buckets: int, rng: np.random.Generator, n_epochs: int = 100, n_curves: int = 50_000) -> np.ndarray:
+    """Borders of ``n_buckets`` equal-mass buckets of the prior's values (``n_buckets + 1`` numbers)."""
+    from hpo.surrogates.lcpfn.prior import CurvePrior
+
+    values = CurvePrior(n_epochs).sample(n_curves, rng).ravel()
+    borders = np.quantile(values, np.linspace(0.0, 1.0, n_buckets + 1))
+    borders = np.maximum.accumulate(borders + np.arange(n_buckets + 1) * 1e-9)  # strictly increasing
+    return borders
+
+
+def save(model: Any, meta: dict[str, Any], out: Path) -> None:
+    """Write the weights and their metadata atomically (``.tmp`` then rename)."""
+    import torch
+
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "lcpfn.pt.tmp"
+    torch.save(model.state_dict(), tmp)
+    os.replace(tmp, out / "lcpfn.pt")
+    (out / "lcpfn.json.tmp").write_text(json.dumps(meta, indent=1, sort_keys=True))
+    os.replace(out / "lcpfn.json.tmp", out / "lcpfn.json")
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    from hpo.surrogates.lcpfn.model import LCPFNConfig, LCPFNet
+    from hpo.surrogates.lcpfn.prior import CurvePrior
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    config = LCPFNConfig(emsize=args.emsize, nlayers=args.nlayers, nhead=args.nhead, nhid=args.nhid,
+                         n_buckets=args.buckets, n_epochs=100)  # fmt: skip
+    borders = torch.tensor(bucket_borders(config.n_buckets, rng, config.n_epochs), dtype=torch.float32)
+    model = LCPFNet(config, borders)
+    n_params = sum(p.numel() for p in model.parameters())
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    prior = CurvePrior(config.n_epochs)
+    budget = args.minutes * 60.0
+    warmup = min(0.05 * budget, 120.0)
+    out = Path(args.out)
+    command = "python -m hpo.surrogates.lcpfn.train " + " ".join(shlex.quote(a) for a in args.argv)
+    x_all = torch.arange(1, config.n_epochs + 1, dtype=torch.float32)
+    start = last_save = time.monotonic()
+    step = seen = 0
+    recent: list[float] = []
+    pool = np.empty((0, config.n_epochs))
+    meta: dict[str, Any] = {}
+    print(f"[lcpfn] {n_params:,} parameters, config {config.to_dict()}, budget {args.minutes} min", flush=True)
+    model.train()
+    while True:
+        elapsed = time.monotonic() - start
+        if elapsed >= budget:
+            break
+        lr = args.lr * (elapsed / warmup if elapsed < warmup else 0.5 * (1 + math.cos(math.pi * (elapsed - warmup) / (budget - warmup))))
+        for group in opt.param_groups:
+            group["lr"] = max(lr, args.lr * 0.01)
+        if len(pool) < args.batch:
+            pool = np.concatenate([pool, prior.sample(4096, rng)])
+        curves = torch.tensor(pool[: args.batch], dtype=torch.float32)
+        pool = pool[args.batch :]
+        cut = int(rng.integers(1, config.n_epochs))
+        x = x_all.expand(len(curves), -1)
+        logits = model(x[:, :cut], curves[:, :cut], x[:, cut:])
+        loss = -model.bar.log_prob(logits, curves[:, cut:]).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        seen += len(curves)
+        recent.append(float(loss.detach()))
+        if step % args.log_every == 0:
+            print(f"[lcpfn] step {step} curves {seen} elapsed {elapsed / 60:.1f} min lr {lr:.2e} "
+                  f"loss {np.mean(recent[-args.log_every:]):.4f}", flush=True)  # fmt: skip
+        if time.monotonic() - last_save > args.save_every * 60:
+            meta = _meta(config, command, time.monotonic() - start, seen, step, recent, n_params, finished=False)
+            save(model, meta, out)
+            last_save = time.monotonic()
+    meta = _meta(config, command, time.monotonic() - start, seen, step, recent, n_params, finished=True)
+    save(model, meta, out)
+    print(f"[lcpfn] done: {json.dumps(meta)}", flush=True)
+    return meta
+
+
+def _meta(config: Any, command: str, seconds: float, seen: int, steps: int, losses: list[float], n_params: int,
+          finished: bool) -> dict[str, Any]:  # fmt: skip
+    import torch
+
+    return {
+        "version": f"{VERSION_PREFIX}-{config.emsize}x{config.nlayers}-b{config.n_buckets}-{time.strftime('%Y%m%d')}",
+        "config": config.to_dict(),
+        "command": command,
+        "train_seconds": round(seconds, 1),
+        "curves_seen": seen,
+        "steps": steps,
+        "final_loss": float(np.mean(losses[-500:])) if losses else None,
+        "parameters": n_params,
+        "finished": finished,
+        "torch": torch.__version__,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="python -m hpo.surrogates.lcpfn.train", description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True, help="folder for lcpfn.pt and lcpfn.json")
+    p.add_argument("--minutes", type=float, default=60.0)
+    p.add_argument("--emsize", type=int, default=128)
+    p.add_argument("--nlayers", type=int, default=6)
+    p.add_argument("--nhead", type=int, default=4)
+    p.add_argument("--nhid", type=int, default=256)
+    p.add_argument("--buckets", type=int, default=1000)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--log-every", type=int, default=200)
+    p.add_argument("--save-every", type=float, default=5.0, help="minutes between intermediate saves")
+    args = p.parse_args(argv)
+    args.argv = argv
+    train(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

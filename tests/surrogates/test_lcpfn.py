@@ -1,0 +1,125 @@
+"""LC-PFN: the prior, the bar distribution, the network's masking, the API and loading.
+
+A tiny randomly initialised network stands in for the trained one: these tests check
+behaviour (shapes, conventions, consistency), never the quality of shipped weights.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hpo.errors import HPOError  # noqa: E402
+from hpo.surrogates.lcpfn import LCPFN  # noqa: E402
+from hpo.surrogates.lcpfn.model import BarDistribution, LCPFNConfig, LCPFNet  # noqa: E402
+from hpo.surrogates.lcpfn.prior import CurvePrior  # noqa: E402
+
+
+def test_prior_matches_its_published_sanity_check():
+    prior = CurvePrior()
+    noisy, clean = prior.draw(40_000, np.random.default_rng(0))
+    keep = prior.accept(noisy, clean)
+    assert 0.17 < keep.mean() < 0.23  # about 20% accepted
+    assert 0.58 < np.median(clean[keep][:, -1]) < 0.68  # median final value about 0.63
+    curves = prior.sample(500, np.random.default_rng(1))
+    assert curves.shape == (500, 100) and np.isfinite(curves).all()
+    assert np.array_equal(curves, prior.sample(500, np.random.default_rng(1)))  # explicit RNG
+
+
+def test_bar_distribution_is_a_density_with_consistent_cdf_and_quantiles():
+    bar = BarDistribution(torch.linspace(0.0, 1.0, 11))
+    logits = torch.randn(3, 10)
+    grid = torch.linspace(-3, 4, 20001)
+    dens = bar.log_prob(logits.unsqueeze(1).expand(3, len(grid), 10), grid.expand(3, -1)).exp()
+    mass = torch.trapezoid(dens, grid, dim=-1)
+    assert torch.allclose(mass, torch.ones(3), atol=2e-3)
+    for q in (0.01, 0.3, 0.5, 0.9, 0.999):
+        y = bar.icdf(logits, q)
+        assert torch.allclose(bar.cdf(logits, y), torch.full((3,), q), atol=1e-4)
+    assert torch.all(bar.icdf(logits, 0.001) < 0.0) and torch.all(bar.icdf(logits, 0.9999) > 1.0)  # tails
+
+
+def test_queries_see_only_the_observed_prefix():
+    torch.manual_seed(0)
+    net = LCPFNet(LCPFNConfig(emsize=16, nlayers=2, nhead=2, nhid=32, n_buckets=20)).eval()
+    x = torch.arange(1, 11, dtype=torch.float32).expand(1, -1)
+    y = torch.rand(1, 10)
+    with torch.no_grad():
+        one = net(x[:, :4], y[:, :4], x[:, 9:])
+        many = net(x[:, :4], y[:, :4], x[:, 4:])  # more queries do not change a query's answer
+    assert torch.allclose(one[0, 0], many[0, -1], atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def pfn():
+    return LCPFN.untrained(seed=0)
+
+
+def test_quantiles_are_ordered_and_batched_over_ragged_curves(pfn):
+    x_obs = [[1, 2, 3], [1, 2], [1, 2, 3]]
+    y_obs = [[0.2, 0.3, 0.35], [0.5, 0.55], [0.1, 0.1, 0.2]]
+    out = pfn.predict_quantiles(x_obs, y_obs, [[50, 100], [100], [10, 20]], qs=(0.1, 0.5, 0.9))
+    assert [o.shape for o in out] == [(2, 3), (1, 3), (2, 3)]
+    assert all(np.all(np.diff(o, axis=-1) >= 0) for o in out)
+    single = pfn.predict_quantiles([x_obs[1]], [y_obs[1]], [[100]], qs=(0.1, 0.5, 0.9))[0]
+    assert np.allclose(single, out[1], atol=1e-5)  # batching does not change an answer
+
+
+def test_minimising_and_ranges_mirror_the_maximising_answer(pfn):
+    acc = [0.2, 0.3, 0.35]
+    loss = [2.0 * (1 - a) for a in acc]  # the same curve as a loss in [0, 2]
+    up = pfn.predict_quantiles([[1, 2, 3]], [acc], [[100]], qs=(0.1, 0.5, 0.9))[0]
+    down = pfn.predict_quantiles([[1, 2, 3]], [loss], [[100]], qs=(0.1, 0.5, 0.9), maximize=False, y_range=(0, 2))[0]
+    assert np.allclose(down, 2.0 * (1 - up[:, ::-1]), atol=1e-4)
+    p_up = pfn.prob_improvement([[1, 2, 3]], [acc], x_final=100, threshold=0.6)
+    p_down = pfn.prob_improvement([[1, 2, 3]], [loss], x_final=100, threshold=0.8, maximize=False, y_range=(0, 2))
+    assert np.allclose(p_up, p_down, atol=1e-5) and 0 <= p_up[0] <= 1
+    med = pfn.predict_quantiles([[1, 2, 3]], [acc], [[100]], qs=(0.5,))[0][0, 0]
+    assert pfn.prob_improvement([[1, 2, 3]], [acc], 100, med)[0] == pytest.approx(0.5, abs=1e-3)
+
+
+def test_curves_longer_than_training_are_compressed_in_time(pfn):
+    long = pfn.predict_mean([[100, 200]], [[0.3, 0.4]], [[400]])[0]
+    short = pfn.predict_mean([[25, 50]], [[0.3, 0.4]], [[100]])[0]
+    assert np.allclose(long, short, atol=1e-5)
+
+
+def test_bad_input_names_the_curve(pfn):
+    with pytest.raises(HPOError, match="curve 0: 3 epochs but 2 values"):
+        pfn.predict_mean([[1, 2, 3]], [[0.1, 0.2]], [[10]])
+    with pytest.raises(HPOError, match="1-based"):
+        pfn.predict_mean([[0, 1]], [[0.1, 0.2]], [[10]])
+    with pytest.raises(HPOError, match="y_range"):
+        pfn.predict_mean([[1]], [[0.1]], [[10]], y_range=(1, 1))
+
+
+def test_saved_weights_load_with_weights_only_and_give_the_same_answers(tmp_path, pfn):
+    from hpo.surrogates.lcpfn.train import save
+
+    save(pfn.net, {"version": "test", "config": pfn.net.config.to_dict()}, tmp_path)
+    again = LCPFN.load(tmp_path)
+    assert again.version == "test"
+    args = ([[1, 2, 3]], [[0.2, 0.3, 0.35]], [[100]])
+    assert np.allclose(again.predict_mean(*args)[0], pfn.predict_mean(*args)[0])
+    meta = json.loads((tmp_path / "lcpfn.json").read_text())
+    meta["config"]["emsize"] = 32
+    (tmp_path / "lcpfn.json").write_text(json.dumps(meta))
+    with pytest.raises(HPOError, match="do not match"):
+        LCPFN.load(tmp_path)
+    with pytest.raises(HPOError, match="no LC-PFN weights"):
+        LCPFN.load(tmp_path / "missing")
+
+
+def test_training_runs_a_few_steps_and_writes_loadable_weights(tmp_path):
+    from hpo.surrogates.lcpfn.train import main
+
+    main(["--out", str(tmp_path), "--minutes", "0.05", "--emsize", "16", "--nlayers", "1", "--nhead", "2",
+          "--nhid", "32", "--buckets", "50", "--batch", "8", "--threads", "1"])  # fmt: skip
+    meta = json.loads((tmp_path / "lcpfn.json").read_text())
+    assert meta["finished"] and meta["steps"] > 0 and np.isfinite(meta["final_loss"])
+    assert "python -m hpo.surrogates.lcpfn.train --out" in meta["command"]
+    assert LCPFN.load(tmp_path).predict_mean([[1]], [[0.5]], [[10]])[0].shape == (1,)
