@@ -1,4 +1,5 @@
-"""Optuna integration: ``HPOSampler``, hyperbandit's GP Bayesian optimization as an Optuna sampler.
+"""Optuna integration: ``HPOSampler`` (our GP Bayesian optimization) and ``LCPFNPruner``
+(LC-PFN predictive early stopping) for Optuna studies.
 
 Keep your Optuna code and swap the sampler::
 
@@ -41,6 +42,7 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
+from optuna.pruners import BasePruner
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study, StudyDirection
@@ -48,7 +50,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpo.search_spaces import Categorical, Float, Int, SearchSpace
 
-__all__ = ["HPOSampler"]
+__all__ = ["HPOSampler", "LCPFNPruner"]
 
 
 def _to_param(dist: BaseDistribution) -> Any:
@@ -181,3 +183,71 @@ class HPOSampler(BaseSampler):
         self._independent.after_trial(study, trial, state, values)
 
 
+
+
+class LCPFNPruner(BasePruner):
+    """Prune a trial once LC-PFN gives its final value less than ``threshold`` chance to beat the best.
+
+    The rule of :class:`hpo.schedulers.LCStopping` (Adriaensen et al., NeurIPS 2023), read
+    from ``trial.intermediate_values``: with at least ``min_steps`` reports and at least
+    one COMPLETE trial, prune when P(value at ``max_step`` beats ``study.best_value``) <
+    ``threshold``.
+
+    Args:
+        max_step: The step of the final value (e.g. the number of epochs).
+        threshold: Prune below this probability (0.05).
+        min_steps: Reports needed before a trial may be pruned (3).
+        y_range: ``(low, high)`` the values span, mapped onto LC-PFN's [0, 1] (default (0, 1)).
+        step_offset: Added to Optuna's step to get a 1-based epoch (1 for steps 0, 1, ...;
+            0 if your steps already start at 1).
+        model: Anything with LC-PFN's ``prob_improvement``; default ``LCPFN.load()``.
+
+    Example::
+
+        study = optuna.create_study(direction="maximize", pruner=LCPFNPruner(max_step=50))
+    """
+
+    def __init__(
+        self,
+        max_step: int,
+        threshold: float = 0.05,
+        min_steps: int = 3,
+        y_range: tuple[float, float] = (0.0, 1.0),
+        step_offset: int = 1,
+        model: Any = None,
+    ) -> None:
+        if not 0 < threshold < 1:
+            raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
+        if max_step < 1:
+            raise ValueError(f"max_step must be >= 1, got {max_step!r}")
+        self.max_step = max_step
+        self.threshold = threshold
+        self.min_steps = min_steps
+        self.y_range = y_range
+        self.step_offset = step_offset
+        self._model = model
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            from hpo.surrogates.lcpfn import LCPFN
+
+            self._model = LCPFN.load()
+        return self._model
+
+    def prune(self, study: Study, trial: FrozenTrial) -> bool:
+        values = trial.intermediate_values
+        if len(values) < self.min_steps or len(study.directions) != 1:
+            return False
+        if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            return False
+        steps = sorted(values)
+        x = [float(s + self.step_offset) for s in steps]
+        if x[-1] >= self.max_step:
+            return False  # the final value is in
+        maximize = study.direction == StudyDirection.MAXIMIZE
+        p = self.model.prob_improvement(
+            [x], [[float(values[s]) for s in steps]], x_final=float(self.max_step), threshold=float(study.best_value),
+            maximize=maximize, y_range=self.y_range,
+        )[0]  # fmt: skip
+        return bool(p < self.threshold)

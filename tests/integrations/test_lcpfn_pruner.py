@@ -1,0 +1,56 @@
+"""LCPFNPruner in real Optuna studies: the rule (stub predictor) and a run with an untrained LC-PFN."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+optuna = pytest.importorskip("optuna")
+pytest.importorskip("torch")
+
+from hpo.integrations.optuna import LCPFNPruner  # noqa: E402
+from hpo.surrogates.lcpfn import LCPFN  # noqa: E402
+
+
+class Oracle:
+    def __init__(self):
+        self.calls = []
+
+    def prob_improvement(self, x, y, x_final, threshold, maximize, y_range):
+        self.calls.append((x, y, x_final, threshold, maximize))
+        return np.array([0.01 if c[-1] < 0.5 else 0.9 for c in y])
+
+
+def objective(trial):
+    x = trial.suggest_float("x", 0.0, 1.0)
+    acc = 0.0
+    for step in range(10):
+        acc = x * (1 - 0.5 ** (step + 1))
+        trial.report(acc, step)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return acc
+
+
+def test_prunes_hopeless_trials_after_min_steps_and_an_incumbent():
+    oracle = Oracle()
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0),
+                                pruner=LCPFNPruner(max_step=10, min_steps=3, model=oracle))  # fmt: skip
+    study.enqueue_trial({"x": 0.95})
+    study.optimize(objective, n_trials=15)
+    trials = study.get_trials()
+    assert trials[0].state == optuna.trial.TrialState.COMPLETE
+    pruned = [t for t in trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert pruned and all(t.params["x"] * (1 - 0.5**3) < 0.5 for t in pruned)
+    assert all(max(t.intermediate_values) == 2 for t in pruned)  # stopped at the 3rd report
+    x, _, x_final, threshold, maximize = oracle.calls[0]
+    assert x[0] == [1.0, 2.0, 3.0] and x_final == 10 and maximize and threshold == pytest.approx(trials[0].value)
+
+
+def test_runs_with_a_real_lcpfn_and_checks_arguments():
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=1),
+                                pruner=LCPFNPruner(max_step=10, model=LCPFN.untrained(seed=0)))  # fmt: skip
+    study.optimize(objective, n_trials=8)
+    assert len(study.trials) == 8 and study.best_value > 0
+    with pytest.raises(ValueError, match="threshold"):
+        LCPFNPruner(max_step=10, threshold=2.0)
