@@ -6,6 +6,7 @@
     python -m benchmarks.run mf --seeds 10                      # multi-fidelity on LCBench vs Ray Tune, Optuna
     python -m benchmarks.run replay --trials 10000              # simulated replay speed
     python -m benchmarks.run ray --trials 1000 --repeats 3      # Ray dispatch: ours vs Ray Tune Tuner
+    python -m benchmarks.run lcpfn                              # LC-PFN vs MCMC and last value
 
 Results go to ``benchmarks/results/`` (markdown tables, PNG plots, raw JSON), with the
 exact command written at the top of each table file.
@@ -347,6 +348,21 @@ def cmd_ray(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lcpfn(args: argparse.Namespace) -> int:
+    """LC-PFN against MCMC and last value, on prior and real curves."""
+    from benchmarks.lcbench import benchdata_dir
+    from benchmarks.lcpfn.evaluate import report, run
+
+    args.curves = args.curves or str(benchdata_dir() / "curves")
+    results = run(args)
+    out = Path(args.out)
+    (out / "lcpfn_raw.json").write_text(json.dumps(results, default=float))
+    text = report(results, _command())
+    (out / "lcpfn.md").write_text(text)
+    print(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
     sub = parser.add_subparsers(dest="suite", required=True)
@@ -386,8 +402,18 @@ def main(argv: list[str] | None = None) -> int:
     ry.add_argument("--methods", nargs="+", default=["hpo-ray", "ray-tune-reuse", "ray-tune"])
     ry.add_argument("--once", nargs="*", default=["ray-tune"], help="methods run in the first repeat only (slow ones)")
     ry.add_argument("--out", default=str(RESULTS))
+    lc = sub.add_parser("lcpfn", help="LC-PFN vs MCMC (Domhan et al.) and last value on prior and real curves")
+    lc.add_argument("--weights", default=None, help="folder with lcpfn.pt/lcpfn.json (default: the shipped ones)")
+    lc.add_argument("--prior-curves", type=int, default=1000)
+    lc.add_argument("--mcmc-curves", type=int, default=50, help="prior curves that MCMC also fits (time)")
+    lc.add_argument("--mcmc-real", type=int, default=10, help="real curves per file that MCMC also fits")
+    lc.add_argument("--mcmc-steps", type=int, default=2500)
+    lc.add_argument("--mcmc-burn", type=int, default=500)
+    lc.add_argument("--mcmc-walkers", type=int, default=100)
+    lc.add_argument("--curves", default=None, help="folder of real curves (default: benchdata/curves)")
+    lc.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
-    suites = {"bo": cmd_bo, "overhead": cmd_overhead, "mf": cmd_mf, "replay": cmd_replay, "ray": cmd_ray}
+    suites = {"bo": cmd_bo, "overhead": cmd_overhead, "mf": cmd_mf, "replay": cmd_replay, "ray": cmd_ray, "lcpfn": cmd_lcpfn}
     return suites[args.suite](args)
 
 

@@ -123,3 +123,15 @@ def test_training_runs_a_few_steps_and_writes_loadable_weights(tmp_path):
     assert meta["finished"] and meta["steps"] > 0 and np.isfinite(meta["final_loss"])
     assert "python -m hpo.surrogates.lcpfn.train --out" in meta["command"]
     assert LCPFN.load(tmp_path).predict_mean([[1]], [[0.5]], [[10]])[0].shape == (1,)
+
+
+def test_log_density_agrees_with_the_cdf_and_the_units(pfn):
+    x, y = [[1, 2, 3]], [[0.2, 0.3, 0.35]]
+    grid = np.linspace(-0.5, 1.5, 4001)
+    dens = np.exp(pfn.log_density(x * len(grid), y * len(grid), [[100]] * len(grid), [[g] for g in grid]))
+    dens = np.concatenate(dens)
+    assert np.trapezoid(dens, grid) == pytest.approx(1.0, abs=0.01)
+    # the same curve in percent: densities scale by 1/100
+    pct = pfn.log_density([[1, 2, 3]], [[20.0, 30.0, 35.0]], [[100]], [[50.0]], y_range=(0, 100))[0]
+    unit = pfn.log_density(x, y, [[100]], [[0.5]])[0]
+    assert pct[0] == pytest.approx(unit[0] - np.log(100), abs=1e-5)

@@ -132,6 +132,35 @@ class LCPFN:
         out = self._run(x_obs, y_obs, x_query, lambda bar, logits: bar.mean(logits).numpy(), maximize, y_range)
         return [self._to_user(v, maximize, y_range) for v in out]
 
+    def log_density(
+        self,
+        x_obs: Sequence[Sequence[float]],
+        y_obs: Sequence[Sequence[float]],
+        x_query: Sequence[Sequence[float]],
+        y_query: Sequence[Sequence[float]],
+        *,
+        maximize: bool = True,
+        y_range: tuple[float, float] = (0.0, 1.0),
+    ) -> list[np.ndarray]:
+        """Log predictive density of each ``y_query`` value (in the user's units): ``(n_query,)`` per curve."""
+        lo, hi = (float(v) for v in y_range)
+        targets = [np.asarray(v, dtype=np.float64).ravel() for v in y_query]
+        targets = [(t - lo) / (hi - lo) if maximize else (hi - t) / (hi - lo) for t in targets]
+        if any(len(t) != len(np.ravel(q)) for t, q in zip(targets, x_query, strict=True)):
+            raise HPOError("y_query needs one value per query epoch")
+
+        def compute_for(index: list[int]) -> Any:
+            def compute(bar: Any, logits: Any) -> np.ndarray:
+                import torch
+
+                t = torch.tensor(np.stack([targets[i] for i in index]), dtype=logits.dtype)
+                return bar.log_prob(logits, t).numpy()
+
+            return compute
+
+        out = self._run(x_obs, y_obs, x_query, compute_for, maximize, y_range, per_group=True)
+        return [v - np.log(hi - lo) for v in out]  # the change of variables to the user's units
+
     def prob_improvement(
         self,
         x_obs: Sequence[Sequence[float]],
