@@ -63,6 +63,19 @@ def _ours(task: str, method: str, seed: int, epochs: int, workers: int) -> dict[
             "n_trials": len(study.trials)}
 
 
+def optuna_config(trial: Any) -> dict[str, Any]:
+    """LCBench's space, suggested through an Optuna trial."""
+    return {
+        "batch_size": trial.suggest_int("batch_size", 16, 512, log=True),
+        "learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-1, log=True),
+        "momentum": trial.suggest_float("momentum", 0.1, 0.99),
+        "weight_decay": trial.suggest_float("weight_decay", 1e-5, 0.1),
+        "num_layers": trial.suggest_int("num_layers", 1, 5),
+        "max_units": trial.suggest_int("max_units", 64, 1024, log=True),
+        "max_dropout": trial.suggest_float("max_dropout", 0.0, 1.0),
+    }
+
+
 def _optuna(task: str, seed: int, epochs: int) -> dict[str, Any]:
     import optuna
 
@@ -73,15 +86,7 @@ def _optuna(task: str, seed: int, epochs: int) -> dict[str, Any]:
     values: list[float] = []
 
     def objective(trial: Any) -> float:
-        config = {
-            "batch_size": trial.suggest_int("batch_size", 16, 512, log=True),
-            "learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-1, log=True),
-            "momentum": trial.suggest_float("momentum", 0.1, 0.99),
-            "weight_decay": trial.suggest_float("weight_decay", 1e-5, 0.1),
-            "num_layers": trial.suggest_int("num_layers", 1, 5),
-            "max_units": trial.suggest_int("max_units", 64, 1024, log=True),
-            "max_dropout": trial.suggest_float("max_dropout", 0.0, 1.0),
-        }
+        config = optuna_config(trial)
         acc = 0.0
         for epoch in range(EPOCHS):
             (acc,), _ = bench.segment(config, epoch, epoch + 1)
