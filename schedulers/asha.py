@@ -86,7 +86,25 @@ class ASHA(MultiFidelityScheduler):
             if trial_id is not None:
                 self._promoted[k].add(trial_id)
                 return self._continue(view, self._trials[trial_id], rungs[k], rungs[k + 1])
-        return self._start_new(view, rungs[0])
+        job = self._start_new(view, rungs[0])
+        if job is None and not view.running():
+            job = self._finish_up(view, rungs)
+        return job
+
+    def _finish_up(self, view: StudyView, rungs: list[float]) -> Job | None:
+        """No new trial may start and nothing runs: promote the best unpromoted trial of the
+        highest rung below the top (deviation from Algorithm 2, which never ends: with a
+        finite number of trials, the rungs' ``floor(n / eta)`` may leave no trial to reach
+        ``budget.max``; this lets the study end with the best one trained to the full budget).
+        """
+        if self._ranked[len(rungs) - 1]:
+            return None  # a trial already reached the full budget
+        for k in range(len(rungs) - 2, -1, -1):
+            for _, trial_id in self._ranked[k]:
+                if trial_id not in self._promoted[k]:
+                    self._promoted[k].add(trial_id)
+                    return self._continue(view, self._trials[trial_id], rungs[k], rungs[k + 1])
+        return None
 
     def _promotable(self, k: int) -> int | None:
         """The best trial of rung ``k`` in its top ``floor(n / eta)`` not promoted yet."""

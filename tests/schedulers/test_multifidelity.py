@@ -318,3 +318,15 @@ def test_scheduler_random_choices_do_not_repeat_the_searchers_stream():
     ours = searcher.rng.random(5)
     assert not set(pbt.rng.random(5)) & set(ours)
     assert not set(asha.rng.random(5)) & set(ours)
+
+
+def test_asha_with_few_trials_still_trains_its_best_to_the_full_budget():
+    # 8 trials, eta 3: rung 1 promotes 2, rung 3 promotes floor(2/3) = 0; once no trial may
+    # start and nothing runs, the best of the highest rung goes on up to budget.max
+    space = SearchSpace(SPACE)
+    study = Study.create(train_with_checkpoint, space, budget=Budget(1, 27), scheduler=ASHA(RandomSearcher(space, 0), eta=3),
+                         executor="inprocess", workers=2, seed=0)  # fmt: skip
+    result = study.optimize(n_trials=8)
+    completed = [t for t in result.trials if t.status is TrialStatus.COMPLETED]
+    assert len(completed) == 1 and result.incumbent.trial_id == completed[0].trial_id
+    assert len(result.trials) == 8
