@@ -690,7 +690,9 @@ class Study:
         trial_id = event.trial_id
         job = self._jobs[trial_id]
         trial = self._trials[trial_id]
-        lost = self._consumed(job, self._reports[trial_id], completed=False)
+        # what the lost attempt used: up to its last report, or its last checkpoint when
+        # its last reports had not reached us (streamed reports travel in batches)
+        lost = max(self._consumed(job, self._reports[trial_id], completed=False), event.budget.start - job.budget.start)
         notes = {**trial.notes, "retries": event.attempt, "retry_reason": event.reason}
         trial = self._record(
             trial.evolve(budget=trial.budget + lost, notes=notes, worker=self._where(trial_id) or trial.worker)

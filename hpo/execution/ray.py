@@ -22,7 +22,9 @@ without the round trip, and a job ends only once all its reports have arrived.
 
 Faults. A task whose worker process or node dies is retried up to ``max_retries``
 times, from the trial's last checkpoint (:mod:`hpo.checkpoint`) and on another node
-where one fits, then recorded FAILED with the reason; the study goes on. A driver
+where one fits, then recorded FAILED with the reason; the study goes on. Streamed
+reports that a dead attempt had not sent yet (at most ``FLUSH_SECONDS`` worth) are lost
+with it; the study then books the lost attempt's budget up to its last checkpoint. A driver
 crash takes its tasks with it (Ray ends a dead driver's tasks); ``hpo resume`` re-queues
 the trials that were running, exactly as with the local executor.
 

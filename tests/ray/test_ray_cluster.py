@@ -102,12 +102,15 @@ def _wait_for(predicate, timeout: float, what: str):
 
 
 def _trials(path: str):
+    """The trials in ``path``, or [] while the driver has not created the study yet."""
     try:
         store = open_storage(path, readonly=True)
     except Exception:  # noqa: BLE001 - not created yet
         return []
     try:
         return store.trials()
+    except Exception:  # noqa: BLE001 - file created, tables not yet
+        return []
     finally:
         store.close()
 
@@ -123,9 +126,13 @@ def test_driver_killed_mid_study_then_hpo_resume_loses_and_reruns_nothing(ray_cl
     driver = subprocess.Popen(run, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_for(lambda: sum(t.status is TrialStatus.COMPLETED for t in _trials(db)) >= 4, 120, "4 completed trials")
-        status = subprocess.run(base + ["status", db], capture_output=True, text=True, timeout=60).stdout
-        running = [line for line in status.splitlines() if line.startswith("running: trial")]
-        assert running and all("node=" in line and "gpu=1" in line for line in running), status  # where each runs
+
+        def running_lines():
+            status = subprocess.run(base + ["status", db], capture_output=True, text=True, timeout=60).stdout
+            return [line for line in status.splitlines() if line.startswith("running: trial")]
+
+        running = _wait_for(running_lines, 60, "hpo status to show a running trial")
+        assert all("node=" in line and "gpu=1" in line for line in running), running  # where each runs
     finally:
         os.killpg(driver.pid, signal.SIGKILL)
         driver.wait()

@@ -110,7 +110,8 @@ def test_study_records_the_retry_and_counts_the_lost_budget(tmp_path):
         # steps 0-2 of the lost attempt, then 3-5 of the retry (its checkpoint was at step 3)
         assert trial.budget == 6 and trial.notes["reached"] == 6
         assert trial.worker and "node=" in trial.worker
-    assert n_reports == 6
+    # the retry's 3 reports, and those of the lost attempt that were streamed before it died
+    assert 3 <= n_reports <= 6
 
 
 def test_tune_runs_on_ray_with_resources(tmp_path):
