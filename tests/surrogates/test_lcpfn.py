@@ -135,3 +135,21 @@ def test_log_density_agrees_with_the_cdf_and_the_units(pfn):
     pct = pfn.log_density([[1, 2, 3]], [[20.0, 30.0, 35.0]], [[100]], [[50.0]], y_range=(0, 100))[0]
     unit = pfn.log_density(x, y, [[100]], [[0.5]])[0]
     assert pct[0] == pytest.approx(unit[0] - np.log(100), abs=1e-5)
+
+
+def test_the_shipped_weights_load_offline_and_extrapolate_sensibly():
+    from hpo.surrogates.lcpfn import WEIGHTS_DIR
+
+    pfn = LCPFN.load()  # from the package folder, with weights_only=True
+    meta = json.loads((WEIGHTS_DIR / "lcpfn.json").read_text())
+    assert pfn.version == meta["version"] and meta["command"].startswith("python -m hpo.surrogates.lcpfn.train")
+    assert (WEIGHTS_DIR / "lcpfn.pt").stat().st_size < 25 * 2**20
+    x = np.arange(1, 21)
+    rising = 0.8 - 0.5 * x ** -0.7  # a typical curve, observed for 20 of 100 epochs
+    q = pfn.predict_quantiles([x], [rising], [[100]], qs=(0.05, 0.5, 0.95))[0][0]
+    assert q[0] < q[1] < q[2]
+    assert rising[-1] - 0.05 < q[1] < 1.0  # it expects the curve to stay near or above where it is
+    flat_low = np.full(20, 0.1)
+    p_low = pfn.prob_improvement([x], [flat_low], 100, threshold=0.8)[0]
+    p_high = pfn.prob_improvement([x], [rising], 100, threshold=0.6)[0]
+    assert p_low < 0.5 < p_high  # a flat curve at 0.1 is far less likely to reach 0.8
