@@ -7,6 +7,7 @@
     python -m benchmarks.run replay --trials 10000              # simulated replay speed
     python -m benchmarks.run ray --trials 1000 --repeats 3      # Ray dispatch: ours vs Ray Tune Tuner
     python -m benchmarks.run lcpfn                              # LC-PFN vs MCMC and last value
+    python -m benchmarks.run early --seeds 10 --trials 100      # LC-PFN early stopping on LCBench
 
 Results go to ``benchmarks/results/`` (markdown tables, PNG plots, raw JSON), with the
 exact command written at the top of each table file.
@@ -363,6 +364,49 @@ def cmd_lcpfn(args: argparse.Namespace) -> int:
     return 0
 
 
+def _early_one(*args: Any) -> dict[str, Any]:
+    import torch
+
+    from benchmarks.early_stopping import run_one
+
+    torch.set_num_threads(1)  # one run per core
+    return run_one(*args)
+
+
+def cmd_early(args: argparse.Namespace) -> int:
+    """LC-PFN early stopping on LCBench: epochs and final regret, paired with FIFO, ASHA and Optuna's pruners."""
+    from benchmarks.early_stopping import METHODS, report
+    from benchmarks.lcbench import TASKS, benchdata_dir
+    from benchmarks.multifidelity import reference_best
+
+    if not (benchdata_dir() / "yahpo_lcbench" / "model.onnx").exists():
+        print(f"LCBench data not found under {benchdata_dir()} (set HPO_BENCHDATA); nothing to run")
+        return 0
+    tasks = args.tasks or list(TASKS)
+    methods = args.methods or list(METHODS)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    raw_path = out / "early_stopping_raw.json"
+    runs: list[dict[str, Any]] = json.loads(raw_path.read_text()) if raw_path.exists() and args.resume else []
+    done = {(r["task"], r["method"], r["seed"]) for r in runs}
+    todo = [(t, m, s, args.trials, args.weights) for t in tasks for m in methods for s in range(args.seeds)]
+    todo = [x for x in todo if x[:3] not in done]
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(_early_one, *x) for x in todo]
+        for i, f in enumerate(futures):
+            r = f.result()
+            runs.append(r)
+            raw_path.write_text(json.dumps(runs, indent=0))
+            print(f"[{i + 1}/{len(futures)}] {r['task']} {r['method']} seed {r['seed']}: {r['epochs']:.0f} epochs, "
+                  f"best {r['best']:.2f}, {r['wall']:.1f} s", flush=True)  # fmt: skip
+    refs = {t: reference_best(t) for t in sorted({r["task"] for r in runs})}
+    weights = args.weights or "shipped (hpo/surrogates/lcpfn/weights)"
+    text = report(runs, refs, args.trials, _command(), _machine(), weights)
+    (out / "early_stopping.md").write_text(text)
+    print(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
     sub = parser.add_subparsers(dest="suite", required=True)
@@ -412,8 +456,17 @@ def main(argv: list[str] | None = None) -> int:
     lc.add_argument("--mcmc-walkers", type=int, default=100)
     lc.add_argument("--curves", default=None, help="folder of real curves (default: benchdata/curves)")
     lc.add_argument("--out", default=str(RESULTS))
+    es = sub.add_parser("early", help="LC-PFN early stopping on LCBench vs FIFO, ASHA and Optuna's pruners")
+    es.add_argument("--seeds", type=int, default=10)
+    es.add_argument("--trials", type=int, default=100, help="configs per run")
+    es.add_argument("--tasks", nargs="*")
+    es.add_argument("--methods", nargs="*")
+    es.add_argument("--weights", default=None, help="folder with lcpfn.pt/lcpfn.json (default: the shipped ones)")
+    es.add_argument("--resume", action="store_true", help="keep the runs already in the raw file")
+    es.add_argument("--jobs", type=int, default=2)
+    es.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
-    suites = {"bo": cmd_bo, "overhead": cmd_overhead, "mf": cmd_mf, "replay": cmd_replay, "ray": cmd_ray, "lcpfn": cmd_lcpfn}
+    suites = {"early": cmd_early, "bo": cmd_bo, "overhead": cmd_overhead, "mf": cmd_mf, "replay": cmd_replay, "ray": cmd_ray, "lcpfn": cmd_lcpfn}
     return suites[args.suite](args)
 
 

@@ -99,7 +99,10 @@ class LCStopping(BaseScheduler):
         if decision is not Decision.CONTINUE or value is None:
             return decision
         curve = self._curves.setdefault(trial.trial_id, [])
-        curve.append((float(report.step) + 1.0, float(value)))  # steps are 0-based epochs
+        epoch = float(report.step) + 1.0  # steps are 0-based epochs
+        while curve and curve[-1][0] >= epoch:  # a job that restarted without a checkpoint retraces its curve
+            curve.pop()
+        curve.append((epoch, float(value)))
         if self._best is None or self._budget_max is None or len(curve) < self.min_steps:
             return decision
         if len(curve) % self.every or curve[-1][0] >= self._budget_max:

@@ -10,7 +10,7 @@ import pytest
 
 from hpo.budget import Budget
 from hpo.errors import HPOError
-from hpo.schedulers import ASHA, LCStopping
+from hpo.schedulers import ASHA, Hyperband, LCStopping
 from hpo.search_spaces import Float, SearchSpace
 from hpo.searchers import RandomSearcher
 from hpo.study import Study
@@ -32,6 +32,11 @@ class TestLCStoppingContract(SchedulerContract):
 class TestLCStoppingAroundASHAContract(SchedulerContract):
     def make_scheduler(self, searcher, budget):
         return LCStopping(searcher, base=ASHA(searcher, eta=3), model=TINY, min_steps=2)
+
+
+class TestLCStoppingAroundHyperbandContract(SchedulerContract):
+    def make_scheduler(self, searcher, budget):
+        return LCStopping(searcher, base=Hyperband(searcher, eta=3), model=TINY, min_steps=2)
 
 
 class Oracle:
@@ -93,3 +98,21 @@ def test_runs_with_a_real_lcpfn_around_asha():
     result = study.optimize(n_trials=15)
     assert result.incumbent is not None
     assert {t.status for t in result.trials} <= {TrialStatus.COMPLETED, TrialStatus.PAUSED, TrialStatus.PRUNED}
+
+
+def test_decides_within_hyperband_rungs():
+    """Around Hyperband, LC-PFN stops a hopeless trial inside its rung; Hyperband's brackets still run."""
+    oracle = Oracle()
+    space = SearchSpace({"x": Float(0.0, 1.0)})
+    searcher = RandomSearcher(space, 3)
+    sched = LCStopping(searcher, base=Hyperband(searcher, eta=3), min_steps=3, model=oracle)
+    study = Study.create(accuracy_curve, space, metric="acc", mode="max", budget=Budget(1, 9), scheduler=sched,
+                         executor="inprocess", seed=3)  # fmt: skip
+    study.enqueue({"x": 0.95})
+    result = study.optimize(n_trials=30)
+    pruned = [t for t in result.trials if t.status is TrialStatus.PRUNED]
+    assert pruned and sched.n_stopped == len(pruned)
+    assert all(t.config["x"] * (1 - 0.5**3) < 0.5 and t.last_step == 2 for t in pruned)
+    assert any(t.status is TrialStatus.COMPLETED and t.budget == 9 for t in result.trials)
+    # Hyperband's own stopping: some trials ended below the full budget without LC-PFN's verdict
+    assert any(t.status is not TrialStatus.PRUNED and t.budget < 9 for t in result.trials)

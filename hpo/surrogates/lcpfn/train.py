@@ -59,10 +59,19 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    config = LCPFNConfig(emsize=args.emsize, nlayers=args.nlayers, nhead=args.nhead, nhid=args.nhid,
-                         n_buckets=args.buckets, n_epochs=100)  # fmt: skip
-    borders = torch.tensor(bucket_borders(config.n_buckets, rng, config.n_epochs), dtype=torch.float32)
-    model = LCPFNet(config, borders)
+    earlier: dict[str, Any] = {}
+    if args.init:
+        # Go on from earlier weights: their config and bucket borders win over the size flags.
+        earlier = json.loads((Path(args.init) / "lcpfn.json").read_text())
+        config = LCPFNConfig(**earlier["config"])
+        state = torch.load(Path(args.init) / "lcpfn.pt", weights_only=True)
+        model = LCPFNet(config, state["bar.borders"])
+        model.load_state_dict(state)
+    else:
+        config = LCPFNConfig(emsize=args.emsize, nlayers=args.nlayers, nhead=args.nhead, nhid=args.nhid,
+                             n_buckets=args.buckets, n_epochs=100)  # fmt: skip
+        borders = torch.tensor(bucket_borders(config.n_buckets, rng, config.n_epochs), dtype=torch.float32)
+        model = LCPFNet(config, borders)
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     prior = CurvePrior(config.n_epochs)
@@ -70,6 +79,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     warmup = min(0.05 * budget, 120.0)
     out = Path(args.out)
     command = "python -m hpo.surrogates.lcpfn.train " + " ".join(shlex.quote(a) for a in args.argv)
+    if earlier:
+        command = f"{earlier['command']}; then {command}"
     x_all = torch.arange(1, config.n_epochs + 1, dtype=torch.float32)
     start = last_save = time.monotonic()
     step = seen = 0
@@ -104,26 +115,28 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             print(f"[lcpfn] step {step} curves {seen} elapsed {elapsed / 60:.1f} min lr {lr:.2e} "
                   f"loss {np.mean(recent[-args.log_every:]):.4f}", flush=True)  # fmt: skip
         if time.monotonic() - last_save > args.save_every * 60:
-            meta = _meta(config, command, time.monotonic() - start, seen, step, recent, n_params, finished=False)
+            meta = _meta(config, command, time.monotonic() - start, seen, step, recent, n_params, False, earlier)
             save(model, meta, out)
             last_save = time.monotonic()
-    meta = _meta(config, command, time.monotonic() - start, seen, step, recent, n_params, finished=True)
+    meta = _meta(config, command, time.monotonic() - start, seen, step, recent, n_params, True, earlier)
     save(model, meta, out)
     print(f"[lcpfn] done: {json.dumps(meta)}", flush=True)
     return meta
 
 
 def _meta(config: Any, command: str, seconds: float, seen: int, steps: int, losses: list[float], n_params: int,
-          finished: bool) -> dict[str, Any]:  # fmt: skip
+          finished: bool, earlier: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """The metadata written next to the weights; totals include an ``--init`` run's ``earlier`` metadata."""
     import torch
 
+    earlier = earlier or {}
     return {
         "version": f"{VERSION_PREFIX}-{config.emsize}x{config.nlayers}-b{config.n_buckets}-{time.strftime('%Y%m%d')}",
         "config": config.to_dict(),
         "command": command,
-        "train_seconds": round(seconds, 1),
-        "curves_seen": seen,
-        "steps": steps,
+        "train_seconds": round(seconds + earlier.get("train_seconds", 0.0), 1),
+        "curves_seen": seen + earlier.get("curves_seen", 0),
+        "steps": steps + earlier.get("steps", 0),
         "final_loss": float(np.mean(losses[-500:])) if losses else None,
         "parameters": n_params,
         "finished": finished,
@@ -146,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--log-every", type=int, default=200)
+    p.add_argument("--init", default=None, help="folder with earlier lcpfn.pt/lcpfn.json to go on training from")
     p.add_argument("--save-every", type=float, default=5.0, help="minutes between intermediate saves")
     args = p.parse_args(argv)
     args.argv = argv
