@@ -86,9 +86,12 @@ def real_curves(folder: Path) -> dict[str, list[np.ndarray]]:
 
 
 def run(args: Any) -> dict[str, Any]:
+    import torch
+
     from hpo.surrogates.lcpfn import LCPFN
     from hpo.surrogates.lcpfn.prior import CurvePrior
 
+    torch.set_num_threads(getattr(args, "threads", 1))  # MCMC runs on one core; so does LC-PFN here
     pfn = LCPFN.load(args.weights) if args.weights else LCPFN.load()
     settings = {"steps": args.mcmc_steps, "burn": args.mcmc_burn, "walkers": args.mcmc_walkers}
     rng = np.random.default_rng(12345)  # training used another seed
@@ -132,6 +135,7 @@ def report(results: dict[str, Any], command: str) -> str:
         "inference seconds per curve.",
         "",
     ]
+    lines += _summary(results)
     for label, block in [("Prior curves (held out)", {"prior": results["prior"]})] + [
         (f"Real curves: {name}", {name: v}) for name, v in results["real"].items()
     ]:
@@ -147,3 +151,30 @@ def report(results: dict[str, Any], command: str) -> str:
                     )
         lines.append("")
     return "\n".join(lines)
+
+
+def _summary(results: dict[str, Any]) -> list[str]:
+    """The acceptance checks: LC-PFN vs MCMC on the same prior curves; LC-PFN vs last value on real curves."""
+    lines = ["## Summary", "", "### Prior curves: LC-PFN against MCMC on the same curves", "",
+             "| cutoff | n | LC-PFN log-lik | MCMC log-lik | difference | LC-PFN final MSE | MCMC final MSE | "
+             "LC-PFN s/curve | MCMC s/curve | speed-up |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for c, methods in results["prior"].items():
+        a, b = methods["lcpfn on the MCMC curves"], methods["mcmc"]
+        if not b["ll"]:
+            continue
+        la, lb = float(np.mean(a["ll"])), float(np.mean(b["ll"]))
+        ta, tb = float(np.mean(a["seconds"])), float(np.mean(b["seconds"]))
+        lines.append(f"| {c} | {len(b['ll'])} | {la:.3f} | {lb:.3f} | {la - lb:+.3f} {'(LC-PFN ahead)' if la >= lb else '(short)'} | "
+                     f"{np.mean(a['se']):.2e} | {np.mean(b['se']):.2e} | {ta:.1e} | {tb:.2f} | {tb / ta:,.0f}x |")  # fmt: skip
+    lines += ["", "### Real curves: final-value MSE, LC-PFN against last value (all curves) and MCMC (its subset)", "",
+              "| curves | cutoff | n | LC-PFN MSE | last-value MSE | LC-PFN better | LC-PFN log-lik | last-value log-lik | "
+              "MCMC n | LC-PFN MSE (MCMC subset) | MCMC MSE | LC-PFN log-lik (subset) | MCMC log-lik |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for name, cuts in results["real"].items():
+        for c, m in cuts.items():
+            pf, lv, sub, mc = m["lcpfn"], m["last"], m["lcpfn on the MCMC curves"], m["mcmc"]
+            better = np.mean(pf["se"]) < np.mean(lv["se"])
+            lines.append(f"| {name} | {c}% | {len(pf['se'])} | {np.mean(pf['se']):.2e} | {np.mean(lv['se']):.2e} | "
+                         f"{'yes' if better else 'no'} | {np.mean(pf['ll']):.3f} | {np.mean(lv['ll']):.3f} | {len(mc['se'])} | "
+                         f"{np.mean(sub['se']):.2e} | {np.mean(mc['se']):.2e} | {np.mean(sub['ll']):.3f} | {np.mean(mc['ll']):.3f} |")  # fmt: skip
+    return [*lines, ""]

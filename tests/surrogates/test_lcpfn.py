@@ -43,6 +43,18 @@ def test_bar_distribution_is_a_density_with_consistent_cdf_and_quantiles():
     assert torch.all(bar.icdf(logits, 0.001) < 0.0) and torch.all(bar.icdf(logits, 0.9999) > 1.0)  # tails
 
 
+def test_wide_outer_buckets_do_not_drag_the_mean_away():
+    """Equal-mass borders from noisy prior draws give outer buckets several units wide; the
+    tails' scale is capped, so mass there moves the mean by a bounded amount."""
+    from hpo.surrogates.lcpfn.model import TAIL_WIDTH_CAP
+
+    bar = BarDistribution(torch.tensor([-5.0, 0.0, 0.5, 1.0, 6.0]))
+    low, high = torch.tensor([[9.0, -9.0, -9.0, -9.0]]), torch.tensor([[-9.0, -9.0, -9.0, 9.0]])
+    assert -2 * TAIL_WIDTH_CAP < float(bar.mean(low)) < 0.0
+    assert 1.0 < float(bar.mean(high)) < 1.0 + 2 * TAIL_WIDTH_CAP
+    assert float(bar.icdf(low, 0.5)) == pytest.approx(-TAIL_WIDTH_CAP, rel=1e-3)  # half the tail lies within the cap
+
+
 def test_queries_see_only_the_observed_prefix():
     torch.manual_seed(0)
     net = LCPFNet(LCPFNConfig(emsize=16, nlayers=2, nhead=2, nhid=32, n_buckets=20)).eval()
@@ -153,3 +165,5 @@ def test_the_shipped_weights_load_offline_and_extrapolate_sensibly():
     p_low = pfn.prob_improvement([x], [flat_low], 100, threshold=0.8)[0]
     p_high = pfn.prob_improvement([x], [rising], 100, threshold=0.6)[0]
     assert p_low < 0.5 < p_high  # a flat curve at 0.1 is far less likely to reach 0.8
+    mean_low = pfn.predict_mean([x], [flat_low], [[100]])[0][0]
+    assert 0.0 < mean_low < 0.3  # the predictive mean stays on the curve's scale
