@@ -172,6 +172,13 @@ class MCMCCurveModel:
             start[:, N_THETA + 1] = 1.0  # pow3 alone, fitted
             lp = self._log_prob(start, x, y)
             good = np.isfinite(lp)
+        if not good.any():  # the fits fall or leave [0, 1]: pow3 alone, barely rising at the data's top
+            o = int(_OFFSETS[1])
+            start[:, o : o + 3] = [float(np.clip(y.max(), 0.02, 0.98)), 0.01, 0.5]
+            start[:, -1] = np.log(max(float(np.std(y)), 1e-3))
+            start[:, o : o + 3] *= 1 + 1e-4 * self.rng.standard_normal((self.walkers, 3))
+            lp = self._log_prob(start, x, y)
+            good = np.isfinite(lp)
         if good.any() and not good.all():  # copies of valid walkers, jittered a little
             copies = start[good][self.rng.integers(good.sum(), size=(~good).sum())]
             start[~good] = copies * (1 + 1e-4 * self.rng.standard_normal(copies.shape))
