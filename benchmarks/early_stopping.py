@@ -119,7 +119,7 @@ PAIRS = (  # (with LC-PFN, its baseline, same trial count?) as the issue asks fo
 )
 
 
-def report(runs: list[dict[str, Any]], refs: dict[str, float], n_trials: int, command: str, machine: str, weights: str) -> str:
+def report(runs: list[dict[str, Any]], refs: dict[str, float], n_trials: int, commands: list[str], machine: str, weights: str) -> str:
     """Markdown: per task and method, epochs and final regret (median [Q1, Q3] over seeds), and the paired checks.
 
     A pair "meets" the acceptance rule on a task when, over seeds (paired by seed), the
@@ -144,9 +144,9 @@ def report(runs: list[dict[str, Any]], refs: dict[str, float], n_trials: int, co
     lines = [
         "# Early stopping with LC-PFN on LCBench (YAHPO surrogate, simulated time)",
         "",
-        "Command:",
+        "Commands (in this order; a `--resume` run adds its runs to the same raw file):",
         "",
-        f"    {command}",
+        *[f"    {c}" for c in commands],
         "",
         f"Machine: {machine}. LC-PFN weights: `{weights}`.  ",
         f"Each run evaluates {n_trials} random configs (same seed, same configs within a framework) on one task; "
@@ -176,7 +176,7 @@ def report(runs: list[dict[str, Any]], refs: dict[str, float], n_trials: int, co
     for lc, base, same_trials in PAIRS:
         if lc not in methods or base not in methods:
             continue
-        n_meet = better = worse = 0
+        n_meet = better = worse = fewer = 0
         for t in tasks:
             pairs = [(by[(t, lc, s)], by[(t, base, s)]) for s in seeds if (t, lc, s) in by and (t, base, s) in by]
             ratio = [a["epochs"] / b["epochs"] for a, b in pairs]
@@ -187,9 +187,11 @@ def report(runs: list[dict[str, Any]], refs: dict[str, float], n_trials: int, co
             verdict = ("yes" if meets else "no") if same_trials else "(equal budget)"
             lines.append(f"| {lc} vs {base} | {t} | {q(ratio, '{:.2f}')} | {q(loss, '{:.2f}')} | {q(diff)} | {verdict} |")
             better += bool(pairs) and float(np.median(diff)) < 0
+            fewer += bool(pairs) and float(np.median(ratio)) < 1
             worse += bool(pairs) and float(np.median(diff)) > 0
         if same_trials:
-            summary.append(f"- **{lc} vs {base}:** meets on {n_meet} of {len(tasks)} tasks.")
+            summary.append(f"- **{lc} vs {base}:** meets on {n_meet} of {len(tasks)} tasks; fewer epochs (median ratio < 1) "
+                           f"on {fewer}, median regret no worse on {len(tasks) - worse} of {len(tasks)}.")
         else:
             summary.append(f"- **{lc} vs {base}** (equal epochs): median regret lower on {better}, higher on {worse}, "
                            f"equal on {len(tasks) - better - worse} of {len(tasks)} tasks.")

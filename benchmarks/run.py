@@ -399,9 +399,14 @@ def cmd_early(args: argparse.Namespace) -> int:
             raw_path.write_text(json.dumps(runs, indent=0))
             print(f"[{i + 1}/{len(futures)}] {r['task']} {r['method']} seed {r['seed']}: {r['epochs']:.0f} epochs, "
                   f"best {r['best']:.2f}, {r['wall']:.1f} s", flush=True)  # fmt: skip
+    log = out / "early_stopping_commands.txt"
+    commands = log.read_text().splitlines() if log.exists() and args.resume else []
+    if todo or not commands:
+        commands.append(f"{_command()}   # {len(todo)} runs")
+        log.write_text("\n".join(commands) + "\n")
     refs = {t: reference_best(t) for t in sorted({r["task"] for r in runs})}
     weights = args.weights or "shipped (hpo/surrogates/lcpfn/weights)"
-    text = report(runs, refs, args.trials, _command(), _machine(), weights)
+    text = report(runs, refs, args.trials, commands, _machine(), weights)
     (out / "early_stopping.md").write_text(text)
     print(text)
     return 0

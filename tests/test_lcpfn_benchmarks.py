@@ -41,7 +41,7 @@ def test_early_stopping_table_counts_a_task_as_met_only_with_both_conditions():
             {"task": "3", "method": "hpo-fifo", "seed": seed, "epochs": 5200.0, "best": 90.0, "wall": 1.0, "stopped": 0},
             {"task": "3", "method": "hpo-fifo-lc", "seed": seed, "epochs": 1000.0, "best": 88.0, "wall": 2.0, "stopped": 80},
         ]
-    text = report(runs, {"1": 91.0, "2": 91.0, "3": 91.0}, 100, "cmd", "machine", "w")
+    text = report(runs, {"1": 91.0, "2": 91.0, "3": 91.0}, 100, ["cmd"], "machine", "w")
     # task 1: 0.38 of the epochs, 0.56 % worse -> met; task 2: 0.58 of the epochs; task 3: 2.2 % worse
     assert "| hpo-fifo-lc vs hpo-fifo | 1 | 0.38 [0.38, 0.38] | 0.56 [0.56, 0.56] | 0.5 [0.5, 0.5] | yes |" in text
     assert "meets on 1 of 3 tasks" in text
