@@ -459,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     lc.add_argument("--mcmc-steps", type=int, default=2500)
     lc.add_argument("--mcmc-burn", type=int, default=500)
     lc.add_argument("--mcmc-walkers", type=int, default=100)
+    lc.add_argument("--reuse-mcmc", default=None, help="an earlier lcpfn_raw.json whose MCMC results to keep (LC-PFN is re-run)")
     lc.add_argument("--threads", type=int, default=1, help="torch threads (MCMC is single-threaded)")
     lc.add_argument("--curves", default=None, help="folder of real curves (default: benchdata/curves)")
     lc.add_argument("--out", default=str(RESULTS))

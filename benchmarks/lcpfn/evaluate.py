@@ -39,9 +39,13 @@ def _normal_logpdf(y: np.ndarray, mu: np.ndarray, sigma: float) -> np.ndarray:
 
 def evaluate_set(
     curves: list[np.ndarray], cut_points: list[list[int]], pfn: Any, sigmas: list[float], mcmc_index: set[int],
-    mcmc_settings: dict[str, int],
+    mcmc_settings: dict[str, int], reuse: dict[str, dict[str, list[float]]] | None = None,
 ) -> dict[str, dict[str, list[float]]]:  # fmt: skip
-    """Metrics per method for one cutoff level (``cut_points[i]`` is curve i's cutoff)."""
+    """Metrics per method for one cutoff level (``cut_points[i]`` is curve i's cutoff).
+
+    ``reuse``: this cutoff's results of an earlier run, whose MCMC numbers are kept (MCMC is
+    deterministic given its seed and settings, and takes half an hour); LC-PFN is measured anew.
+    """
     from benchmarks.lcpfn.mcmc import MCMCCurveModel
 
     names = ("lcpfn", "mcmc", "lcpfn on the MCMC curves", "last")
@@ -51,8 +55,8 @@ def evaluate_set(
     x_q = [np.arange(c + 1, len(curve) + 1, dtype=float) for curve, c in zip(curves, cut_points, strict=True)]
     y_q = [curve[c:] for curve, c in zip(curves, cut_points, strict=True)]
     t0 = time.perf_counter()
-    ll = pfn.log_density(x_obs, y_obs, x_q, y_q)
-    means = pfn.predict_mean(x_obs, y_obs, [[float(len(c))] for c in curves])
+    ll, mean_paths = pfn.score(x_obs, y_obs, x_q, y_q)  # one forward pass: the whole predictive after the cutoff
+    means = [m[-1:] for m in mean_paths]  # the last query epoch is the curve's final one
     per_curve = (time.perf_counter() - t0) / len(curves)
     for i, curve in enumerate(curves):
         out["lcpfn"]["ll"].append(float(np.mean(ll[i])))
@@ -61,6 +65,8 @@ def evaluate_set(
         out["last"]["ll"].append(float(np.mean(_normal_logpdf(y_q[i], y_obs[i][-1], sigmas[i]))))
         out["last"]["se"].append(float((y_obs[i][-1] - curve[-1]) ** 2))
         out["last"]["seconds"].append(0.0)
+        if reuse is not None and i in mcmc_index:
+            continue
         if i in mcmc_index:
             t1 = time.perf_counter()
             model = MCMCCurveModel(seed=i, **mcmc_settings).fit(x_obs[i], y_obs[i], len(curve))
@@ -69,6 +75,11 @@ def evaluate_set(
             out["mcmc"]["seconds"].append(time.perf_counter() - t1)
             for key in ("ll", "se", "seconds"):
                 out["lcpfn on the MCMC curves"][key].append(out["lcpfn"][key][-1])
+    if reuse is not None:
+        out["mcmc"] = reuse["mcmc"]
+        order = sorted(mcmc_index)
+        for key in ("ll", "se", "seconds"):
+            out["lcpfn on the MCMC curves"][key] = [out["lcpfn"][key][i] for i in order]
     return out
 
 
@@ -97,10 +108,14 @@ def run(args: Any) -> dict[str, Any]:
     rng = np.random.default_rng(12345)  # training used another seed
     sig = last_value_sigmas(np.random.default_rng(777))
     results: dict[str, Any] = {"weights": pfn.meta, "mcmc": {**settings, "curves": args.mcmc_curves}, "prior": {}, "real": {}}
+    old = json.loads(Path(args.reuse_mcmc).read_text()) if getattr(args, "reuse_mcmc", None) else None
+    if old is not None:
+        results["mcmc"] = {**old["mcmc"], "reused_from": str(args.reuse_mcmc)}
+        settings = {k: old["mcmc"][k] for k in ("steps", "burn", "walkers")}
     prior = list(CurvePrior().sample(args.prior_curves, rng))
     for c in CUTOFFS:
-        results["prior"][c] = evaluate_set(prior, [c] * len(prior), pfn, [sig[c]] * len(prior),
-                                           set(range(args.mcmc_curves)), settings)  # fmt: skip
+        results["prior"][c] = evaluate_set(prior, [c] * len(prior), pfn, [sig[c]] * len(prior), set(range(args.mcmc_curves)),
+                                           settings, old["prior"][str(c)] if old else None)  # fmt: skip
         print(f"[lcpfn-eval] prior cutoff {c}: " + json.dumps({m: float(np.mean(v['ll'])) if v['ll'] else None
                                                                 for m, v in results["prior"][c].items()}), flush=True)  # fmt: skip
     for name, curves in real_curves(Path(args.curves)).items():
@@ -108,7 +123,8 @@ def run(args: Any) -> dict[str, Any]:
         pick = set(np.random.default_rng(1).choice(len(curves), min(args.mcmc_real, len(curves)), replace=False).tolist())
         for c in CUTOFFS:
             cuts = [max(1, int(round(len(curve) * c / 100))) for curve in curves]
-            results["real"][name][c] = evaluate_set(curves, cuts, pfn, [sig[c]] * len(curves), pick, settings)
+            results["real"][name][c] = evaluate_set(curves, cuts, pfn, [sig[c]] * len(curves), pick, settings,
+                                                    old["real"][name][str(c)] if old else None)  # fmt: skip
             print(f"[lcpfn-eval] {name} cutoff {c}%: done", flush=True)
     return results
 
@@ -129,7 +145,11 @@ def report(results: dict[str, Any], command: str) -> str:
         f"Weights: `{w.get('version')}`, {w.get('parameters', '?'):,} parameters, trained {w.get('train_seconds', 0) / 60:.0f} min "
         f"on {w.get('curves_seen', 0):,} prior curves, final training loss {w.get('final_loss')}; training command `{w.get('command')}`.  ",
         f"MCMC: {m['walkers']} walkers, {m['steps']} steps, {m['burn']} burn-in, on the first {m['curves']} prior curves "
-        "and a random subset of the real curves (see the n column).",
+        "and a random subset of the real curves (see the n column)."
+        + (f" MCMC numbers reused from `{Path(m['reused_from']).name}` (the full run, same curves and settings); "
+           "LC-PFN measured anew." if m.get("reused_from") else ""),
+        "LC-PFN time: one batched forward pass over all curves of a cutoff (1 thread) that gives the whole predictive "
+        "distribution after the cutoff (log densities and means); MCMC time: fit plus the same predictions, per curve.",
         "",
         "Mean log-likelihood per later point (higher is better); MSE of the final value (lower is better); "
         "inference seconds per curve.",

@@ -167,3 +167,13 @@ def test_the_shipped_weights_load_offline_and_extrapolate_sensibly():
     assert p_low < 0.5 < p_high  # a flat curve at 0.1 is far less likely to reach 0.8
     mean_low = pfn.predict_mean([x], [flat_low], [[100]])[0][0]
     assert 0.0 < mean_low < 0.3  # the predictive mean stays on the curve's scale
+
+
+def test_score_gives_log_density_and_mean_from_one_pass(pfn):
+    x, y = [[1, 2, 3], [1, 2]], [[20.0, 30.0, 35.0], [50.0, 40.0]]
+    xq, yq = [[10, 100], [5]], [[40.0, 50.0], [45.0]]
+    logd, means = pfn.score(x, y, xq, yq, y_range=(0, 100), maximize=False)
+    expect_logd = pfn.log_density(x, y, xq, yq, y_range=(0, 100), maximize=False)
+    expect_mean = pfn.predict_mean(x, y, xq, y_range=(0, 100), maximize=False)
+    for got, want in zip(logd + means, expect_logd + expect_mean, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5)

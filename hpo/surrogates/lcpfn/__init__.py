@@ -143,6 +143,24 @@ class LCPFN:
         y_range: tuple[float, float] = (0.0, 1.0),
     ) -> list[np.ndarray]:
         """Log predictive density of each ``y_query`` value (in the user's units): ``(n_query,)`` per curve."""
+        return self.score(x_obs, y_obs, x_query, y_query, maximize=maximize, y_range=y_range)[0]
+
+    def score(
+        self,
+        x_obs: Sequence[Sequence[float]],
+        y_obs: Sequence[Sequence[float]],
+        x_query: Sequence[Sequence[float]],
+        y_query: Sequence[Sequence[float]],
+        *,
+        maximize: bool = True,
+        y_range: tuple[float, float] = (0.0, 1.0),
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Log densities of ``y_query`` and the predictive means at ``x_query``, from one forward pass.
+
+        Returns:
+            ``(log_densities, means)``: each a list with one ``(n_query,)`` array per curve, in
+            the user's units (as :meth:`log_density` and :meth:`predict_mean`).
+        """
         lo, hi = (float(v) for v in y_range)
         targets = [np.asarray(v, dtype=np.float64).ravel() for v in y_query]
         targets = [(t - lo) / (hi - lo) if maximize else (hi - t) / (hi - lo) for t in targets]
@@ -154,12 +172,13 @@ class LCPFN:
                 import torch
 
                 t = torch.tensor(np.stack([targets[i] for i in index]), dtype=logits.dtype)
-                return bar.log_prob(logits, t).numpy()
+                return torch.stack([bar.log_prob(logits, t), bar.mean(logits)], dim=-1).numpy()
 
             return compute
 
         out = self._run(x_obs, y_obs, x_query, compute_for, maximize, y_range, per_group=True)
-        return [v - np.log(hi - lo) for v in out]  # the change of variables to the user's units
+        log_densities = [v[:, 0] - np.log(hi - lo) for v in out]  # the change of variables to the user's units
+        return log_densities, [self._to_user(v[:, 1], maximize, y_range) for v in out]
 
     def prob_improvement(
         self,
