@@ -264,6 +264,7 @@ def cmd_mf(args: argparse.Namespace) -> int:
             if "times" in r:
                 r["times"] = [round(t, 1) for t in r["times"]]
             runs.append(r)
+            runs = _merge_runs(raw_path, runs) if args.resume else runs
             _write_gz(raw_path, runs)
             print(f"[{i + 1}/{len(futures)}] {r['task']} {r['method']} seed {r['seed']} K={r['workers']}: "
                   f"best {max(r['values']):.2f}, {r['wall']:.1f} s", flush=True)
@@ -277,6 +278,14 @@ def cmd_mf(args: argparse.Namespace) -> int:
     (out / ("multifidelity_quick.md" if quick else "multifidelity.md")).write_text(text)
     print(text)
     return 0
+
+
+def _merge_runs(path: Path, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``runs`` plus the runs another ``--resume`` process has written to ``path`` meanwhile."""
+    key = ("task", "method", "seed", "workers")
+    mine = {tuple(r[k] for k in key) for r in runs}
+    others = [r for r in (_read_gz(path) if path.exists() else []) if tuple(r[k] for k in key) not in mine]
+    return others + runs
 
 
 def _read_gz(path: Path) -> Any:

@@ -66,6 +66,41 @@ def test_queries_see_only_the_observed_prefix():
     assert torch.allclose(one[0, 0], many[0, -1], atol=1e-5)
 
 
+@pytest.mark.parametrize("n_obs", [0, 1, 7])
+def test_prefix_attention_equals_the_masked_encoder(n_obs):
+    """The fast forward (keys and values from the prefix only) computes what a standard
+    masked ``nn.TransformerEncoder`` over the same weights computes."""
+    from hpo.surrogates.lcpfn.model import X_SCALE, Y_MEAN, Y_STD
+
+    torch.manual_seed(1)
+    net = LCPFNet(LCPFNConfig(emsize=16, nlayers=3, nhead=4, nhid=32, n_buckets=20)).eval()
+    x = torch.arange(1, 13, dtype=torch.float32).expand(5, -1)
+    y = torch.rand(5, 12)
+    obs = net.x_encoder((x[:, :n_obs] / X_SCALE).unsqueeze(-1)) + net.y_encoder(((y[:, :n_obs] - Y_MEAN) / Y_STD).unsqueeze(-1))
+    tokens = torch.cat([obs, net.x_encoder((x[:, n_obs:] / X_SCALE).unsqueeze(-1))], dim=1)
+    mask = torch.ones(12, 12, dtype=torch.bool)
+    mask[:, :n_obs] = False
+    if n_obs == 0:
+        mask.fill_diagonal_(False)
+    with torch.no_grad():
+        reference = net.head(net.encoder(tokens, mask=mask)[:, n_obs:])
+        fast = net(x[:, :n_obs], y[:, :n_obs], x[:, n_obs:])
+    assert torch.allclose(fast, reference, atol=1e-5)
+
+
+def test_chunked_inference_gives_the_same_answers(monkeypatch):
+    import hpo.surrogates.lcpfn as lcpfn_module
+
+    pfn = LCPFN.untrained(seed=3)
+    rng = np.random.default_rng(0)
+    xs = [np.arange(1, 9)] * 10
+    ys = [np.sort(rng.uniform(0, 1, 8)) for _ in range(10)]
+    whole = pfn.predict_mean(xs, ys, [[50, 100]] * 10)
+    monkeypatch.setattr(lcpfn_module, "CHUNK_CURVES", 3)  # 10 curves in chunks of 3, 3, 3, 1
+    chunked = pfn.predict_mean(xs, ys, [[50, 100]] * 10)
+    np.testing.assert_allclose(np.stack(chunked), np.stack(whole), atol=1e-6)
+
+
 @pytest.fixture(scope="module")
 def pfn():
     return LCPFN.untrained(seed=0)

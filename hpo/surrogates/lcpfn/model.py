@@ -73,11 +73,11 @@ class BarDistribution(nn.Module):
 
     def log_prob(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Log density of ``y`` (shape ``(...)``) under ``logits`` (shape ``(..., n)``)."""
-        logp = torch.log_softmax(logits, dim=-1)
         n = logits.shape[-1]
         b = self.borders
         idx = torch.searchsorted(b[1:-1].contiguous(), y.contiguous(), right=False).clamp(0, n - 1)
-        chosen = logp.gather(-1, idx.unsqueeze(-1)).squeeze(-1)
+        # log softmax at the chosen bucket only
+        chosen = logits.gather(-1, idx.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
         inner = chosen - torch.log(self.widths[idx])
         s_lo, s_hi = self._tail_scales()
         # half-normal on (-inf, b1] pointing down and on [b_{n-1}, inf) pointing up
@@ -119,15 +119,12 @@ class BarDistribution(nn.Module):
         return torch.where(idx == 0, lo, torch.where(idx == n - 1, hi, inner))
 
     def mean(self, logits: torch.Tensor) -> torch.Tensor:
-        p = torch.softmax(logits, dim=-1)
+        """The predictive mean, shape of ``logits`` without its last axis."""
         b = self.borders
-        centers = (b[1:] + b[:-1]) / 2
         s_lo, s_hi = self._tail_scales()
         mean_half = math.sqrt(2 / math.pi)
-        centers = centers.clone()
-        centers[0] = b[1] - s_lo * mean_half
-        centers[-1] = b[-2] + s_hi * mean_half
-        return (p * centers).sum(-1)
+        centers = torch.cat([(b[1] - s_lo * mean_half).view(1), (b[2:-1] + b[1:-2]) / 2, (b[-2] + s_hi * mean_half).view(1)])
+        return torch.matmul(torch.softmax(logits, dim=-1), centers.to(logits.dtype))
 
 
 def _half_normal_logpdf(z: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -169,12 +166,32 @@ class LCPFNet(nn.Module):
         n_obs = x_obs.shape[1]
         obs = self.x_encoder((x_obs / X_SCALE).unsqueeze(-1)) + self.y_encoder(((y_obs - Y_MEAN) / Y_STD).unsqueeze(-1))
         query = self.x_encoder((x_query / X_SCALE).unsqueeze(-1))
-        tokens = torch.cat([obs, query], dim=1)
-        length = tokens.shape[1]
-        # True = may not attend: every token sees the observed prefix only
-        mask = torch.ones(length, length, dtype=torch.bool, device=tokens.device)
-        mask[:, :n_obs] = False
-        if n_obs == 0:  # nothing observed: let each query see itself (the prior predictive)
-            mask[torch.arange(length), torch.arange(length)] = False
-        out = self.encoder(tokens, mask=mask)
+        out = torch.cat([obs, query], dim=1)
+        for layer in self.encoder.layers:
+            out = _prefix_layer(layer, out, n_obs)
         return self.head(out[:, n_obs:])
+
+
+def _prefix_layer(layer: nn.TransformerEncoderLayer, x: torch.Tensor, n_obs: int) -> torch.Tensor:
+    """One post-norm encoder layer in which every token attends to the first ``n_obs`` tokens only.
+
+    This is the masked attention the module docstring describes (``layer`` keeps its
+    parameters, so weights are those of ``nn.TransformerEncoderLayer``), computed without
+    the ``(L, L)`` mask: keys and values come from the prefix alone, so attention costs
+    ``L * n_obs`` instead of ``L * L`` and needs no masked softmax. With ``n_obs == 0``
+    each token attends to itself only (its own value). ``x`` is ``(B, L, emsize)``.
+    """
+    attn = layer.self_attn
+    batch, length, emsize = x.shape
+    heads, width = attn.num_heads, emsize // attn.num_heads
+    w, b = attn.in_proj_weight, attn.in_proj_bias
+    if n_obs == 0:
+        mixed = nn.functional.linear(x, w[2 * emsize :], b[2 * emsize :])
+    else:
+        # queries for every token, keys and values for the prefix only
+        q = nn.functional.linear(x, w[:emsize], b[:emsize]).view(batch, length, heads, width).transpose(1, 2)
+        k, v = nn.functional.linear(x[:, :n_obs], w[emsize:], b[emsize:]).view(batch, n_obs, 2, heads, width).unbind(2)
+        mixed = nn.functional.scaled_dot_product_attention(q, k.transpose(1, 2), v.transpose(1, 2))
+        mixed = mixed.transpose(1, 2).reshape(batch, length, emsize)
+    x = layer.norm1(x + layer.dropout1(attn.out_proj(mixed)))
+    return layer.norm2(x + layer.dropout2(layer.linear2(layer.dropout(layer.activation(layer.linear1(x))))))
