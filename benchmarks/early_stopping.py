@@ -72,7 +72,6 @@ def _optuna(task: str, method: str, seed: int, n_trials: int, weights: str | Non
     import optuna
 
     from benchmarks.lcbench import EPOCHS, LCBench
-    from benchmarks.multifidelity import optuna_config
     from hpo.integrations.optuna import LCPFNPruner
     from hpo.surrogates.lcpfn import LCPFN
 
@@ -81,7 +80,7 @@ def _optuna(task: str, method: str, seed: int, n_trials: int, weights: str | Non
     spent = [0]
 
     def objective(trial: Any) -> float:
-        config = optuna_config(trial)
+        config = LCBench.optuna_config(trial)
         acc = 0.0
         for epoch in range(EPOCHS):
             (acc,), _ = bench.segment(config, epoch, epoch + 1)

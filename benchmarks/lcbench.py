@@ -54,6 +54,8 @@ class LCBench:
         task: OpenML task id as a string, e.g. ``"3945"``.
     """
 
+    epochs = EPOCHS
+
     def __init__(self, task: str) -> None:
         session, codes = _session()
         if task not in codes:
@@ -75,6 +77,34 @@ class LCBench:
             "num_layers": Int(1, 5),
             "max_units": Int(64, 1024, log=True),
             "max_dropout": Float(0.0, 1.0),
+        }
+
+    @staticmethod
+    def optuna_config(trial: Any) -> dict[str, Any]:
+        """The same space, suggested through an Optuna trial."""
+        return {
+            "batch_size": trial.suggest_int("batch_size", 16, 512, log=True),
+            "learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-1, log=True),
+            "momentum": trial.suggest_float("momentum", 0.1, 0.99),
+            "weight_decay": trial.suggest_float("weight_decay", 1e-5, 0.1),
+            "num_layers": trial.suggest_int("num_layers", 1, 5),
+            "max_units": trial.suggest_int("max_units", 64, 1024, log=True),
+            "max_dropout": trial.suggest_float("max_dropout", 0.0, 1.0),
+        }
+
+    @staticmethod
+    def ray_space() -> dict[str, Any]:
+        """The same space as a Ray Tune ``param_space``."""
+        from ray import tune
+
+        return {
+            "batch_size": tune.lograndint(16, 513),
+            "learning_rate": tune.loguniform(1e-4, 1e-1),
+            "momentum": tune.uniform(0.1, 0.99),
+            "weight_decay": tune.uniform(1e-5, 0.1),
+            "num_layers": tune.randint(1, 6),
+            "max_units": tune.lograndint(64, 1025),
+            "max_dropout": tune.uniform(0.0, 1.0),
         }
 
     def evaluate(self, configs: list[dict[str, Any]], epochs: Any) -> tuple[Any, Any]:

@@ -1,7 +1,7 @@
-"""Multi-fidelity runs on LCBench: ours (simulated executor) against Ray Tune and Optuna.
+"""Multi-fidelity runs on LCBench and on live digits: ours (simulated executor) against Ray Tune and Optuna.
 
-Every method optimizes the same LCBench task (``val_accuracy``, max, epochs 1..52) with
-the same epoch budget. Each run returns a *trace*: one entry per epoch evaluated, in
+Every method optimizes the same task (``val_accuracy``, max; LCBench epochs 1..52, or the
+live digits MLP of :mod:`benchmarks.digits`, epochs 1..27) with the same epoch budget. Each run returns a *trace*: one entry per epoch evaluated, in
 the order the method saw them, with the value and (for ours) the simulated time, so
 regret can be read against cumulative epochs and against simulated wall-clock time.
 
@@ -25,7 +25,6 @@ METHODS = OURS + PEERS
 
 def _ours(task: str, method: str, seed: int, epochs: int, workers: int) -> dict[str, Any]:
     import hpo
-    from benchmarks.lcbench import EPOCHS, LCBench
     from hpo.budget import Budget
     from hpo.execution.simulated import SimulatedExecutor
     from hpo.schedulers import ASHA, FIFOScheduler, Hyperband
@@ -33,8 +32,8 @@ def _ours(task: str, method: str, seed: int, epochs: int, workers: int) -> dict[
     from hpo.searchers import BOSearcher, RandomSearcher
     from hpo.study import Study
 
-    bench = LCBench(task)
-    space = SearchSpace(LCBench.space())
+    bench = make_task(task)
+    space = SearchSpace(bench.space())
     trace: list[tuple[float, float]] = []  # (simulated time, val_accuracy) per epoch
     executor = SimulatedExecutor(n_workers=workers)
 
@@ -54,7 +53,7 @@ def _ours(task: str, method: str, seed: int, epochs: int, workers: int) -> dict[
 
     inner.on_report = on_report  # type: ignore[method-assign]
     study = Study.create(
-        train, space, metric="val_accuracy", mode="max", budget=Budget(1, EPOCHS), scheduler=inner, executor=executor, seed=seed
+        train, space, metric="val_accuracy", mode="max", budget=Budget(1, bench.epochs), scheduler=inner, executor=executor, seed=seed
     )
     t0 = time.perf_counter()
     study.optimize(max_budget=epochs)
@@ -63,32 +62,28 @@ def _ours(task: str, method: str, seed: int, epochs: int, workers: int) -> dict[
             "n_trials": len(study.trials)}
 
 
-def optuna_config(trial: Any) -> dict[str, Any]:
-    """LCBench's space, suggested through an Optuna trial."""
-    return {
-        "batch_size": trial.suggest_int("batch_size", 16, 512, log=True),
-        "learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-1, log=True),
-        "momentum": trial.suggest_float("momentum", 0.1, 0.99),
-        "weight_decay": trial.suggest_float("weight_decay", 1e-5, 0.1),
-        "num_layers": trial.suggest_int("num_layers", 1, 5),
-        "max_units": trial.suggest_int("max_units", 64, 1024, log=True),
-        "max_dropout": trial.suggest_float("max_dropout", 0.0, 1.0),
-    }
+def make_task(task: str) -> Any:
+    """``"digits"``: the live MLP task; otherwise an LCBench task id."""
+    if task == "digits":
+        from benchmarks.digits import DigitsMLP
+
+        return DigitsMLP()
+    from benchmarks.lcbench import LCBench
+
+    return LCBench(task)
 
 
 def _optuna(task: str, seed: int, epochs: int) -> dict[str, Any]:
     import optuna
 
-    from benchmarks.lcbench import EPOCHS, LCBench
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    bench = LCBench(task)
+    bench = make_task(task)
     values: list[float] = []
 
     def objective(trial: Any) -> float:
-        config = optuna_config(trial)
+        config = bench.optuna_config(trial)
         acc = 0.0
-        for epoch in range(EPOCHS):
+        for epoch in range(bench.epochs):
             (acc,), _ = bench.segment(config, epoch, epoch + 1)
             values.append(acc)
             trial.report(acc, epoch + 1)
@@ -102,7 +97,7 @@ def _optuna(task: str, seed: int, epochs: int) -> dict[str, Any]:
     study = optuna.create_study(
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed, multivariate=True),
-        pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=EPOCHS, reduction_factor=3),
+        pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=bench.epochs, reduction_factor=3),
     )
     t0 = time.perf_counter()
     study.optimize(objective, n_trials=100_000)
@@ -115,8 +110,8 @@ def _ray(task: str, method: str, seed: int, epochs: int) -> dict[str, Any]:
     from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler
     from ray.tune.search import BasicVariantGenerator
 
-    from benchmarks.lcbench import EPOCHS
-
+    bench = make_task(task)
+    space, n_epochs = bench.ray_space(), bench.epochs
     values: list[float] = []
 
     class EpochBudget(tune.Stopper):
@@ -131,27 +126,16 @@ def _ray(task: str, method: str, seed: int, epochs: int) -> dict[str, Any]:
             return len(values) >= epochs
 
     def trainable(config: dict[str, Any]) -> None:
-        from benchmarks.lcbench import LCBench
-
-        bench = LCBench(task)
-        acc, _ = bench.segment(config, 0, EPOCHS)
-        for a in acc:
-            tune.report({"val_accuracy": a})
+        bench = _task_in_worker(task)
+        for epoch in range(n_epochs):  # epoch by epoch: a stopped trial trains no further
+            (acc,), _ = bench.segment(config, epoch, epoch + 1)
+            tune.report({"val_accuracy": acc})
 
     scheduler = (
-        ASHAScheduler(time_attr="training_iteration", max_t=EPOCHS, grace_period=1, reduction_factor=3)
+        ASHAScheduler(time_attr="training_iteration", max_t=n_epochs, grace_period=1, reduction_factor=3)
         if method == "ray-asha"
-        else HyperBandScheduler(time_attr="training_iteration", max_t=EPOCHS, reduction_factor=3)
+        else HyperBandScheduler(time_attr="training_iteration", max_t=n_epochs, reduction_factor=3)
     )
-    space = {
-        "batch_size": tune.lograndint(16, 513),
-        "learning_rate": tune.loguniform(1e-4, 1e-1),
-        "momentum": tune.uniform(0.1, 0.99),
-        "weight_decay": tune.uniform(1e-5, 0.1),
-        "num_layers": tune.randint(1, 6),
-        "max_units": tune.lograndint(64, 1025),
-        "max_dropout": tune.uniform(0.0, 1.0),
-    }
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -175,12 +159,27 @@ def _ray(task: str, method: str, seed: int, epochs: int) -> dict[str, Any]:
     return {"values": values, "wall": wall}
 
 
+_WORKER_TASKS: dict[str, Any] = {}
+
+
+def _task_in_worker(task: str) -> Any:
+    """One task object per Ray worker process, so a reused actor keeps its models."""
+    if task not in _WORKER_TASKS:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)  # one BLAS thread per trial, as in run_one
+        _WORKER_TASKS[task] = make_task(task)
+    return _WORKER_TASKS[task]
+
+
 def run_one(task: str, method: str, seed: int, epochs: int, workers: int = 4) -> dict[str, Any]:
     """One run; returns its trace (values per epoch, simulated times for ours)."""
     warnings.simplefilter("ignore")
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
+    threadpool_limits(1)  # numpy/scikit-learn BLAS too: runs go side by side, one core each
     if method in OURS:
         out = _ours(task, method, seed, epochs, workers)
     elif method == "optuna-tpe-hyperband":

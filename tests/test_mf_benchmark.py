@@ -1,0 +1,55 @@
+"""The multi-fidelity benchmark's own parts: the live digits task and the report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+from benchmarks.digits import DigitsMLP  # noqa: E402
+from benchmarks.mf_report import report  # noqa: E402
+from benchmarks.multifidelity import make_task, run_one  # noqa: E402
+
+CONFIG = {"learning_rate": 0.01, "alpha": 1e-4, "hidden_units": 24, "layers": 1, "batch_size": 64, "activation": "relu"}
+
+
+def test_digits_resumes_a_promoted_config_where_it_stopped():
+    """Epochs 0..2 then 3..5 give what 0..5 in one go gives: the kept model continues, it does not restart."""
+    task = DigitsMLP()
+    first, t_first = task.segment(CONFIG, 0, 3)
+    second, t_second = task.segment(CONFIG, 3, 6)
+    whole, _ = DigitsMLP().segment(CONFIG, 0, 6)
+    assert first + second == whole
+    assert len(t_second) == 3 and t_second[0] > t_first[-1]  # cumulative seconds go on
+    assert all(0.0 <= a <= 100.0 for a in whole) and whole[-1] > 50.0  # it learns
+
+
+def test_digits_without_its_state_retrains_from_scratch():
+    task = DigitsMLP()
+    task.segment(CONFIG, 0, 3)
+    again, seconds = task.segment(CONFIG, 0, 2)  # a restart (no checkpoint at 0): a fresh model
+    assert again == DigitsMLP().segment(CONFIG, 0, 2)[0]
+    assert seconds[0] < seconds[1]
+
+
+def test_make_task_gives_the_live_task_by_name():
+    task = make_task("digits")
+    assert isinstance(task, DigitsMLP) and task.epochs == 27
+    assert set(task.space()) == set(CONFIG)
+
+
+def test_a_short_live_run_and_its_report(tmp_path):
+    """Our Hyperband on the live task, end to end (a small budget), then the live report."""
+    runs = [run_one("digits", "hpo-hyperband", seed, 60, workers=2) for seed in (0, 1)]
+    for r in runs:
+        assert len(r["values"]) == 60 and len(r["times"]) == 60
+        assert np.all(np.diff(r["times"]) >= 0)  # simulated clock
+    runs.append({"task": "digits", "method": "hpo-random", "seed": 0, "workers": 4, "values": [10.0] * 60, "wall": 0.0})
+    for r in runs:
+        r["workers"] = 4
+    text = report(runs, {}, 60, ["cmd"], "test machine", tmp_path, stem="multifidelity_digits", live=True)
+    assert "live task" in text and "| digits |" in text
+    best = max(max(r["values"]) for r in runs)
+    assert f"| digits | {best:.2f} |" in text  # best-known = best value any run reported
+    assert (tmp_path / "multifidelity_digits_regret.png").exists()
