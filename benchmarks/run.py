@@ -248,7 +248,7 @@ def cmd_mf(args: argparse.Namespace) -> int:
         return 0
     stem = ("multifidelity_digits" if live else "multifidelity") + ("_quick" if quick else "")
     methods = args.methods or list(METHODS)
-    seeds = list(range(2 if quick else args.seeds))
+    seeds = list(range(args.first_seed, 2 if quick else args.seeds))
     epochs = 520 if quick else args.epochs
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -446,6 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     ov.add_argument("--out", default=str(RESULTS))
     mf = sub.add_parser("mf", help="multi-fidelity on LCBench: ours vs Ray Tune ASHA/HyperBand and Optuna+Hyperband")
     mf.add_argument("--seeds", type=int, default=10)
+    mf.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed..seeds-1 (split seeds over processes)")
     mf.add_argument("--epochs", type=int, default=3120, help="cumulative epoch budget per run")
     mf.add_argument("--tasks", nargs="*")
     mf.add_argument("--methods", nargs="*")
