@@ -14,6 +14,10 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.2f} h" if seconds >= 360 else f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
+
+
 def regret_curves(runs: list[dict[str, Any]], best: float, epochs: int) -> Any:
     """`runs x epochs` regret (accuracy points) of the best value so far, padded with the last."""
     import numpy as np
@@ -148,7 +152,7 @@ def report(
         lines += [
             "## Our methods against simulated wall-clock time",
             "",
-            "Median simulated hours until regret <= full-budget random search's final median regret "
+            "Median simulated time until regret <= full-budget random search's final median regret "
             "(same worker count), 4 and 16 simulated workers; '-' = not reached within the epoch budget.",
             "",
             "| task | workers | " + " | ".join(m for m in OURS) + " |",
@@ -168,7 +172,7 @@ def report(
                         hit = np.nonzero(reg <= target + 1e-12)[0]
                         hours.append(r["times"][hit[0]] / 3600 if len(hit) else np.inf)
                     med = float(np.median(hours)) if hours else np.nan
-                    cells.append("-" if not np.isfinite(med) else f"{med:.2f} h")
+                    cells.append("-" if not np.isfinite(med) else _duration(med * 3600))
                 lines.append(f"| {t} | {k} | " + " | ".join(cells) + " |")
         lines.append("")
     _plot(main, tasks, methods, best, epochs, out / f"{stem}_regret.png")
