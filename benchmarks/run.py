@@ -264,8 +264,15 @@ def cmd_mf(args: argparse.Namespace) -> int:
     start = time.time()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = {pool.submit(run_one, *x): x for x in tasks_todo}
+        failed: list[str] = []
         for i, f in enumerate(futures):
-            r = f.result()
+            try:
+                r = f.result()
+            except Exception as exc:  # noqa: BLE001 - a peer library crashing must not end the batch
+                task, method, seed, _, k = futures[f]
+                failed.append(f"{task} {method} seed {seed} K={k}: {type(exc).__name__}: {exc}")
+                print(f"[{i + 1}/{len(futures)}] FAILED {failed[-1]}", flush=True)
+                continue
             r["values"] = [round(v, 3) for v in r["values"]]
             if "times" in r:
                 r["times"] = [round(t, 1) for t in r["times"]]
@@ -276,7 +283,8 @@ def cmd_mf(args: argparse.Namespace) -> int:
                   f"best {max(r['values']):.2f}, {r['wall']:.1f} s", flush=True)
     log = out / f"{stem}_commands.txt"
     previous = log.read_text().splitlines() if log.exists() and args.resume else []
-    commands = [*previous, f"{_command()}   # {len(tasks_todo)} runs, {(time.time() - start) / 60:.1f} min"]
+    crashed = f"; {len(failed)} failed and not recorded: " + " | ".join(failed) if failed else ""
+    commands = [*previous, f"{_command()}   # {len(tasks_todo)} runs, {(time.time() - start) / 60:.1f} min{crashed}"]
     log.write_text("\n".join(commands) + "\n")
     all_tasks = sorted({r["task"] for r in runs})
     refs = {} if live else {t: reference_best(t) for t in all_tasks}
