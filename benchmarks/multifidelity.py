@@ -18,7 +18,7 @@ import time
 import warnings
 from typing import Any
 
-OURS = ("hpo-asha", "hpo-hyperband", "hpo-asha-bo", "hpo-hyperband-bo", "hpo-random")
+OURS = ("hpo-asha", "hpo-hyperband", "hpo-asha-bo", "hpo-hyperband-bo", "hpo-asha-bo-ts", "hpo-hyperband-bo-ts", "hpo-random")
 PEERS = ("ray-asha", "ray-hyperband", "optuna-tpe-hyperband")
 METHODS = OURS + PEERS
 
@@ -43,8 +43,9 @@ def _ours(task: str, method: str, seed: int, epochs: int, workers: int) -> dict[
             hpo.report(val_accuracy=acc[i], time=tm[i], step=epoch)
         return {"val_accuracy": acc[-1], "time": tm[-1]}
 
-    searcher = BOSearcher(space, seed=seed) if method.endswith("-bo") else RandomSearcher(space, seed)
-    kind = method.removeprefix("hpo-").removesuffix("-bo")
+    kind, _, acq = method.removeprefix("hpo-").partition("-bo")  # "asha-bo-ts" -> ("asha", "-ts")
+    model_based = method.removeprefix("hpo-") != kind
+    searcher = BOSearcher(space, seed=seed, acquisition=acq.lstrip("-") or "logei") if model_based else RandomSearcher(space, seed)
     inner = {"asha": lambda: ASHA(searcher, eta=3), "hyperband": lambda: Hyperband(searcher, eta=3), "random": lambda: FIFOScheduler(searcher)}[kind]()
 
     def on_report(trial: Any, report: Any) -> Any:  # records each report at its simulated time

@@ -44,6 +44,7 @@ SEARCHERS = Registry(
         "random": "hpo.searchers.random:RandomSearcher",
         "sobol": "hpo.searchers.sobol:SobolSearcher",
         "bo": "hpo.searchers.bo:BOSearcher",
+        "bo-ts": "hpo.searchers.bo:thompson_bo",
     },
 )
 SURROGATES = Registry("surrogate", {"gp": "hpo.surrogates.gp:GPSurrogate"})

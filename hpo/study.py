@@ -261,8 +261,9 @@ class Study:
             storage: A path, ``"sqlite:///file.db"``, ``":memory:"``/None, or a storage object.
             name: Study name (defaults to the objective's name).
             scheduler: A registered name (``"fifo"``) or a scheduler object.
-            searcher: A registered name (``"bo"``: GP BO after a Sobol design, the default;
-                ``"random"``, ``"sobol"``) or a searcher object.
+            searcher: A registered name (``"bo"``: GP BO after a Sobol design, the default,
+                LogEI, or Thompson sampling (``"bo-ts"``) under ``scheduler="asha"``;
+                ``"bo-ts"``, ``"random"``, ``"sobol"``) or a searcher object.
             executor: ``"local"`` (worker processes), ``"inprocess"`` (threads), ``"ray"``
                 (a Ray cluster), ``"simulated"`` or an executor object.
             workers: Number of trials running at once (for named executors): 1 by default
@@ -400,6 +401,8 @@ class Study:
         space = SearchSpace(spec.space)
         seed = spec.settings.get("seed")
         if not isinstance(scheduler, BaseScheduler):
+            if searcher == "bo" and isinstance(scheduler, str) and scheduler.lower() == "asha":
+                searcher = "bo-ts"  # ASHA asks for configs often: Thompson sampling (see hpo.searchers.bo.thompson_bo)
             search = make_searcher(searcher, space, seed)
             scheduler = SCHEDULERS.build(scheduler, searcher=search)
         if not isinstance(executor, BaseExecutor):

@@ -213,7 +213,8 @@ def tune(
             With the default ``"bo"`` searcher, ASHA/Hyperband/SH are model-based
             (BOHB-style).
         searcher: Registered name or object: ``"bo"`` (default; GP BO after a Sobol
-            initial design of ``max(5, d + 1)`` points), ``"random"``, ``"sobol"``.
+            initial design of ``max(5, d + 1)`` points; LogEI, or Thompson sampling under
+            ``scheduler="asha"``), ``"bo-ts"``, ``"random"``, ``"sobol"``.
         surrogate: Surrogate of the BO searcher: a registered name (``"gp"``) or a
             :class:`~hpo.surrogates.BaseSurrogate`; it needs ``searcher="bo"``.
         budget: Fidelity range, e.g. ``hpo.Budget(min=1, max=81)`` epochs.

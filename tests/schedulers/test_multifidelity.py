@@ -330,3 +330,21 @@ def test_asha_with_few_trials_still_trains_its_best_to_the_full_budget():
     completed = [t for t in result.trials if t.status is TrialStatus.COMPLETED]
     assert len(completed) == 1 and result.incumbent.trial_id == completed[0].trial_id
     assert len(result.trials) == 8
+
+
+def test_asha_by_name_gets_a_thompson_sampling_bo_searcher_and_other_schedulers_logei(tmp_path):
+    from hpo.searchers.bo import BOSearcher
+
+    asha = Study.create(train_with_checkpoint, SPACE, budget=Budget(1, 9), scheduler="asha", executor="inprocess", seed=0)
+    hb = Study.create(train_with_checkpoint, SPACE, budget=Budget(1, 9), scheduler="hyperband", executor="inprocess", seed=0)
+    explicit = Study.create(train_with_checkpoint, SPACE, budget=Budget(1, 9), scheduler="asha", searcher="random", executor="inprocess")
+    try:
+        assert isinstance(asha.scheduler.searcher, BOSearcher) and asha.scheduler.searcher.acquisition == "ts"
+        assert isinstance(hb.scheduler.searcher, BOSearcher) and hb.scheduler.searcher.acquisition == "logei"
+        assert isinstance(explicit.scheduler.searcher, RandomSearcher)  # an explicit choice is kept
+        result = asha.optimize(n_trials=20)
+        assert sum(t.status is TrialStatus.COMPLETED for t in result.trials) >= 1  # the TS model ran and promoted to the top
+        assert asha.scheduler.searcher.n_observed >= 2
+    finally:
+        for s in (asha, hb, explicit):
+            s.close()

@@ -5,6 +5,9 @@ cutoff ``c ~ U{1..n_epochs-1}`` shared by the batch, and minimises the bar-distr
 NLL of the points after the cutoff given those before it (Adriaensen et al., NeurIPS
 2023, Section 3). Adam with linear warm-up and cosine decay over the time budget.
 
+On a GPU (``--device cuda``), prior curves are drawn by ``--samplers`` worker processes
+(each from its own spawned seed) so that sampling keeps up with the training steps.
+
 Writes ``DIR/lcpfn.pt`` (a ``state_dict``, loadable with ``weights_only=True``) and
 ``DIR/lcpfn.json`` (the config, version, command, training time, curves seen and final
 loss), every ``--save-every`` minutes and at the end, so an interrupted run still leaves
@@ -38,13 +41,67 @@ def bucket_borders(n_buckets: int, rng: np.random.Generator, n_epochs: int = 100
     return borders
 
 
+def _draw(job: tuple[int, np.random.SeedSequence, int]) -> np.ndarray:
+    """``n`` prior curves of ``n_epochs`` points from their own seed (runs in a sampler process)."""
+    from hpo.surrogates.lcpfn.prior import CurvePrior
+
+    n_epochs, seq, n = job
+    return CurvePrior(n_epochs).sample(n, np.random.default_rng(seq))
+
+
+class CurveStream:
+    """Batches of prior curves, drawn in the caller (``procs=0``) or by worker processes.
+
+    Every chunk of 4096 curves comes from its own child of ``seed`` (``SeedSequence.spawn``),
+    so a run is reproducible for a given number of processes.
+    """
+
+    chunk = 4096
+
+    def __init__(self, n_epochs: int, seed: int, procs: int = 0) -> None:
+        self.n_epochs = n_epochs
+        self._seq = np.random.SeedSequence([seed, 0x1C9F])
+        self._pool: Any = None
+        self._pending: list[Any] = []
+        if procs > 0:
+            import multiprocessing as mp
+
+            self._pool = mp.get_context("spawn").Pool(procs)
+            for _ in range(2 * procs):
+                self._submit()
+        self._buf = np.empty((0, n_epochs))
+
+    def _job(self) -> tuple[int, np.random.SeedSequence, int]:
+        return (self.n_epochs, self._seq.spawn(1)[0], self.chunk)
+
+    def _submit(self) -> None:
+        self._pending.append(self._pool.apply_async(_draw, (self._job(),)))
+
+    def take(self, n: int) -> np.ndarray:
+        """The next ``n`` curves (`n x n_epochs`)."""
+        while len(self._buf) < n:
+            if self._pool is None:
+                more = _draw(self._job())
+            else:
+                more = self._pending.pop(0).get()
+                self._submit()
+            self._buf = np.concatenate([self._buf, more])
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool = None
+
+
 def save(model: Any, meta: dict[str, Any], out: Path) -> None:
-    """Write the weights and their metadata atomically (``.tmp`` then rename)."""
+    """Write the weights (on the CPU) and their metadata atomically (``.tmp`` then rename)."""
     import torch
 
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "lcpfn.pt.tmp"
-    torch.save(model.state_dict(), tmp)
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
     os.replace(tmp, out / "lcpfn.pt")
     (out / "lcpfn.json.tmp").write_text(json.dumps(meta, indent=1, sort_keys=True))
     os.replace(out / "lcpfn.json.tmp", out / "lcpfn.json")
@@ -54,7 +111,6 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from hpo.surrogates.lcpfn.model import LCPFNConfig, LCPFNet
-    from hpo.surrogates.lcpfn.prior import CurvePrior
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -73,19 +129,23 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         borders = torch.tensor(bucket_borders(config.n_buckets, rng, config.n_epochs), dtype=torch.float32)
         model = LCPFNet(config, borders)
     n_params = sum(p.numel() for p in model.parameters())
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
-    prior = CurvePrior(config.n_epochs)
+    stream = CurveStream(config.n_epochs, args.seed, args.samplers)
     budget = args.minutes * 60.0
     warmup = min(0.05 * budget, 120.0)
     out = Path(args.out)
     command = "python -m hpo.surrogates.lcpfn.train " + " ".join(shlex.quote(a) for a in args.argv)
     if earlier:
         command = f"{earlier['command']}; then {command}"
-    x_all = torch.arange(1, config.n_epochs + 1, dtype=torch.float32)
+    x_all = torch.arange(1, config.n_epochs + 1, dtype=torch.float32, device=device)
     start = last_save = time.monotonic()
     step = seen = 0
     recent: list[float] = []
-    pool = np.empty((0, config.n_epochs))
     meta: dict[str, Any] = {}
     print(f"[lcpfn] {n_params:,} parameters, config {config.to_dict()}, budget {args.minutes} min", flush=True)
     model.train()
@@ -96,10 +156,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         lr = args.lr * (elapsed / warmup if elapsed < warmup else 0.5 * (1 + math.cos(math.pi * (elapsed - warmup) / (budget - warmup))))
         for group in opt.param_groups:
             group["lr"] = max(lr, args.lr * 0.01)
-        if len(pool) < args.batch:
-            pool = np.concatenate([pool, prior.sample(4096, rng)])
-        curves = torch.tensor(pool[: args.batch], dtype=torch.float32)
-        pool = pool[args.batch :]
+        curves = torch.tensor(stream.take(args.batch), dtype=torch.float32).to(device, non_blocking=True)
         cut = int(rng.integers(1, config.n_epochs))
         x = x_all.expand(len(curves), -1)
         logits = model(x[:, :cut], curves[:, :cut], x[:, cut:])
@@ -110,14 +167,18 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         opt.step()
         step += 1
         seen += len(curves)
-        recent.append(float(loss.detach()))
+        recent.append(loss.detach())
         if step % args.log_every == 0:
+            recent = [float(v) for v in recent]
             print(f"[lcpfn] step {step} curves {seen} elapsed {elapsed / 60:.1f} min lr {lr:.2e} "
                   f"loss {np.mean(recent[-args.log_every:]):.4f}", flush=True)  # fmt: skip
         if time.monotonic() - last_save > args.save_every * 60:
+            recent = [float(v) for v in recent]
             meta = _meta(config, command, time.monotonic() - start, seen, step, recent, n_params, False, earlier)
             save(model, meta, out)
             last_save = time.monotonic()
+    stream.close()
+    recent = [float(v) for v in recent]
     meta = _meta(config, command, time.monotonic() - start, seen, step, recent, n_params, True, earlier)
     save(model, meta, out)
     print(f"[lcpfn] done: {json.dumps(meta)}", flush=True)
@@ -158,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+    p.add_argument("--samplers", type=int, default=0, help="worker processes drawing prior curves (0: in the training loop)")
     p.add_argument("--log-every", type=int, default=200)
     p.add_argument("--init", default=None, help="folder with earlier lcpfn.pt/lcpfn.json to go on training from")
     p.add_argument("--save-every", type=float, default=5.0, help="minutes between intermediate saves")
