@@ -172,6 +172,23 @@ def test_training_runs_a_few_steps_and_writes_loadable_weights(tmp_path):
     assert LCPFN.load(tmp_path).predict_mean([[1]], [[0.5]], [[10]])[0].shape == (1,)
 
 
+def test_curve_stream_is_reproducible_in_process_and_in_sampler_processes():
+    from hpo.surrogates.lcpfn.train import CurveStream
+
+    local = CurveStream(100, seed=5)
+    pooled = CurveStream(100, seed=5, procs=1)
+    try:
+        a = np.concatenate([local.take(3000), local.take(3000)])  # crosses a 4096-curve chunk
+        b = np.concatenate([pooled.take(5000), pooled.take(1000)])
+    finally:
+        pooled.close()
+    assert a.shape == (6000, 100) and np.isfinite(a).all()
+    np.testing.assert_array_equal(a, b)  # same chunks from the same spawned seeds, whoever draws them
+    assert not np.allclose(a[:100], a[4096:4196])  # each chunk has its own seed
+    other = CurveStream(100, seed=6).take(10)
+    assert not np.allclose(other, a[:10])
+
+
 def test_log_density_agrees_with_the_cdf_and_the_units(pfn):
     x, y = [[1, 2, 3]], [[0.2, 0.3, 0.35]]
     grid = np.linspace(-0.5, 1.5, 4001)
