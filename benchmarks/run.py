@@ -277,8 +277,7 @@ def cmd_mf(args: argparse.Namespace) -> int:
             if "times" in r:
                 r["times"] = [round(t, 1) for t in r["times"]]
             runs.append(r)
-            runs = _merge_runs(raw_path, runs) if args.resume else runs
-            _write_gz(raw_path, runs)
+            runs = _save_runs(raw_path, runs, merge=args.resume)
             print(f"[{i + 1}/{len(futures)}] {r['task']} {r['method']} seed {r['seed']} K={r['workers']}: "
                   f"best {max(r['values']):.2f}, {r['wall']:.1f} s", flush=True)
     log = out / f"{stem}_commands.txt"
@@ -292,6 +291,24 @@ def cmd_mf(args: argparse.Namespace) -> int:
     (out / f"{stem}.md").write_text(text)
     print(text)
     return 0
+
+
+def _save_runs(path: Path, runs: list[dict[str, Any]], merge: bool) -> list[dict[str, Any]]:
+    """Write ``runs`` (merged with what other ``--resume`` processes wrote, if ``merge``) under a lock.
+
+    The lock (``flock`` on ``<path>.lock``) makes read-merge-write one step, so two batches
+    appending to the same raw file neither lose each other's runs nor interleave writes.
+    """
+    import fcntl
+
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            runs = _merge_runs(path, runs) if merge else runs
+            _write_gz(path, runs)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return runs
 
 
 def _merge_runs(path: Path, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -312,7 +329,7 @@ def _read_gz(path: Path) -> Any:
 def _write_gz(path: Path, data: Any) -> None:
     import gzip
 
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # one per process: writers never share it
     with gzip.open(tmp, "wt") as fh:
         json.dump(data, fh, separators=(",", ":"))
     tmp.replace(path)

@@ -53,3 +53,31 @@ def test_a_short_live_run_and_its_report(tmp_path):
     best = max(max(r["values"]) for r in runs)
     assert f"| digits | {best:.2f} |" in text  # best-known = best value any run reported
     assert (tmp_path / "multifidelity_digits_regret.png").exists()
+
+
+def _append_runs(path: str, worker: int, n: int) -> None:
+    from pathlib import Path
+
+    from benchmarks.run import _save_runs
+
+    runs: list[dict] = []
+    for i in range(n):
+        runs.append({"task": "t", "method": f"m{worker}", "seed": i, "workers": 4, "values": [float(i)] * 2000})
+        runs = _save_runs(Path(path), runs, merge=True)
+
+
+def test_batches_appending_to_one_raw_file_at_once_lose_nothing(tmp_path):
+    import multiprocessing as mp
+
+    from benchmarks.run import _read_gz
+
+    path = tmp_path / "raw.json.gz"
+    procs = [mp.get_context("spawn").Process(target=_append_runs, args=(str(path), w, 15)) for w in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert all(p.exitcode == 0 for p in procs)
+    keys = {(r["method"], r["seed"]) for r in _read_gz(path)}
+    assert keys == {(f"m{w}", i) for w in range(3) for i in range(15)}  # every run of every writer
+    assert not list(tmp_path.glob("*.tmp"))
