@@ -12,6 +12,17 @@ class TestBOSearcher(SearcherContract):
         return BOSearcher(space, seed, n_init=3)
 
 
+class TestThompsonBOSearcher(SearcherContract):
+    """The ``"bo-ts"`` searcher (ASHA's default) passes the same contract."""
+
+    def make_searcher(self, space, seed):
+        from hpo._registry import SEARCHERS
+
+        searcher = SEARCHERS.build("bo-ts", space=space, seed=seed, n_init=3)
+        assert searcher.acquisition == "ts"
+        return searcher
+
+
 SPACE = SearchSpace({"x": Float(-5, 10), "y": Float(0, 15)})
 
 
