@@ -80,7 +80,8 @@ def report(
             "(seed 12345) and (b) every value any run of any method reported. Cells: median [Q1, Q3] over seeds.  "
         ),
         "Ours run on the simulated executor with 4 workers (optimizer compute time added to the clock); "
-        "Ray Tune runs for real (`Tuner`, function trainable, `tune.report` per epoch, no concurrency cap, reuse_actors); "
+        "Ray Tune runs for real (`Tuner`, function trainable, `tune.report` per epoch, no concurrency cap, reuse_actors; "
+        "under HyperBandScheduler the trainable checkpoints every epoch, so a paused trial resumes where it stopped); "
         f"Optuna = TPESampler(multivariate) + HyperbandPruner(1..{full}, reduction 3). "
         "`hpo-*-bo` are model-based (GP BO fitted on the largest budget with >= d+1 results, 1/3 random configs, BOHB-style), "
         "with LogEI (qLogNEI over the running configs); `hpo-*-bo-ts` pick by Thompson sampling (one joint GP posterior draw "

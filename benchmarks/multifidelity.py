@@ -8,7 +8,8 @@ regret can be read against cumulative epochs and against simulated wall-clock ti
 * ours: ``Study`` + our schedulers on :class:`hpo.execution.simulated.SimulatedExecutor`
   with K simulated workers; promotions continue for free (as a checkpoint would);
 * Ray Tune: a real ``Tuner`` run (function trainable, ``tune.report`` every epoch) with
-  ``ASHAScheduler`` or ``HyperBandScheduler``, stopped once the epoch budget is spent;
+  ``ASHAScheduler`` or ``HyperBandScheduler`` (whose paused trials resume from a
+  checkpoint), stopped once the epoch budget is spent;
 * Optuna: ``TPESampler`` + ``HyperbandPruner`` (``trial.report``/``should_prune`` every epoch).
 """
 
@@ -64,7 +65,11 @@ def _ours(task: str, method: str, seed: int, epochs: int, workers: int) -> dict[
 
 
 def make_task(task: str) -> Any:
-    """``"digits"``: the live MLP task; otherwise an LCBench task id."""
+    """``"digits"``: the live MLP task; ``"synthetic"``: closed-form curves for tests; otherwise an LCBench task id."""
+    if task == "synthetic":
+        from benchmarks.synthetic import SyntheticCurves
+
+        return SyntheticCurves()
     if task == "digits":
         from benchmarks.digits import DigitsMLP
 
@@ -105,15 +110,30 @@ def _optuna(task: str, seed: int, epochs: int) -> dict[str, Any]:
     return {"values": values, "wall": time.perf_counter() - t0, "n_trials": len(study.trials)}
 
 
-def _ray(task: str, method: str, seed: int, epochs: int) -> dict[str, Any]:
-    import ray
+def _ray(task: str, method: str, seed: int, epochs: int, checkpoint: bool | None = None) -> dict[str, Any]:
+    """A real Ray Tune run; its trace counts every epoch any trial reported.
+
+    ``HyperBandScheduler`` pauses trials at its milestones and resumes them later, so the
+    trainable reports a checkpoint (the next epoch) each epoch and resumes from it, as the
+    Ray Tune docs ask of a pausing scheduler; without it a resumed trial retrains from
+    epoch 1. ``ASHAScheduler`` only stops trials, so its trainable does not checkpoint.
+    ``checkpoint`` overrides that choice. ``restarts`` counts reports of an epoch a trial had
+    already reported (0 when resuming works).
+    """
+    import json
+    import tempfile
+    from pathlib import Path
+
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler
     from ray.tune.search import BasicVariantGenerator
 
     bench = make_task(task)
     space, n_epochs = bench.ray_space(), bench.epochs
+    checkpointing = method == "ray-hyperband" if checkpoint is None else checkpoint
     values: list[float] = []
+    last_epoch: dict[str, int] = {}
+    restarts = [0]
 
     class EpochBudget(tune.Stopper):
         """Counts every reported epoch in the driver; stops everything at the budget."""
@@ -121,6 +141,8 @@ def _ray(task: str, method: str, seed: int, epochs: int) -> dict[str, Any]:
         def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
             if len(values) < epochs:
                 values.append(float(result["val_accuracy"]))
+                restarts[0] += int(result["epoch"] <= last_epoch.get(trial_id, 0))
+                last_epoch[trial_id] = int(result["epoch"])
             return False
 
         def stop_all(self) -> bool:
@@ -128,17 +150,26 @@ def _ray(task: str, method: str, seed: int, epochs: int) -> dict[str, Any]:
 
     def trainable(config: dict[str, Any]) -> None:
         bench = _task_in_worker(task)
-        for epoch in range(n_epochs):  # epoch by epoch: a stopped trial trains no further
+        start = 0
+        saved = tune.get_checkpoint() if checkpointing else None
+        if saved is not None:
+            with saved.as_directory() as folder:
+                start = json.loads((Path(folder) / "state.json").read_text())["next_epoch"]
+        for epoch in range(start, n_epochs):  # epoch by epoch: a stopped trial trains no further
             (acc,), _ = bench.segment(config, epoch, epoch + 1)
-            tune.report({"val_accuracy": acc})
+            metrics = {"val_accuracy": acc, "epoch": epoch + 1}
+            if not checkpointing:
+                tune.report(metrics)
+                continue
+            with tempfile.TemporaryDirectory() as folder:
+                (Path(folder) / "state.json").write_text(json.dumps({"next_epoch": epoch + 1}))
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     scheduler = (
         ASHAScheduler(time_attr="training_iteration", max_t=n_epochs, grace_period=1, reduction_factor=3)
         if method == "ray-asha"
         else HyperBandScheduler(time_attr="training_iteration", max_t=n_epochs, reduction_factor=3)
     )
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         tuner = tune.Tuner(
             tune.with_resources(trainable, {"cpu": 0.25}),
@@ -151,13 +182,17 @@ def _ray(task: str, method: str, seed: int, epochs: int) -> dict[str, Any]:
                 num_samples=10_000,
                 reuse_actors=True,
             ),
-            run_config=tune.RunConfig(stop=EpochBudget(), storage_path=tmp, verbose=0, log_to_file=False),
+            run_config=tune.RunConfig(
+                stop=EpochBudget(),
+                storage_path=tmp,
+                verbose=0,
+                log_to_file=False,
+            ),
         )
         t0 = time.perf_counter()
         tuner.fit()
         wall = time.perf_counter() - t0
-    del ray
-    return {"values": values, "wall": wall}
+    return {"values": values, "wall": wall, "restarts": restarts[0], "n_trials": len(last_epoch)}
 
 
 _WORKER_TASKS: dict[str, Any] = {}
