@@ -159,7 +159,12 @@ def report(
             lines.append(f"| {m} | {'-'.join(map(str, n[:: max(1, len(n) - 1)]))} | "
                          + " | ".join(f"{wins[m][p]}/{seen[p]}" for p in peers) + " |")
         peer_n = {p: sorted({counts[(t, p)] for t in tasks if (t, p) in counts}) for p in peers}
-        lines += ["", "Seeds per peer: " + ", ".join(f"{p} {'-'.join(map(str, v[:: max(1, len(v) - 1)]))}" for p, v in peer_n.items()) + ".", ""]
+        lines += ["", "Seeds per peer: " + ", ".join(f"{p} {'-'.join(map(str, v[:: max(1, len(v) - 1)]))}" for p, v in peer_n.items()) + "."]
+        recorded = [r for r in main if "restarts" in r]
+        if recorded:  # a Ray Tune trial re-reporting an epoch it had reported: a resume that retrained
+            lines.append(f"Ray Tune epochs re-trained after a pause: {sum(r['restarts'] for r in recorded)} "
+                         f"in the {len(recorded)} runs that count them.")
+        lines.append("")
     # simulated time with 4 and 16 workers
     sim = [r for r in runs if r["method"] in OURS and "times" in r]
     sim_methods = [m for m in OURS if any(r["method"] == m for r in sim)]

@@ -14,6 +14,7 @@ pytest.importorskip("ray.tune")
 from benchmarks.multifidelity import _ray  # noqa: E402
 
 
+@pytest.mark.timeout(900)  # two short Ray Tune runs; each starts about 40 trial actors
 def test_ray_hyperband_resumes_paused_trials_from_their_checkpoint(ray_local):
     without = _ray("synthetic", "ray-hyperband", seed=0, epochs=150, checkpoint=False)
     assert len(without["values"]) == 150
