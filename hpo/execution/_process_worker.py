@@ -1,14 +1,24 @@
-"""Entry point of a local worker process.
+"""Entry point of a local worker process: ``python -m hpo.execution._process_worker FD``.
 
-The worker receives the objective once (cloudpickled), then loops: receive a
-:class:`~hpo.execution._jobs.JobSpec`, run it, send the outcome. Reports are sent over
-the same pipe and the worker blocks for the driver's decision. It exits when the pipe
-closes (driver gone) and, on Linux, is killed with its parent (``PR_SET_PDEATHSIG``).
+The worker is its own interpreter (not a ``multiprocessing`` child), so it never imports
+the user's ``__main__``: a script without an ``if __name__ == "__main__":`` guard works.
+It talks to the driver over the socket ``FD`` (a ``multiprocessing.connection.Connection``).
+
+The first message carries the driver's ``sys.path`` (so objectives pickled by reference,
+functions of importable modules, import here) and the cloudpickled objective. Then it
+loops: receive a :class:`~hpo.execution._jobs.JobSpec`, run it, send the outcome. Reports
+are sent over the same socket and the worker blocks for the driver's decision. It exits
+on ``("exit",)`` or when the socket closes (driver gone, even before the next line) and,
+on Linux, is killed with its parent (``PR_SET_PDEATHSIG``). Ctrl-C is the driver's to
+handle: SIGINT is ignored.
 """
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
+from multiprocessing.connection import Connection
 from typing import Any
 
 from hpo.execution._jobs import JobSpec, run_job
@@ -21,7 +31,7 @@ def _die_with_parent() -> None:
 
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the EOF on the pipe ends us instead
+    except (OSError, AttributeError):  # not Linux: the EOF on the socket ends us instead
         pass
 
 
@@ -48,19 +58,32 @@ class _PipeChannel:
         self.conn.send(("failed", self.trial_id, reason, tb, elapsed))
 
 
-def main(conn: Any, objective_bytes: bytes) -> None:
-    """Worker loop (the target of ``multiprocessing.Process``)."""
+def _load(objective_bytes: bytes) -> tuple[Any, tuple[str, str] | None]:
+    """The objective, or the error to report on every job instead of dying."""
     import cloudpickle
 
-    _die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
-    load_error: tuple[str, str] | None = None
     try:
-        objective = cloudpickle.loads(objective_bytes)
-    except BaseException as exc:  # noqa: BLE001 - reported on every job instead of dying
+        return cloudpickle.loads(objective_bytes), None
+    except BaseException as exc:  # noqa: BLE001
         import traceback
 
-        load_error = (f"objective could not be loaded in the worker: {type(exc).__name__}: {exc}", traceback.format_exc())
+        reason = f"objective could not be loaded in the worker: {type(exc).__name__}: {exc}"
+        return None, (reason, traceback.format_exc())
+
+
+def main(argv: list[str]) -> None:
+    """Worker loop; ``argv`` is ``[FD]``, the worker's end of the socket to the driver."""
+    fd = int(argv[0])
+    os.set_inheritable(fd, False)  # grandchildren (e.g. loky workers) must not hold the socket
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    _die_with_parent()  # a driver that died before this closed the socket: recv() ends us
+    conn = Connection(fd)
+    try:
+        _, sys_path, objective_bytes = conn.recv()
+    except (EOFError, OSError):
+        return
+    sys.path[:] = sys_path
+    objective, load_error = _load(objective_bytes)
     while True:
         try:
             message = conn.recv()
@@ -76,3 +99,7 @@ def main(conn: Any, objective_bytes: bytes) -> None:
             run_job(objective, spec, _PipeChannel(conn, spec.trial_id))
         except (BrokenPipeError, EOFError, OSError):
             return
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

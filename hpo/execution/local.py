@@ -1,7 +1,8 @@
 """Local executors: worker processes (default) and threads in the driver (debugging).
 
-:class:`LocalExecutor` keeps ``n_workers`` long-lived worker processes (spawned, so
-they never inherit the driver's threads or CUDA state). An objective that crashes the
+:class:`LocalExecutor` keeps ``n_workers`` long-lived worker processes, each a fresh
+interpreter that never imports the user's ``__main__`` (scripts need no main guard) and
+inherits no threads or CUDA state from the driver. An objective that crashes the
 interpreter, calls ``os._exit`` or hangs past ``trial_timeout`` costs only its worker,
 which is killed and replaced; the trial is recorded FAILED and the study goes on.
 
@@ -14,11 +15,15 @@ from __future__ import annotations
 
 import os
 import queue
+import socket
+import subprocess
+import sys
 import threading
 import time
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 from typing import Any, ClassVar
 
 from hpo.errors import HPOError
@@ -27,6 +32,8 @@ from hpo.execution.base import BaseExecutor, Event, Failed, Finished, Reported, 
 from hpo.trial import Decision, Job, Report
 
 __all__ = ["LocalExecutor", "InProcessExecutor"]
+
+_ENTRY = "hpo.execution._process_worker"  # run as ``python -m``: see that module
 
 
 @dataclass
@@ -138,140 +145,208 @@ class _SlotExecutor(BaseExecutor):
         return cut
 
 
+def _worker_env() -> dict[str, str]:
+    """The driver's environment, with the folder ``hpo`` was imported from first on
+    ``PYTHONPATH``, so a worker imports the same ``hpo`` even when the driver found it only
+    through a ``sys.path`` change at run time (the rest of ``sys.path`` follows in the
+    worker's first message)."""
+    import hpo
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(hpo.__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+class _Worker:
+    """The driver's handle on one worker process: the process, its socket and its sentinel.
+
+    The sentinel is a pidfd (Linux >= 5.3), readable once the process is gone, even when a
+    grandchild it forked still holds the socket; elsewhere the socket's EOF tells.
+    """
+
+    def __init__(self, payload: bytes) -> None:
+        if not sys.executable:
+            raise HPOError("executor='local' needs sys.executable to start worker processes; use executor='inprocess'")
+        ours, theirs = socket.socketpair()
+        try:
+            with theirs:
+                fd = theirs.fileno()
+                self.process = subprocess.Popen(
+                    [sys.executable, *_interpreter_flags(), "-m", _ENTRY, str(fd)],
+                    pass_fds=[fd],
+                    stdin=subprocess.DEVNULL,
+                    env=_worker_env(),
+                )
+        except BaseException:
+            ours.close()
+            raise
+        self.conn = Connection(ours.detach())
+        self.pidfd: int | None = None
+        if hasattr(os, "pidfd_open"):
+            try:
+                self.pidfd = os.pidfd_open(self.process.pid)
+            except OSError:  # kernel without pidfds
+                pass
+        self.send(("init", list(sys.path), payload))
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        try:
+            self.conn.send(message)
+        except OSError:  # BrokenPipeError: the worker died; its sentinel reports it
+            pass
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def handles(self) -> list[Any]:
+        """What ``multiprocessing.connection.wait`` should watch."""
+        return [self.conn] if self.pidfd is None else [self.conn, self.pidfd]
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def exit_code(self) -> int | None:
+        """Wait (briefly) for the process to end and return its exit code; kill it if it lingers."""
+        try:
+            return self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # it closed its socket but lives on: make sure
+            self.kill()
+            return self.process.returncode
+
+    def kill(self) -> None:
+        if self.alive():
+            self.process.kill()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # unkillable (D state): leave it, close our side
+            pass
+        self.close()
+
+    def close(self) -> None:
+        self.conn.close()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+
+
+def _interpreter_flags() -> list[str]:
+    """The driver's ``-O``, ``-W`` and ``-X`` flags, as multiprocessing passes them on."""
+    flags = getattr(subprocess, "_args_from_interpreter_flags", None)
+    return list(flags()) if flags is not None else []
+
+
 class LocalExecutor(_SlotExecutor):
-    """Runs jobs in ``n_workers`` subprocesses on this machine.
+    """Runs jobs in ``n_workers`` worker processes on this machine.
 
     Args:
         n_workers: Number of worker processes (trials running at once).
         trial_timeout: Seconds a job may run before its worker is killed; None for no limit.
-        start_method: ``multiprocessing`` start method; ``"spawn"`` (default) is safe with
-            torch and threads, ``"fork"`` starts faster.
 
-    The objective is shipped with ``cloudpickle``, so functions from ``__main__``,
-    closures and lambdas work.
+    Each worker is a fresh interpreter (``python -m hpo.execution._process_worker``), not
+    a ``multiprocessing`` child: it never imports the user's ``__main__``, so a script
+    without an ``if __name__ == "__main__":`` guard works, as with Optuna and Ray Tune, and
+    it inherits no threads or CUDA state from the driver. The objective is shipped with
+    ``cloudpickle``: functions from ``__main__``, closures and lambdas by value, functions
+    of importable modules by reference (the worker gets the driver's ``sys.path``). Workers
+    are POSIX processes (Linux, macOS).
     """
 
     isolates_failures: ClassVar[bool] = True
     enforces_timeout: ClassVar[bool] = True
 
-    def __init__(self, n_workers: int = 1, trial_timeout: float | None = None, start_method: str = "spawn") -> None:
+    def __init__(self, n_workers: int = 1, trial_timeout: float | None = None) -> None:
         super().__init__(n_workers, trial_timeout)
-        import multiprocessing
-
-        self._ctx = multiprocessing.get_context(start_method)
-        self._idle: list[Any] = []
+        if os.name != "posix":
+            raise HPOError("executor='local' runs worker processes on POSIX systems only; use executor='inprocess'")
+        self._idle: list[_Worker] = []
         self._payload: bytes | None = None
 
     def start(self, objective: Callable[..., Any], artifact_root: str | None = None) -> None:
-        import cloudpickle
+        """Pickle the objective for the workers.
 
+        Raises:
+            ObjectivePicklingError: before any trial runs, if the objective cannot be pickled.
+        """
+        from hpo.execution._shipping import ship_objective
+
+        self._payload = ship_objective(objective, "worker processes")
         super().start(objective, artifact_root)
-        try:
-            self._payload = cloudpickle.dumps(objective)
-        except Exception as exc:  # noqa: BLE001
-            raise HPOError(f"the objective {objective!r} cannot be sent to worker processes: {exc}") from exc
-
-    def _spawn(self) -> Any:
-        from hpo.execution import _process_worker
-
-        parent, child = self._ctx.Pipe(duplex=True)
-        process = self._ctx.Process(
-            target=_process_worker.main, args=(child, self._payload), daemon=True, name="hpo-worker"
-        )
-        process.start()
-        child.close()
-        return (process, parent)
 
     def _launch(self, spec: JobSpec) -> Any:
         while self._idle:
             worker = self._idle.pop()
-            if worker[0].is_alive():
+            if worker.alive():
                 break
-            worker[1].close()
+            worker.kill()
         else:
-            worker = self._spawn()
-        worker[1].send(("job", spec))
+            worker = _Worker(self._payload or b"")  # start() set the payload; submit() checked
+        worker.send(("job", spec))
         return worker
 
     def _reply(self, run: _Running, decision: Decision) -> None:
-        try:
-            run.slot[1].send(("decision", decision.value))
-        except (BrokenPipeError, OSError):
-            pass  # the worker died; its sentinel reports it
+        run.slot.send(("decision", decision.value))
 
     def _kill(self, run: _Running) -> None:
-        process, conn = run.slot
-        process.kill()
-        process.join(timeout=5)
-        conn.close()
+        run.slot.kill()
 
     def _release(self, run: _Running) -> None:
         self._idle.append(run.slot)
 
     def placement(self, trial_id: int) -> dict[str, Any]:
         run = self._running.get(trial_id)
-        return {"pid": run.slot[0].pid} if run else {}
+        return {"pid": run.slot.pid} if run else {}
 
     def events(self, timeout: float | None) -> list[Event]:
-        from multiprocessing.connection import wait
-
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             out = self._timeouts()
             by_handle: dict[Any, _Running] = {}
             for run in self._running.values():
-                by_handle[run.slot[1]] = run
-                by_handle[run.slot[0].sentinel] = run
+                by_handle.update(dict.fromkeys(run.slot.handles(), run))
             remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
             ready = wait(list(by_handle), timeout=self._wait_budget(remaining)) if by_handle else []
             if not by_handle and remaining:
                 time.sleep(min(remaining, 0.05))
             for handle in ready:
                 run = by_handle[handle]
-                if run.spec.trial_id not in self._running:
-                    continue
-                process, conn = run.slot
-                if handle is conn or conn.poll():
-                    try:
-                        while conn.poll():
-                            event = self._event(conn.recv())
-                            if event is not None:
-                                out.append(event)
-                            if run.spec.trial_id not in self._running:
-                                break
-                        continue
-                    except (EOFError, OSError):
-                        pass
-                if not process.is_alive() or handle is process.sentinel:
-                    process.join(timeout=1)
-                    if run.spec.trial_id in self._running:
-                        del self._running[run.spec.trial_id]
-                        conn.close()
-                        code = process.exitcode
-                        out.append(
-                            Failed(
-                                run.spec.trial_id,
-                                f"worker process died (exit code {code}) while running the trial",
-                                None,
-                                time.monotonic() - run.started,
-                                retryable=True,
-                            )
-                        )
+                if run.spec.trial_id in self._running:
+                    out.extend(self._drain(run, died=handle is not run.slot.conn))
             if out or (deadline is not None and time.monotonic() >= deadline):
                 return out
 
+    def _drain(self, run: _Running, died: bool) -> list[Event]:
+        """Messages a worker sent; a retryable ``Failed`` if it died (``died``: its pidfd fired)."""
+        out: list[Event] = []
+        worker, trial_id = run.slot, run.spec.trial_id
+        try:
+            while worker.conn.poll():
+                event = self._event(worker.conn.recv())
+                if event is not None:
+                    out.append(event)
+                if trial_id not in self._running:
+                    return out  # the job ended; the worker is idle again
+        except (EOFError, OSError):
+            died = True  # the worker closed its socket: it is gone
+        if died:
+            del self._running[trial_id]
+            code = worker.exit_code()
+            worker.close()
+            reason = f"worker process died (exit code {code}) while running the trial"
+            out.append(Failed(trial_id, reason, None, time.monotonic() - run.started, retryable=True))
+        return out
+
     def shutdown(self) -> list[int]:
         cut = self._cut_running()
-        for _, conn in self._idle:
+        for worker in self._idle:
+            worker.send(("exit",))
+        for worker in self._idle:
             try:
-                conn.send(("exit",))
-            except (BrokenPipeError, OSError):
+                worker.process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
                 pass
-        for process, conn in self._idle:
-            process.join(timeout=2)
-            if process.is_alive():
-                process.kill()
-            conn.close()
+            worker.kill()
         self._idle.clear()
         return cut
 

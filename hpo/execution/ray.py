@@ -217,14 +217,12 @@ class RayExecutor(BaseExecutor):
                 raise HPOError(f"could not connect to the Ray cluster at {self.address!r}: {exc}") from exc
         self._artifact_root = artifact_root
         self._key = uuid.uuid4().hex
-        import cloudpickle
+        from hpo.execution._shipping import ship_objective
 
-        try:
-            # cloudpickle itself (not Ray's copy) so that objectives that ``hpo run`` loaded
-            # from a file travel by value, as with the local executor
-            self._box = [ray.put(cloudpickle.dumps(objective))]
-        except Exception as exc:  # noqa: BLE001 - e.g. a closure over a lock
-            raise HPOError(f"the objective {objective!r} cannot be sent to Ray workers: {exc}") from exc
+        # cloudpickle itself (not Ray's copy) so that objectives that ``hpo run`` loaded
+        # from a file travel by value, as with the local executor; an unpicklable one
+        # raises ObjectivePicklingError naming what it captures
+        self._box = [ray.put(ship_objective(objective, "Ray workers"))]
         here = ray.get_runtime_context().get_node_id()
         if self._hub is None:
             self._hub = (
