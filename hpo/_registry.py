@@ -47,7 +47,10 @@ SEARCHERS = Registry(
         "bo-ts": "hpo.searchers.bo:thompson_bo",
     },
 )
-SURROGATES = Registry("surrogate", {"gp": "hpo.surrogates.gp:GPSurrogate"})
+SURROGATES = Registry(
+    "surrogate",
+    {"gp": "hpo.surrogates.gp:GPSurrogate", "ensemble": "hpo.surrogates.bnn:DeepEnsembleSurrogate"},
+)
 SCHEDULERS = Registry(
     "scheduler",
     {

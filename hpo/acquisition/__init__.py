@@ -1,6 +1,21 @@
 """Acquisition functions and their optimizer (heavy imports are lazy)."""
 
-from hpo.acquisition.functions import UCB, BaseAcquisition, LogEI, QLogNEI, ThompsonSampling
+from hpo.acquisition.functions import (
+    UCB,
+    BaseAcquisition,
+    LogEI,
+    QLogNEI,
+    ThompsonSampling,
+    prune_inferior_points,
+)
 from hpo.acquisition.optimize import optimize_acquisition
 
-__all__ = ["BaseAcquisition", "LogEI", "UCB", "ThompsonSampling", "QLogNEI", "optimize_acquisition"]
+__all__ = [
+    "BaseAcquisition",
+    "LogEI",
+    "UCB",
+    "ThompsonSampling",
+    "QLogNEI",
+    "prune_inferior_points",
+    "optimize_acquisition",
+]

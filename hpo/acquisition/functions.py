@@ -1,8 +1,9 @@
 """Acquisition functions over a surrogate's :class:`~hpo.surrogates.Predictive`.
 
 Every acquisition maps `batch x q x d`-dim unit-cube inputs to a `batch`-dim tensor to be
-maximized, and is differentiable in its inputs. Targets are maximized (searchers negate
-minimized metrics).
+maximized, differentiable in its inputs when the surrogate is
+(:attr:`~hpo.surrogates.BaseSurrogate.differentiable`). Targets are maximized (searchers
+negate minimized metrics).
 
 * :class:`LogEI` — analytic log expected improvement, computed stably far into the tails
   (Ament et al., "Unexpected Improvements to Expected Improvement for Bayesian
@@ -10,21 +11,24 @@ minimized metrics).
 * :class:`UCB` — upper confidence bound ``mu + sqrt(beta) * sigma`` (Srinivas et al., 2010).
 * :class:`ThompsonSampling` — one joint posterior sample over a candidate set
   (Thompson 1933; Kandasamy et al., 2018 for the parallel case); discrete only.
-* :class:`QLogNEI` — batch-/pending-aware Monte-Carlo log noisy EI (Ament et al. 2023),
-  with the running trials as ``X_pending``, via BoTorch's ``qLogNoisyExpectedImprovement``.
+* :class:`QLogNEI` — batch-/pending-aware Monte-Carlo log noisy EI (Ament et al. 2023)
+  over the surrogate's joint samples, with the running trials in every sample's incumbent.
+
+They use nothing but :class:`~hpo.surrogates.Predictive` (means, variances, joint
+samples), so every surrogate serves every acquisition.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from hpo.surrogates.base import BaseSurrogate
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["BaseAcquisition", "LogEI", "UCB", "ThompsonSampling", "QLogNEI", "log_h"]
+__all__ = ["BaseAcquisition", "LogEI", "UCB", "ThompsonSampling", "QLogNEI", "prune_inferior_points", "log_h"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 _SQRT_HALF_PI = math.sqrt(math.pi / 2)
@@ -126,49 +130,137 @@ class ThompsonSampling(BaseAcquisition):
 
 
 class QLogNEI(BaseAcquisition):
-    """Monte-Carlo log noisy expected improvement with pending points.
+    """Monte-Carlo log noisy expected improvement over joint samples of any surrogate.
 
-    Pending points (running trials) join every candidate batch, so the value of a
-    candidate is what it adds beyond what the running trials will probably find: K
-    parallel workers get K different, informative suggestions.
+    For candidates ``X`` (`batch x q x d`), running trials ``P`` (`p x d`) and a pruned
+    set ``B`` of observed points (`m x d`), one joint draw ``f`` of the ``q + p + m``
+    points gives the improvement ``max_j f(X_j) - max(f(B) ∪ f(P))`` per sample; the
+    value is the log of its sample mean, with the two non-smooth operations smoothed:
 
-    Needs a surrogate with a ``botorch_model`` (BoTorch ``qLogNoisyExpectedImprovement``
-    with baseline pruning).
+    * ``max`` over the ``q`` candidates: a fat-tailed smooth maximum with temperature
+      ``tau_max`` (``fat=False``: ``tau * logsumexp(x / tau)``);
+    * ``ReLU`` of the improvement: the log of a fat-tailed softplus with temperature
+      ``tau_relu`` (``fat=False``: ``log softplus``);
+    * mean over samples: ``logmeanexp``.
+
+    The running trials sit in the incumbent of every sample (BoTorch's ``incremental``
+    qLogNEI), so a candidate scores by what it adds beyond what the running trials will
+    probably find, and K parallel workers get K different, informative suggestions.
+
+    Only :meth:`~hpo.surrogates.Predictive.sample` of the surrogate is used. Each call
+    draws from a fresh ``torch.Generator`` seeded with ``seed``: common random numbers,
+    so the optimizer sees a deterministic function (and, for surrogates whose samples are
+    reparameterised, a differentiable one).
+
+    Reference: Ament et al., "Unexpected Improvements to Expected Improvement for
+    Bayesian Optimization", NeurIPS 2023; BoTorch's ``qLogNoisyExpectedImprovement``
+    (``fat=True``, ``tau_max=1e-2``, ``tau_relu=1e-6``, ``prune_baseline=True``,
+    ``incremental=True``), whose values it reproduces on a GP. Deviations: the base
+    samples are the surrogate's own (the GP draws scrambled-Sobol normals as BoTorch's
+    ``SobolQMCNormalSampler`` does; other surrogates need not be Gaussian); the baseline
+    is pruned with ``n_prune`` samples (BoTorch: 2048) and to at most ``max_baseline``
+    points, the most frequent argmaxes first (BoTorch keeps all); no cached Cholesky
+    factor of the baseline (BoTorch's ``cache_root``): every call samples the
+    ``q + p + m`` points jointly afresh.
 
     Args:
-        surrogate: A fitted surrogate exposing ``botorch_model``.
+        surrogate: A fitted surrogate.
         x_baseline: `n x d`-dim observed inputs.
-        x_pending: `p x d`-dim inputs of running trials.
-        n_samples: Quasi-MC samples.
-        seed: Seed of the QMC sampler.
+        x_pending: `p x d`-dim inputs of running trials (or None).
+        n_samples: Monte-Carlo samples per call.
+        seed: Seed of every call's generator (and of the pruning draw).
+        tau_max: Temperature of the smooth maximum over the ``q`` candidates.
+        tau_relu: Temperature of the smoothed improvement.
+        fat: Fat-tailed smoothings (BoTorch's default) rather than softplus/logsumexp.
+        prune_baseline: Keep only observed points that are the best in some sample.
+        max_baseline: Most baseline points kept after pruning.
+        n_prune: Samples drawn for pruning.
     """
 
     def __init__(
-        self, surrogate: BaseSurrogate, x_baseline: torch.Tensor, x_pending: torch.Tensor | None, n_samples: int = 128, seed: int = 0
+        self,
+        surrogate: BaseSurrogate,
+        x_baseline: torch.Tensor,
+        x_pending: torch.Tensor | None = None,
+        n_samples: int = 128,
+        seed: int = 0,
+        *,
+        tau_max: float = 1e-2,
+        tau_relu: float = 1e-6,
+        fat: bool = True,
+        prune_baseline: bool = True,
+        max_baseline: int = 32,
+        n_prune: int = 1024,
     ) -> None:
         super().__init__(surrogate)
-        model = surrogate.botorch_model
-        if model is None:
-            raise TypeError(f"{type(surrogate).__name__} has no botorch_model; QLogNEI needs one")
-        import warnings
-
         import torch
-        from botorch.acquisition.logei import qLogNoisyExpectedImprovement
-        from botorch.exceptions.warnings import BotorchWarning
-        from botorch.sampling import SobolQMCNormalSampler
 
-        to_model = getattr(surrogate, "_to_model_inputs", lambda x: x)
-        self._to_model = to_model
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=BotorchWarning)
-            self._acq: Any = qLogNoisyExpectedImprovement(
-                model=model,
-                X_baseline=to_model(x_baseline),
-                sampler=SobolQMCNormalSampler(sample_shape=torch.Size([n_samples]), seed=seed),
-                X_pending=None if x_pending is None or len(x_pending) == 0 else to_model(x_pending),
-                prune_baseline=True,
-                cache_root=False,
-            )
+        x_baseline = torch.as_tensor(x_baseline, dtype=torch.float64)
+        if prune_baseline and len(x_baseline) > 1:
+            x_baseline = prune_inferior_points(surrogate, x_baseline, n_prune, seed, max_baseline)
+        if x_pending is not None and len(x_pending):
+            x_baseline = torch.cat([torch.as_tensor(x_pending, dtype=torch.float64), x_baseline])
+        if len(x_baseline) == 0:
+            raise ValueError("QLogNEI needs at least one observed or pending point")
+        self.x_incumbents = x_baseline  # `(p + m) x d`: pending first, then the pruned baseline
+        self.n_samples = n_samples
+        self.seed = seed
+        self.tau_max = tau_max
+        self.tau_relu = tau_relu
+        self.fat = fat
 
     def __call__(self, x_unit: torch.Tensor) -> torch.Tensor:
-        return self._acq(self._to_model(x_unit))
+        import torch
+
+        from hpo.acquisition._smooth import (
+            fatmax,
+            log_fatplus,
+            log_softplus,
+            logmeanexp,
+            smooth_amax,
+        )
+
+        q = x_unit.shape[-2]
+        extra = self.x_incumbents.to(x_unit).expand(*x_unit.shape[:-2], *self.x_incumbents.shape)
+        joint = torch.cat([x_unit, extra], dim=-2)  # `batch x (q + p + m) x d`
+        gen = torch.Generator().manual_seed(self.seed)
+        samples = self.surrogate.predict(joint).sample(self.n_samples, gen)  # `n x batch x (q+p+m)`
+        new, incumbents = samples[..., :q], samples[..., q:]
+        best = incumbents.amax(dim=-1, keepdim=True)
+        if self.fat:
+            log_imp = log_fatplus(new - best, self.tau_relu)
+            per_sample = fatmax(log_imp, self.tau_max, dim=-1)
+        else:
+            log_imp = log_softplus(new - best, self.tau_relu)
+            per_sample = smooth_amax(log_imp, self.tau_max, dim=-1)
+        return logmeanexp(per_sample, dim=0)
+
+
+def prune_inferior_points(
+    surrogate: BaseSurrogate, x: torch.Tensor, n_samples: int = 1024, seed: int = 0, max_points: int | None = None
+) -> torch.Tensor:
+    """The rows of ``x`` that are the argmax of at least one joint posterior sample.
+
+    The most frequent argmaxes come first; at most ``max_points`` are kept (BoTorch's
+    ``prune_inferior_points``, which ``qLogNoisyExpectedImprovement`` applies to its
+    baseline).
+
+    Args:
+        surrogate: A fitted surrogate.
+        x: `n x d`-dim observed inputs.
+        n_samples: Joint samples drawn.
+        seed: Seed of the draw.
+        max_points: Cap on the number of points kept.
+
+    Returns:
+        A `k x d`-dim subset of ``x`` (``1 <= k <= n``).
+    """
+    import torch
+
+    with torch.no_grad():
+        samples = surrogate.predict(x).sample(n_samples, torch.Generator().manual_seed(seed))
+    winners = samples.reshape(n_samples, len(x)).argmax(dim=-1)
+    idx, counts = torch.unique(winners, return_counts=True)
+    order = torch.argsort(counts, descending=True, stable=True)
+    keep = idx[order][: max_points if max_points is not None else len(idx)]
+    return x[keep]

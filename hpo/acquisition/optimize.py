@@ -2,10 +2,13 @@
 
 1. **Raw samples**: ``n_raw`` uniform points, canonicalized (integers and categories snapped
    to their cells, inactive conditional columns set to the space's inactive value), are
-   scored in one batched call; the best ``n_restarts`` become starts.
+   scored in batched calls; the best ``n_restarts`` become starts. A ``discrete_only``
+   acquisition (Thompson sampling) scores them all in one call, one joint draw, and
+   picks the best.
 2. **Continuous refinement**: L-BFGS-B (scipy) on the active continuous and integer columns
    of all starts at once (their scores summed, so one gradient call serves every start);
-   categorical columns and inactive columns stay fixed per start.
+   categorical columns and inactive columns stay fixed per start. Skipped when the
+   surrogate declares ``differentiable = False``.
 3. **Categorical local search**: for the best refined points, every other value of every
    categorical column (selectors of conditional sub-spaces included) is tried, one column
    at a time, keeping improvements, until none is left.
@@ -105,20 +108,21 @@ def optimize_acquisition(
     raw = canonical(space, rng.random((n_raw, d)))
     if extra_starts is not None and len(extra_starts):
         raw = np.vstack([raw, canonical(space, extra_starts)])
-    scores = _score(acq, raw)
     if acq.discrete_only:
+        scores = _score(acq, raw, chunk=len(raw))
         best = int(np.argmax(scores))
         return raw[best], float(scores[best])
+    scores = _score(acq, raw)
     order = np.argsort(-scores)[:n_restarts]
     starts = raw[order]
-    kinds = np.array([dim.kind for dim in space.dims])
-    configs = space.decode(starts)
-    active = space.active_mask(configs)
-    free = active & (kinds != "categorical")[None, :]
-    refined = canonical(space, _refine(acq, starts, free, maxiter))
-    ref_scores = _score(acq, refined)
-    candidates = np.vstack([refined, starts])
-    cand_scores = np.concatenate([ref_scores, scores[order]])
+    candidates, cand_scores = starts, scores[order]
+    if acq.surrogate.differentiable:
+        kinds = np.array([dim.kind for dim in space.dims])
+        active = space.active_mask(space.decode(starts))
+        free = active & (kinds != "categorical")[None, :]
+        refined = canonical(space, _refine(acq, starts, free, maxiter))
+        candidates = np.vstack([refined, starts])
+        cand_scores = np.concatenate([_score(acq, refined), cand_scores])
     cat_cols = [j for j, dim in enumerate(space.dims) if dim.kind == "categorical"]
     if cat_cols:
         top = np.argsort(-cand_scores)[:2]

@@ -6,7 +6,7 @@ from typing import Any
 
 from hpo.surrogates.base import BaseSurrogate, Predictive
 
-__all__ = ["BaseSurrogate", "Predictive", "GPSurrogate", "make_surrogate"]
+__all__ = ["BaseSurrogate", "Predictive", "GPSurrogate", "DeepEnsembleSurrogate", "make_surrogate"]
 
 
 def __getattr__(name: str) -> Any:
@@ -14,11 +14,15 @@ def __getattr__(name: str) -> Any:
         from hpo.surrogates.gp import GPSurrogate
 
         return GPSurrogate
+    if name == "DeepEnsembleSurrogate":
+        from hpo.surrogates.bnn import DeepEnsembleSurrogate
+
+        return DeepEnsembleSurrogate
     raise AttributeError(name)
 
 
 def make_surrogate(name: str | BaseSurrogate, **kwargs: Any) -> BaseSurrogate:
-    """A surrogate from its registered name (``"gp"``) or pass one through."""
+    """A surrogate from its registered name (``"gp"``, ``"ensemble"``) or pass one through."""
     from hpo._registry import SURROGATES
 
     if isinstance(name, BaseSurrogate):

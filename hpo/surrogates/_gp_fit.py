@@ -16,10 +16,10 @@ __all__ = ["fit_map", "neg_log_posterior", "matern52", "is_scaled_matern52"]
 
 
 def matern52(a: Any, b: Any) -> Any:
-    """Matérn-5/2 correlation between rows of lengthscale-scaled `N x d` and `n x d` inputs."""
+    """Matérn-5/2 correlation between rows of lengthscale-scaled `... x N x d` and `... x n x d` inputs."""
     import torch
 
-    sq = (a * a).sum(-1, keepdim=True) - 2 * a @ b.T + (b * b).sum(-1)
+    sq = (a * a).sum(-1, keepdim=True) - 2 * a @ b.transpose(-1, -2) + (b * b).sum(-1).unsqueeze(-2)
     r = torch.sqrt(sq.clamp_min(1e-30))
     s5 = math.sqrt(5.0) * r
     return (1 + s5 + (5.0 / 3.0) * r * r) * torch.exp(-s5)

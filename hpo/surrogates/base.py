@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     import numpy as np
@@ -23,11 +23,16 @@ __all__ = ["Predictive", "BaseSurrogate"]
 
 
 class Predictive(ABC):
-    """A predictive distribution at a batch of points.
+    """The predictive distribution of the latent objective at a batch of point sets.
+
+    For inputs of shape `batch_shape x q x d` (``batch_shape`` may be empty), the ``q``
+    points of each batch are modelled jointly and the batches are separate problems.
+    Everything describes the latent function, not a noisy observation of it.
 
     Attributes:
-        mean: `batch x q`-dim tensor of predictive means.
-        variance: `batch x q`-dim tensor of predictive variances (latent function, no noise).
+        mean: `batch_shape x q`-dim tensor of predictive means.
+        variance: `batch_shape x q`-dim tensor of predictive variances of the latent
+            function (observation noise excluded).
     """
 
     @property
@@ -40,9 +45,18 @@ class Predictive(ABC):
 
     @abstractmethod
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """`n x batch x q`-dim joint samples over the ``q`` points of each batch.
+        """`n x batch_shape x q`-dim joint samples of the latent function.
 
-        Samples are reparameterised (differentiable in the inputs) where the model allows.
+        Requirements that the acquisitions rely on:
+
+        * samples are joint over the ``q`` points of each batch (what qLogNEI and
+          Thompson sampling need), with ``mean`` and ``variance`` as their moments;
+        * all randomness comes from ``generator``: a generator seeded afresh gives the
+          same samples again (common random numbers);
+        * the base randomness is shared by every batch (as BoTorch's samplers do), so a
+          point set's samples do not depend on which other batches are evaluated with it;
+        * samples are reparameterised, i.e. differentiable in the inputs, where the model
+          allows (``BaseSurrogate.differentiable``).
         """
 
 
@@ -52,14 +66,12 @@ class BaseSurrogate(ABC):
     Capabilities (class attributes, never type checks):
 
     Attributes:
-        handles_categorical: Models categorical columns with a categorical kernel or
-            encoding, not as ordered reals.
-        botorch_model: After :meth:`fit`, a BoTorch ``Model`` view of the surrogate when one
-            exists (lets MC acquisitions such as qLogNEI run natively), else None.
+        differentiable: Predictions and samples are differentiable in the inputs, so the
+            acquisition optimizer refines candidates by gradient (L-BFGS-B). When False,
+            it relies on raw samples and local search only.
     """
 
-    handles_categorical: ClassVar[bool] = False
-    botorch_model: Any = None
+    differentiable: ClassVar[bool] = True
 
     @abstractmethod
     def fit(self, x_unit: np.ndarray, y: np.ndarray, cat_dims: Mapping[int, int] | None = None) -> None:
@@ -73,4 +85,4 @@ class BaseSurrogate(ABC):
 
     @abstractmethod
     def predict(self, x_unit: torch.Tensor) -> Predictive:
-        """Predictive distribution at `batch x q x d`-dim (or `n x d`-dim) inputs."""
+        """Predictive distribution at `batch_shape x q x d`-dim inputs (`n x d`: one joint set)."""

@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from hpo.surrogates.gp import GPSurrogate, PosteriorPredictive
+from hpo.surrogates.gp import GPSurrogate
 from hpo.testing import SurrogateContract
 
 
@@ -16,20 +16,43 @@ def _data(n, d, seed=0):
     return x, np.sin(4 * x[:, 0]) + 0.1 * rng.standard_normal(n)
 
 
+def _fitted_with_queries(cat_dims, batch, q):
+    """A GP fitted on 30 points in 3-d (column 2 categorical with ``cat_dims``) and `batch x q x 3` queries."""
+    x, y = _data(30, 3)
+    if cat_dims:
+        x[:, 2] = (np.random.default_rng(1).integers(0, 4, 30) + 0.5) / 4
+    gp = GPSurrogate()
+    gp.fit(x, y, cat_dims)
+    xt = torch.rand(batch, q, 3, dtype=torch.float64)
+    if cat_dims:
+        xt[..., 2] = (torch.randint(0, 4, (batch, q)) + 0.5) / 4
+    return gp, xt
+
+
 def test_fast_predictive_equals_the_botorch_posterior():
     for cat_dims in (None, {2: 4}):
-        x, y = _data(30, 3)
-        if cat_dims:
-            x[:, 2] = (np.random.default_rng(1).integers(0, 4, 30) + 0.5) / 4
-        gp = GPSurrogate()
-        gp.fit(x, y, cat_dims)
-        xt = torch.rand(9, 1, 3, dtype=torch.float64)
-        if cat_dims:
-            xt[..., 2] = (torch.randint(0, 4, (9, 1)) + 0.5) / 4
+        gp, xt = _fitted_with_queries(cat_dims, 9, 1)
         ours = gp.predict(xt)
-        ref = PosteriorPredictive(gp.botorch_model.posterior(gp._to_model_inputs(xt)))
-        assert torch.allclose(ours.mean, ref.mean, atol=1e-8)
-        assert torch.allclose(ours.variance, ref.variance, atol=1e-8)
+        ref = gp.botorch_model.posterior(gp._to_model_inputs(xt))
+        assert torch.allclose(ours.mean, ref.mean.squeeze(-1), atol=1e-8)
+        assert torch.allclose(ours.variance, ref.variance.squeeze(-1), atol=1e-8)
+
+
+def test_joint_samples_have_the_botorch_posterior_covariance_and_carry_gradients():
+    for cat_dims in (None, {2: 4}):
+        gp, xt = _fitted_with_queries(cat_dims, 5, 4)
+        mean, cov = gp.predict(xt).joint()
+        with torch.no_grad():
+            ref = gp.botorch_model.posterior(gp._to_model_inputs(xt)).distribution
+        std = float(gp.botorch_model.outcome_transform.stdvs)
+        assert torch.allclose(cov * std**2, ref.covariance_matrix, atol=1e-8)
+        xg = xt.clone().requires_grad_(True)
+        samples = gp.predict(xg).sample(4000, torch.Generator().manual_seed(0))
+        assert samples.shape == (4000, 5, 4)
+        emp = torch.cov(samples[:, 0].detach().T)
+        assert torch.allclose(emp, ref.covariance_matrix[0], atol=0.1 * float(ref.covariance_matrix[0].diagonal().max()))
+        samples.sum().backward()
+        assert xg.grad is not None and torch.isfinite(xg.grad).all() and xg.grad[..., :2].abs().sum() > 0
 
 
 def test_model_is_a_float64_botorch_gp_with_learned_noise():
