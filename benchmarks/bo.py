@@ -9,6 +9,13 @@ from typing import Any
 METHODS = ("hpo-gp-logei", "optuna-gp", "optuna-tpe", "random")
 
 
+def _done(trial_id: int, config: dict[str, Any], value: float) -> Any:
+    """A COMPLETED observation of ``value`` (the benchmark's metric, minimized)."""
+    from hpo.trial import Observation, TrialStatus
+
+    return Observation(trial_id, config, TrialStatus.COMPLETED, 1.0, {"value": value}, 0.0, (value,))
+
+
 def run_one(problem_key: str, method: str, seed: int, evals: int) -> dict[str, Any]:
     """One optimization run; returns per-evaluation values, regrets and suggestion times."""
     import torch
@@ -26,7 +33,6 @@ def run_one(problem_key: str, method: str, seed: int, evals: int) -> dict[str, A
     if base in ("hpo-gp-logei", "random"):
         from hpo.searchers import BOSearcher, RandomSearcher
         from hpo.surrogates.gp import GPSurrogate
-        from hpo.trial import Trial, TrialStatus
 
         searcher = (
             BOSearcher(
@@ -45,7 +51,7 @@ def run_one(problem_key: str, method: str, seed: int, evals: int) -> dict[str, A
             times.append(time.perf_counter() - t0)
             value = problem.evaluate(config)
             values.append(value)
-            searcher.observe([Trial(i + 1, config, TrialStatus.COMPLETED, value=value)])
+            searcher.observe([_done(i + 1, config, value)])
     else:
         import optuna
 
@@ -87,7 +93,7 @@ def overhead(sizes: list[int], repeats: int = 5, seed: int = 0) -> list[dict[str
 
     from hpo.search_spaces import Float, SearchSpace
     from hpo.searchers import BOSearcher
-    from hpo.trial import Trial, TrialStatus
+
 
     warnings.simplefilter("ignore")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -106,13 +112,13 @@ def overhead(sizes: list[int], repeats: int = 5, seed: int = 0) -> list[dict[str
         # ours
         searcher = BOSearcher(space, seed=seed)
         searcher.set_objective("value", "min")
-        searcher.observe([Trial(i + 1, dict(zip(names, x[i], strict=True)), TrialStatus.COMPLETED, value=float(y[i])) for i in range(n)])
+        searcher.observe([_done(i + 1, dict(zip(names, x[i], strict=True)), float(y[i])) for i in range(n)])
         ours = []
         for r in range(repeats + 1):
             t0 = time.perf_counter()
             (config,) = searcher.suggest(1)
             ours.append(time.perf_counter() - t0)
-            searcher.observe([Trial(n + r + 1, config, TrialStatus.COMPLETED, value=value(config))])
+            searcher.observe([_done(n + r + 1, config, value(config))])
         # Optuna GPSampler (with greenlet)
         dists = {k: optuna.distributions.FloatDistribution(0.0, 1.0) for k in names}
         study = optuna.create_study(sampler=optuna.samplers.GPSampler(seed=seed))

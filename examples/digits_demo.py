@@ -93,7 +93,7 @@ def main() -> None:
         return
     epochs = sum(t.budget for t in result.trials)
     print(f"epochs trained in all: {epochs:.0f} (random search at the full budget: {args.trials * 27})")
-    reached = inc.notes.get("reached", inc.budget)
+    reached = inc.fidelity
     print(
         f"incumbent: trial {inc.trial_id} ({inc.status.value.lower()} at {reached:.0f} epochs)  "
         f"val_loss={inc.value:.4f}  val_accuracy={inc.metrics['val_accuracy']:.4f}"

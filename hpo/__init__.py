@@ -31,7 +31,9 @@ _LAZY = {
     "TrialContext": "hpo._runtime",
     "TrialStopped": "hpo._runtime",
     "Study": "hpo.study",
-    "StudyResult": "hpo.study",
+    "StudyResult": "hpo.result",
+    "load_study": "hpo.result",
+    "Observation": "hpo.trial",
     "Budget": "hpo.budget",
     "JobBudget": "hpo.budget",
     "Trial": "hpo.trial",
@@ -47,6 +49,7 @@ _LAZY = {
     "StorageCorruptError": "hpo.errors",
     "StudyMismatchError": "hpo.errors",
     "ObjectiveError": "hpo.errors",
+    "ObjectivePicklingError": "hpo.errors",
     "UnknownPluginError": "hpo.errors",
 }
 

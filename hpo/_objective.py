@@ -18,40 +18,55 @@ from hpo.trial import Report
 __all__ = ["extract_value", "objective_ref", "load_objective"]
 
 
-def extract_value(result: Any, metric: str, reports: Sequence[Report]) -> tuple[float, dict[str, Any]]:
-    """The metric's value and all metrics of a finished job.
+def extract_value(
+    result: Any, metric: str | Sequence[str], reports: Sequence[Report]
+) -> tuple[float, dict[str, Any]]:
+    """The (first) metric's value and all metrics of a finished job.
 
-    Accepted results: a number (the metric itself), a dict holding ``metric``, or None when
-    the last ``hpo.report()`` carried the metric (as in Ray Tune).
+    Accepted results: a number (the metric itself, single objective only), a dict holding
+    every objective, or None when the last ``hpo.report()`` carried them (as in Ray Tune).
+
+    Args:
+        result: What the objective returned.
+        metric: The objective's metric, or every objective's metric in order.
+        reports: The job's reports.
 
     Raises:
         ObjectiveError: naming the metric, for a missing, non-numeric, NaN or infinite value.
     """
+    names = (metric,) if isinstance(metric, str) else tuple(metric)
+    wanted = names[0] if len(names) == 1 else names
     if result is None:
-        if reports and metric in reports[-1].metrics:
+        if reports and all(n in reports[-1].metrics for n in names):
             metrics: dict[str, Any] = dict(reports[-1].metrics)
         else:
             raise ObjectiveError(
-                f"objective returned None and never reported {metric!r}; return a number or a dict "
-                f"with {metric!r}, or call hpo.report({metric}=...)"
+                f"objective returned None and never reported {wanted!r}; return a number or a dict "
+                f"with {wanted!r}, or call hpo.report({', '.join(f'{n}=...' for n in names)})"
             )
     elif isinstance(result, Mapping):
         metrics = dict(result)
-        if metric not in metrics:
-            raise ObjectiveError(f"objective's result has no {metric!r} (keys: {sorted(map(str, metrics))})")
+        missing = [n for n in names if n not in metrics]
+        if missing:
+            raise ObjectiveError(f"objective's result has no {', '.join(map(repr, missing))} (keys: {sorted(map(str, metrics))})")
     elif isinstance(result, numbers.Real) and not isinstance(result, bool):
-        metrics = {metric: result}
+        if len(names) > 1:
+            raise ObjectiveError(f"objective returned one number {result!r}; with several objectives return a dict with {names!r}")
+        metrics = {names[0]: result}
     else:
         raise ObjectiveError(
-            f"objective returned {type(result).__name__} {result!r:.80}; expected a number or a dict with {metric!r}"
+            f"objective returned {type(result).__name__} {result!r:.80}; expected a number or a dict with {wanted!r}"
         )
-    raw = metrics[metric]
-    if isinstance(raw, bool) or not isinstance(raw, numbers.Real):
-        raise ObjectiveError(f"{metric!r} is {type(raw).__name__} {raw!r:.80}, expected a real number")
-    value = float(raw)
-    if not math.isfinite(value):
-        raise ObjectiveError(f"{metric!r} is {value} (not finite)")
-    return value, metrics
+    values = []
+    for name in names:
+        raw = metrics[name]
+        if isinstance(raw, bool) or not isinstance(raw, numbers.Real):
+            raise ObjectiveError(f"{name!r} is {type(raw).__name__} {raw!r:.80}, expected a real number")
+        value = float(raw)
+        if not math.isfinite(value):
+            raise ObjectiveError(f"{name!r} is {value} (not finite)")
+        values.append(value)
+    return values[0], metrics
 
 
 def objective_ref(fn: Callable[..., Any]) -> str | None:

@@ -32,6 +32,8 @@ def _add_run_options(p: argparse.ArgumentParser, resume: bool) -> None:
         "--workers", type=int, default=None, help="trials running at once (local: 1 by default; ray: a cap)"
     )
     p.add_argument("--executor", default=None, help="local (processes, default), inprocess (threads), ray")
+    p.add_argument("--scheduler", default=None, help="fifo (default), asha, hyperband, sh, pbt" + (" (default: stored)" if resume else ""))
+    p.add_argument("--searcher", default=None, help="bo (default: GP BO after a Sobol design), bo-ts, random or sobol")
     ray = p.add_argument_group("ray executor")
     ray.add_argument("--address", default=None, help="Ray cluster: auto, HOST:PORT or ray://HOST:10001 (default: local)")
     ray.add_argument("--gpus-per-trial", type=float, default=None, help="GPUs per trial (fractions allowed)")
@@ -52,10 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("target", help="path/to/train.py:function or package.module:function")
     run.add_argument("--space", help="YAML or JSON search space (optional if the function uses @hpo.tune)")
     run.add_argument("--storage", default="study.db", help="SQLite file (default: study.db)")
-    run.add_argument("--metric", default=None, help="metric to optimize (default: from @tune, else 'loss')")
-    run.add_argument("--mode", choices=("min", "max"), default=None)
-    run.add_argument("--scheduler", default=None, help="fifo (default)")
-    run.add_argument("--searcher", default=None, help="bo (default: GP BO after a Sobol design), random or sobol")
+    run.add_argument(
+        "--metric", default=None,
+        help="metric to optimize, or several separated by commas (default: from @tune, else 'loss')",
+    )
+    run.add_argument("--mode", default=None, help="min or max, or one per metric separated by commas")
+    run.add_argument("--surrogate", default=None, help="surrogate of the BO searcher: gp (default), ...")
     run.add_argument("--budget-min", type=float, default=None, help="smallest fidelity budget")
     run.add_argument("--budget-max", type=float, default=None, help="full fidelity budget (e.g. epochs)")
     run.add_argument("--seed", type=int, default=None)
@@ -70,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("storage")
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
-    best = sub.add_parser("best", help="print the incumbent's config as JSON")
+    best = sub.add_parser("best", help="print the incumbent's config as JSON (the Pareto front for several objectives)")
     best.add_argument("storage")
     best.add_argument("--with-value", action="store_true", help="print {config, value, trial_id}")
     return parser
@@ -94,7 +98,9 @@ def _run_study(study: Any, args: argparse.Namespace, n_trials: int | None) -> in
         study.close()
     counts = ", ".join(f"{k.lower()} {v}" for k, v in sorted(result.counts().items()))
     print(f"study {study.name!r} stopped ({result.stop_reason}): {counts}")
-    if result.incumbent is not None:
+    if len(result.metrics) > 1:
+        _print_front(result)
+    elif result.incumbent is not None:
         inc = result.incumbent
         print(f"incumbent: trial {inc.trial_id}, {result.metric}={inc.value:.6g}")
         print(json.dumps(dict(inc.config), sort_keys=True))
@@ -121,16 +127,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.budget_min is not None or args.budget_max is not None:
         hi = args.budget_max if args.budget_max is not None else budget.max
         budget = Budget(args.budget_min if args.budget_min is not None else min(budget.min, hi), hi)
+    metric: Any = args.metric.split(",") if args.metric else (settings.metric if settings else "loss")
+    mode: Any = args.mode.split(",") if args.mode else (settings.mode if settings else "min")
+    if isinstance(metric, list) and len(metric) == 1:
+        metric = metric[0]
+    if isinstance(mode, list) and len(mode) == 1:
+        mode = mode[0]
     study = Study.create(
         fn,
         space,
-        metric=args.metric or (settings.metric if settings else "loss"),
-        mode=args.mode or (settings.mode if settings else "min"),
+        metric=metric,
+        mode=mode,
         budget=budget,
         storage=args.storage,
         name=args.name or (settings.name if settings else None),
         scheduler=args.scheduler or (settings.scheduler if settings else "fifo"),
         searcher=args.searcher or (settings.searcher if settings else "bo"),
+        surrogate=args.surrogate or (settings.surrogate if settings else None),
         executor=args.executor or "local",
         workers=args.workers,
         trial_timeout=args.trial_timeout,
@@ -176,6 +189,8 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     executor = args.executor or stored.get("executor", "local")
     study = Study.load(
         args.storage,
+        scheduler=args.scheduler,
+        searcher=args.searcher,
         executor=args.executor,
         workers=args.workers,
         trial_timeout=args.trial_timeout,
@@ -198,40 +213,51 @@ def _read(storage: str) -> tuple[Any, list[Any]]:
         store.close()
 
 
+def _print_front(result: Any) -> None:
+    """The Pareto front of a study with several objectives, one JSON line per trial."""
+    front = result.pareto_front
+    names = ", ".join(f"{m} ({d})" for m, d in zip(result.metrics, result.modes, strict=True))
+    print(f"pareto front over {names}: {len(front)} trial(s)")
+    for t in front:
+        values = {m: t.metrics.get(m) for m in result.metrics}
+        print(json.dumps({"trial_id": t.trial_id, "values": values, "config": dict(t.config)}, sort_keys=True))
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
-    from hpo.study import best_trial
+    from hpo.result import load_study
     from hpo.trial import TrialStatus
 
+    result = load_study(args.storage)
     spec, trials = _read(args.storage)
-    counts: dict[str, int] = {}
-    for t in trials:
-        counts[t.status.value] = counts.get(t.status.value, 0) + 1
-    best = best_trial(trials, spec.mode)
+    counts = result.counts()
+    best = result.incumbent
     starts = [t.started_at for t in trials if t.started_at]
     ends = [t.finished_at or time.time() for t in trials if t.started_at]
     elapsed = (max(ends) - min(starts)) if starts else 0.0
     running = [t for t in trials if t.status is TrialStatus.RUNNING]
+    several = len(result.metrics) > 1
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "study": spec.name,
-                    "metric": spec.metric,
-                    "mode": spec.mode,
-                    "counts": counts,
-                    "n_trials": spec.settings.get("n_trials"),
-                    "elapsed_s": elapsed,
-                    "incumbent": None if best is None else {"trial_id": best.trial_id, "value": best.value, "config": best.config},
-                    "running": [{"trial_id": t.trial_id, "worker": t.worker} for t in running],
-                },
-                sort_keys=True,
-            )
-        )
+        out = {
+            "study": spec.name,
+            "metric": spec.metric,
+            "mode": spec.mode,
+            "counts": counts,
+            "n_trials": spec.settings.get("n_trials"),
+            "elapsed_s": elapsed,
+            "incumbent": None if best is None else {"trial_id": best.trial_id, "value": best.value, "config": best.config},
+            "running": [{"trial_id": t.trial_id, "worker": t.worker} for t in running],
+        }
+        if several:
+            out["pareto_front"] = [t.trial_id for t in result.pareto_front]
+        print(json.dumps(out, sort_keys=True))
         return 0
-    print(f"study: {spec.name}  ({spec.metric}, {spec.mode})  target trials: {spec.settings.get('n_trials')}")
+    objectives = ", ".join(f"{m} {d}" for m, d in zip(result.metrics, result.modes, strict=True))
+    print(f"study: {spec.name}  ({objectives})  target trials: {spec.settings.get('n_trials')}")
     print("trials: " + (", ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items())) or "none"))
     print(f"elapsed: {elapsed:.1f} s")
-    if best is not None:
+    if several:
+        print(f"pareto front: {len(result.pareto_front)} trial(s) (`hpo best` lists them)")
+    elif best is not None:
         print(f"incumbent: trial {best.trial_id}, {spec.metric}={best.value:.6g}, config {json.dumps(dict(best.config), sort_keys=True)}")
     else:
         print("incumbent: none yet")
@@ -241,10 +267,16 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_best(args: argparse.Namespace) -> int:
-    from hpo.study import best_trial
+    from hpo.result import load_study
 
-    spec, trials = _read(args.storage)
-    best = best_trial(trials, spec.mode)
+    result = load_study(args.storage)
+    if len(result.metrics) > 1:
+        if not result.pareto_front:
+            print(f"no completed trial in {args.storage!r}", file=sys.stderr)
+            return 1
+        _print_front(result)
+        return 0
+    best = result.incumbent
     if best is None:
         print(f"no completed trial in {args.storage!r}", file=sys.stderr)
         return 1

@@ -11,11 +11,13 @@ __all__ = [
     "HPOError",
     "SearchSpaceError",
     "ConfigError",
+    "SettingError",
     "StorageError",
     "StorageLockedError",
     "StorageCorruptError",
     "StudyMismatchError",
     "ObjectiveError",
+    "ObjectivePicklingError",
     "UnknownPluginError",
 ]
 
@@ -48,6 +50,10 @@ class ConfigError(_ParamError):
     prefix = "config not in search space"
 
 
+class SettingError(HPOError, ValueError):
+    """A scheduler's, searcher's or integration's argument is invalid; the message names it."""
+
+
 class StorageError(HPOError):
     """A study's storage cannot be used."""
 
@@ -66,6 +72,10 @@ class StudyMismatchError(StorageError):
 
 class ObjectiveError(HPOError):
     """An objective returned something that is not a usable result for the study metric."""
+
+
+class ObjectivePicklingError(HPOError):
+    """An objective cannot be pickled to be sent to worker processes (raised before any trial runs)."""
 
 
 class UnknownPluginError(HPOError, ValueError):

@@ -34,8 +34,8 @@ class TuneSettings:
     """Everything ``@tune`` was given, validated at decoration time."""
 
     space: SearchSpace
-    metric: str = "loss"
-    mode: str = "min"
+    metric: Any = "loss"
+    mode: Any = "min"
     scheduler: Any = "fifo"
     searcher: Any = "bo"
     surrogate: Any = None
@@ -100,11 +100,6 @@ class TunedFunction:
             options = {k: v for k, v in options.items() if v is not None}
         elif address is not None or max_retries is not None:
             raise HPOError(f"address= and max_retries= are options of executor='ray', not of {executor!r}")
-        searcher = s.searcher
-        if s.surrogate is not None:
-            from hpo.searchers.bo import BOSearcher
-
-            searcher = BOSearcher(s.space, seed, surrogate=s.surrogate)
         return Study.create(
             self,
             s.space,
@@ -114,7 +109,8 @@ class TunedFunction:
             storage=storage,
             name=name or s.name or self.fn.__name__,
             scheduler=s.scheduler,
-            searcher=searcher,
+            searcher=s.searcher,
+            surrogate=s.surrogate,
             executor=executor,
             workers=workers,
             trial_timeout=trial_timeout,
@@ -193,8 +189,8 @@ class TunedFunction:
 def tune(
     space: Mapping[str, Any] | SearchSpace,
     *,
-    metric: str = "loss",
-    mode: str = "min",
+    metric: str | tuple[str, ...] = "loss",
+    mode: str | tuple[str, ...] = "min",
     scheduler: Any = "fifo",
     searcher: Any = "bo",
     surrogate: Any = None,
@@ -206,8 +202,11 @@ def tune(
 
     Args:
         space: Parameter name to parameter (see :mod:`hpo.search_spaces`).
-        metric: The metric to optimize, as returned or passed to ``hpo.report``.
-        mode: ``"min"`` or ``"max"``.
+        metric: The metric to optimize, as returned or passed to ``hpo.report``, or a
+            tuple of metrics for several objectives (``("val_loss", "latency_ms")``): the
+            result then has a :attr:`~hpo.result.StudyResult.pareto_front`. Cost reported
+            as a metric (e.g. ``"train_seconds"``) can be one of them.
+        mode: ``"min"`` or ``"max"``, or a tuple with one per metric.
         scheduler: Registered name or object: ``"fifo"`` (default: every trial gets the full
             budget), ``"asha"``, ``"hyperband"``, ``"sh"`` (successive halving), ``"pbt"``.
             With the default ``"bo"`` searcher, ASHA/Hyperband/SH are model-based
@@ -225,10 +224,11 @@ def tune(
         SearchSpaceError: at decoration time, for an invalid space.
         HPOError: for an invalid metric or mode.
     """
-    if mode not in ("min", "max"):
-        raise HPOError(f"mode must be 'min' or 'max', got {mode!r}")
-    if not isinstance(metric, str) or not metric:
-        raise HPOError(f"metric must be a non-empty string, got {metric!r}")
+    from hpo.trial import as_objectives
+
+    metrics, modes = as_objectives(metric, mode)
+    if len(metrics) > 1:
+        metric, mode = metrics, modes
     if surrogate is not None:
         from hpo._registry import SURROGATES
 

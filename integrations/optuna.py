@@ -13,8 +13,8 @@ How it maps onto Optuna's sampler protocol:
 
 * ``infer_relative_search_space`` is the intersection search space of past trials
   (pruned ones included); single-valued distributions are left out.
-* ``sample_relative`` runs :func:`hpo.searchers.bo.propose` on that space: a Sobol design
-  for the first ``n_startup_trials`` complete trials, then a BoTorch GP with LogEI. Trials
+* ``sample_relative`` runs :func:`hpo.searchers.bo.propose` on that space: uniform random
+  configs for the first ``n_startup_trials`` complete trials, then a BoTorch GP with LogEI. Trials
   that are RUNNING (``n_jobs > 1`` or distributed workers) are pending points, so qLogNEI
   steers parallel workers to different, informative configs.
 * ``sample_independent`` (conditional or dynamic parameters outside the intersection)
@@ -27,7 +27,19 @@ How it maps onto Optuna's sampler protocol:
   worse than a finished run, so the model learns to avoid that region instead of ignoring
   it; complete trials always take precedence in defining the incumbent for the
   acquisition. Set ``use_pruned=False`` to model complete trials only.
-* Multi-objective studies are not supported: every sampling method raises ``ValueError``.
+* **Several objectives** (``optuna.create_study(directions=[...])``): the same random
+  startup configs, then :func:`hpo.searchers._mobo.propose_pareto`: one GP per objective and
+  qLogNEHVI (Daulton et al., NeurIPS 2021; Ament et al., NeurIPS 2023) with a reference
+  point inferred from the observed Pareto front, RUNNING trials as pending points.
+  ``surrogate``, ``acquisition`` and ``use_pruned`` apply to single-objective studies
+  only; pruned trials are left out (Optuna cannot report intermediate values of a
+  multi-objective trial, so a pruned one has no value to learn from).
+
+Several objectives::
+
+    study = optuna.create_study(directions=["minimize", "maximize"], sampler=HPOSampler(seed=0))
+    study.optimize(objective, n_trials=50)
+    study.best_trials  # the Pareto front
 """
 
 from __future__ import annotations
@@ -74,14 +86,19 @@ def _to_optuna_value(dist: BaseDistribution, value: Any) -> Any:
 class HPOSampler(BaseSampler):
     """hyperbandit's Bayesian optimization (BoTorch GP + LogEI/qLogNEI) for Optuna studies.
 
+    Studies with several objectives get one GP per objective and qLogNEHVI (see the
+    module docstring).
+
     Args:
         seed: Seed for the design, the acquisition optimizer and the independent sampler.
-        n_startup_trials: Complete trials before the GP takes over; ``max(5, d + 1)`` by default.
+        n_startup_trials: Complete trials (with every objective finite) before the GP takes
+            over; ``max(5, d + 1)`` by default.
         acquisition: ``"logei"`` (default; qLogNEI while trials run), ``"qlognei"``,
             ``"ucb"`` or ``"ts"``.
-        surrogate: ``"gp"`` or any :class:`hpo.surrogates.BaseSurrogate`.
+        surrogate: ``"gp"`` or any :class:`hpo.surrogates.BaseSurrogate` (one objective).
         independent_sampler: Sampler for parameters outside the relative search space.
-        use_pruned: Use pruned trials' last intermediate values as observations.
+        use_pruned: Use pruned trials' last intermediate values as observations (one
+            objective).
     """
 
     def __init__(
@@ -101,7 +118,7 @@ class HPOSampler(BaseSampler):
             raise ValueError(f"unknown acquisition {acquisition!r}; choose from {ACQUISITIONS}")
         self._seed = seed
         self._rng = np.random.default_rng(seed)
-        self._n_startup = n_startup_trials
+        self._n_startup_trials = n_startup_trials
         self._acquisition = acquisition
         self._surrogate = make_surrogate(surrogate, seed=seed or 0) if isinstance(surrogate, str) else surrogate
         self._independent = independent_sampler or RandomSampler(seed=seed)
@@ -113,24 +130,26 @@ class HPOSampler(BaseSampler):
         self._rng = np.random.default_rng()
         self._independent.reseed_rng()
 
-    @staticmethod
-    def _check_single_objective(study: Study) -> None:
-        if len(study.directions) > 1:
-            raise ValueError("HPOSampler supports single-objective studies only")
-
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        if len(study.directions) > 1:
-            return {}
         return {n: d for n, d in self._search_space.calculate(study).items() if not d.single()}
 
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
-        self._check_single_objective(study)
         if not search_space:
             return {}
         names = sorted(search_space)
         space = SearchSpace({n: _to_param(search_space[n]) for n in names})
+        if len(study.directions) > 1:
+            config = self._sample_pareto(study, trial, space, names)
+        else:
+            config = self._sample_single(study, trial, space, names)
+        return {n: _to_optuna_value(search_space[n], config[n]) for n in names}
+
+    def _n_startup(self, space: SearchSpace) -> int:
+        return self._n_startup_trials if self._n_startup_trials is not None else max(5, space.d + 1)
+
+    def _sample_single(self, study: Study, trial: FrozenTrial, space: SearchSpace, names: list[str]) -> dict[str, Any]:
         sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
         trials = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING), use_cache=True)
         configs, ys, pending = [], [], []
@@ -150,28 +169,46 @@ class HPOSampler(BaseSampler):
                     ys.append(sign * last)
             elif t.state == TrialState.RUNNING and t.number != trial.number:
                 pending.append(config)
-        n_startup = self._n_startup if self._n_startup is not None else max(5, space.d + 1)
-        if n_complete < n_startup:
-            config = space.sample(self._rng)
-        else:
-            from hpo.searchers.bo import propose
+        if n_complete < self._n_startup(space):
+            return space.sample(self._rng)
+        from hpo.searchers.bo import propose
 
-            x = propose(
-                space,
-                space.encode(configs),
-                np.asarray(ys),
-                space.encode(pending) if pending else None,
-                self._surrogate,
-                self._acquisition,
-                self._rng,
-            )
-            config = space.decode(x)[0]
-        return {n: _to_optuna_value(search_space[n], config[n]) for n in names}
+        x = propose(
+            space,
+            space.encode(configs),
+            np.asarray(ys),
+            space.encode(pending) if pending else None,
+            self._surrogate,
+            self._acquisition,
+            self._rng,
+        )
+        return space.decode(x)[0]
+
+    def _sample_pareto(self, study: Study, trial: FrozenTrial, space: SearchSpace, names: list[str]) -> dict[str, Any]:
+        signs = np.array([1.0 if d == StudyDirection.MAXIMIZE else -1.0 for d in study.directions])
+        trials = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING), use_cache=True)
+        configs, ys, pending = [], [], []
+        for t in trials:
+            if not all(n in t.params for n in names):
+                continue
+            config = {n: t.params[n] for n in names}
+            if t.state == TrialState.COMPLETE and t.values is not None and np.isfinite(t.values).all():
+                configs.append(config)
+                ys.append(signs * np.asarray(t.values, dtype=float))
+            elif t.state == TrialState.RUNNING and t.number != trial.number:
+                pending.append(config)
+        if len(configs) < self._n_startup(space):
+            return space.sample(self._rng)
+        from hpo.searchers._mobo import propose_pareto
+
+        x = propose_pareto(
+            space, space.encode(configs), np.asarray(ys), space.encode(pending) if pending else None, self._rng
+        )
+        return space.decode(x)[0]
 
     def sample_independent(
         self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
     ) -> Any:
-        self._check_single_objective(study)
         return self._independent.sample_independent(study, trial, param_name, param_distribution)
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
@@ -188,7 +225,8 @@ class HPOSampler(BaseSampler):
 class LCPFNPruner(BasePruner):
     """Prune a trial once LC-PFN gives its final value less than ``threshold`` chance to beat the best.
 
-    The rule of :class:`hpo.schedulers.LCStopping` (Adriaensen et al., NeurIPS 2023), read
+    The rule of :class:`hpo.schedulers.LCStopping` (Adriaensen et al., NeurIPS 2023), one
+    implementation for both (:class:`hpo.surrogates.lcpfn.stopping.StoppingRule`), read
     from ``trial.intermediate_values``: with at least ``min_steps`` reports and at least
     one COMPLETE trial, prune when P(value at ``max_step`` beats ``study.best_value``) <
     ``threshold``.
@@ -216,38 +254,25 @@ class LCPFNPruner(BasePruner):
         step_offset: int = 1,
         model: Any = None,
     ) -> None:
-        if not 0 < threshold < 1:
-            raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
+        from hpo.surrogates.lcpfn.stopping import StoppingRule
+
         if max_step < 1:
             raise ValueError(f"max_step must be >= 1, got {max_step!r}")
+        self.rule = StoppingRule(threshold, min_steps, 1, y_range, model)
         self.max_step = max_step
         self.threshold = threshold
         self.min_steps = min_steps
         self.y_range = y_range
         self.step_offset = step_offset
-        self._model = model
 
     @property
     def model(self) -> Any:
-        if self._model is None:
-            from hpo.surrogates.lcpfn import LCPFN
-
-            self._model = LCPFN.load()
-        return self._model
+        return self.rule.model
 
     def prune(self, study: Study, trial: FrozenTrial) -> bool:
         values = trial.intermediate_values
-        if len(values) < self.min_steps or len(study.directions) != 1:
+        if len(study.directions) != 1 or not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             return False
-        if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            return False
-        steps = sorted(values)
-        x = [float(s + self.step_offset) for s in steps]
-        if x[-1] >= self.max_step:
-            return False  # the final value is in
+        curve = [(float(step + self.step_offset), float(values[step])) for step in sorted(values)]
         maximize = study.direction == StudyDirection.MAXIMIZE
-        p = self.model.prob_improvement(
-            [x], [[float(values[s]) for s in steps]], x_final=float(self.max_step), threshold=float(study.best_value),
-            maximize=maximize, y_range=self.y_range,
-        )[0]  # fmt: skip
-        return bool(p < self.threshold)
+        return self.rule.should_stop(curve, float(self.max_step), float(study.best_value), maximize)

@@ -1,23 +1,23 @@
 """Shared parts of the multi-fidelity schedulers: rung budgets and model-based sampling.
 
 Model-based variants (BOHB-style; Falkner, Klein & Hutter, "BOHB: Robust and Efficient
-Hyperparameter Optimization at Scale", ICML 2018): when the scheduler's searcher learns
-from history (``searcher.uses_history``), it is fitted only on the results of the
-largest budget that has at least ``d + 1`` of them, and a fraction ``random_fraction``
-(1/3, as in BOHB) of new configs is drawn uniformly at random instead. With a searcher
-that does not learn (random, Sobol), every config comes from it directly.
+Hyperparameter Optimization at Scale", ICML 2018): the searcher observes every job's
+result at the fidelity it reached (a PAUSED trial at its rung, a PRUNED or FAILED one
+too) and chooses what to fit itself (``BOSearcher`` fits the largest budget with at least
+``d + 1`` results). When it learns from history (``searcher.uses_history``), a fraction
+``random_fraction`` (1/3, as in BOHB) of new configs is drawn uniformly at random instead.
+With a searcher that does not learn (random, Sobol), every config comes from it directly.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from hpo.errors import HPOError
 from hpo.schedulers.base import BaseScheduler
 from hpo.searchers.base import BaseSearcher
-from hpo.trial import Job, StudyView, Trial, TrialStatus
+from hpo.trial import Job, StudyView, Trial
 
 __all__ = ["rung_budgets", "snap_budget", "MultiFidelityScheduler"]
 
@@ -71,6 +71,7 @@ class MultiFidelityScheduler(BaseScheduler):
     """
 
     pauses_trials: ClassVar[bool] = True
+    judges_reports: ClassVar[bool] = False
 
     def __init__(self, searcher: BaseSearcher, eta: float = 3, random_fraction: float = 1 / 3) -> None:
         super().__init__(searcher)
@@ -79,10 +80,6 @@ class MultiFidelityScheduler(BaseScheduler):
             raise HPOError(f"random_fraction must be in [0, 1], got {random_fraction!r}")
         self.random_fraction = random_fraction
         self.rng = self._own_rng()
-        # budget -> trial id -> (config, value in the user's metric units)
-        self._by_budget: dict[float, dict[int, tuple[Any, float]]] = {}
-        self._model_budget: float | None = None
-        self._fed: set[int] = set()
 
     # ------------------------------------------------------------------ results
     def _signed(self, value: float) -> float:
@@ -92,48 +89,14 @@ class MultiFidelityScheduler(BaseScheduler):
     @staticmethod
     def reached(trial: Trial) -> float:
         """The budget position a trial reached (its last job's stop, for completed jobs)."""
-        return float(trial.notes.get("reached", trial.budget))
-
-    def _record_result(self, trial: Trial) -> float | None:
-        """Store a PAUSED/COMPLETED trial's value at the budget it reached; returns that budget."""
-        if trial.status not in (TrialStatus.PAUSED, TrialStatus.COMPLETED) or trial.value is None:
-            return None
-        budget = self.reached(trial)
-        self._by_budget.setdefault(budget, {})[trial.trial_id] = (trial.config, float(trial.value))
-        return budget
-
-    def on_complete(self, trial: Trial) -> None:
-        self._record_result(trial)
-        if not self.searcher.uses_history:
-            if trial.status.is_finished:
-                self.searcher.observe([trial])
+        return trial.fidelity
 
     # ------------------------------------------------------------------ new configs
-    def _refresh_model(self) -> None:
-        """Feed the searcher the results of the largest budget with at least d + 1 of them."""
-        need = self.searcher.space.d + 1
-        budgets = [b for b, res in self._by_budget.items() if len(res) >= need]
-        if not budgets:
-            return
-        top = max(budgets)
-        if top != self._model_budget:
-            self.searcher.reset()
-            self._model_budget, self._fed = top, set()
-        new = [
-            Trial(tid, config, TrialStatus.COMPLETED, value=value, budget=top)
-            for tid, (config, value) in sorted(self._by_budget[top].items())
-            if tid not in self._fed
-        ]
-        if new:
-            self.searcher.observe(new)
-            self._fed.update(t.trial_id for t in new)
-
     def _suggest(self, view: StudyView) -> dict[str, Any]:
         if self.searcher.uses_history:
             if self.rng.random() < self.random_fraction:
                 return dict(self.searcher.space.sample(self.rng))
-            self._refresh_model()
-        (config,) = self.searcher.suggest(1, pending=[t.config for t in view.running()])
+        (config,) = self.searcher.suggest(1, pending=self._pending(view))
         return config
 
     def _start_new(self, view: StudyView, stop: float) -> Job | None:
@@ -152,13 +115,6 @@ class MultiFidelityScheduler(BaseScheduler):
         from hpo.budget import JobBudget
 
         return Job(trial, JobBudget(start, stop, view.budget.max))
-
-    def restore(self, trials: Sequence[Trial]) -> None:
-        """Results of PAUSED/COMPLETED trials go back into the per-budget record."""
-        for trial in trials:
-            self._record_result(trial)
-        if not self.searcher.uses_history:
-            super().restore(trials)
 
 
 def n_at_least_one(n: float) -> int:

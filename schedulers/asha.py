@@ -50,7 +50,7 @@ class ASHA(MultiFidelityScheduler):
         super().__init__(searcher, eta, random_fraction)
         if isinstance(min_early_stopping_rate, bool) or not isinstance(min_early_stopping_rate, int) or min_early_stopping_rate < 0:
             raise HPOError(f"min_early_stopping_rate must be an int >= 0, got {min_early_stopping_rate!r}")
-        self.s = min_early_stopping_rate
+        self.s = self.min_early_stopping_rate = min_early_stopping_rate
         self.rungs: list[float] | None = None
         # per rung: trial id -> value (user units); trials promoted out of it
         self._rung_values: list[dict[int, float]] = []

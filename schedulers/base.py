@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from hpo.searchers.base import BaseSearcher
-from hpo.trial import Decision, Job, Report, StudyView, Trial
+from hpo.trial import Decision, Job, Observation, Report, StudyView, Trial
 
 __all__ = ["BaseScheduler"]
 
@@ -29,22 +29,24 @@ class BaseScheduler(ABC):
         needs_intermediate_reports: The scheduler acts on ``hpo.report()`` calls, so an
             objective that never reports cannot be scheduled well.
         pauses_trials: The scheduler may answer ``Decision.PAUSE`` and later resume trials.
+        judges_reports: :meth:`on_report` may answer something other than CONTINUE, so a
+            reporting job waits for the answer. Schedulers that act only between jobs
+            (FIFO, and our SH/Hyperband/ASHA/PBT, which size each job to a rung) declare
+            False and executors stream their reports. A subclass that overrides
+            :meth:`on_report` without declaring it judges reports.
     """
 
     needs_intermediate_reports: ClassVar[bool] = False
     pauses_trials: ClassVar[bool] = False
+    judges_reports: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "on_report" in cls.__dict__ and "judges_reports" not in cls.__dict__:
+            cls.judges_reports = True
 
     def __init__(self, searcher: BaseSearcher) -> None:
         self.searcher = searcher
-
-    @property
-    def judges_reports(self) -> bool:
-        """Whether :meth:`on_report` may answer anything but CONTINUE (it is overridden).
-
-        Schedulers that act only between jobs (FIFO, and our SH/Hyperband/ASHA/PBT, which
-        size each job to a rung) do not, so executors may stream reports without waiting.
-        """
-        return type(self).on_report is not BaseScheduler.on_report
 
     @abstractmethod
     def next_job(self, view: StudyView) -> Job | None:
@@ -55,15 +57,21 @@ class BaseScheduler(ABC):
         return Decision.CONTINUE
 
     def on_complete(self, trial: Trial) -> None:
-        """A job ended (trial COMPLETED, PRUNED, PAUSED or FAILED). The default informs the searcher."""
-        if trial.status.is_finished:
-            self.searcher.observe([trial])
+        """A job ended (trial COMPLETED, PRUNED, PAUSED or FAILED): update the scheduler's own state.
+
+        The searcher learns of it separately, through :meth:`observe`.
+        """
+
+    def observe(self, observation: Observation) -> None:
+        """Route an ended job's observation to the searcher that proposed its config."""
+        self.searcher.observe([observation])
 
     def restore(self, trials: Sequence[Trial]) -> None:
-        """Rebuild state from a stored history when a study is resumed."""
-        finished = [t for t in trials if t.status.is_finished and t.counts_toward_limit]
-        if finished:
-            self.searcher.observe(finished)
+        """Rebuild the scheduler's own state from the stored trials when a study is resumed."""
+
+    def replay(self, observations: Sequence[Observation]) -> None:
+        """Replay the stored observations to the searcher when a study is resumed."""
+        self.searcher.replay(observations)
 
     # ----------------------------------------------------------------- helpers
     def _own_rng(self, seed: int | None = None):  # type: ignore[no-untyped-def]
@@ -78,6 +86,10 @@ class BaseScheduler(ABC):
         base = self.searcher.seed if seed is None else seed
         return np.random.default_rng(None if base is None else [int(base), 0x5C4ED])
 
+    def _pending(self, view: StudyView) -> list[Any]:
+        """Configs of running trials, for searchers that take them into account."""
+        return [t.config for t in view.running()] if self.searcher.supports_pending else []
+
     def _new_trial(self, view: StudyView) -> Trial | None:
         """Claim an enqueued trial, or create one from the searcher; None if none may start."""
         if not view.can_start_trial():
@@ -85,6 +97,5 @@ class BaseScheduler(ABC):
         queued = view.take_enqueued()
         if queued is not None:
             return queued
-        pending = [t.config for t in view.running()]
-        (config,) = self.searcher.suggest(1, pending=pending)
+        (config,) = self.searcher.suggest(1, pending=self._pending(view))
         return view.new_trial(config)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from hpo.schedulers.base import BaseScheduler
 from hpo.trial import Job, StudyView
 
@@ -14,6 +16,8 @@ class FIFOScheduler(BaseScheduler):
     This is plain (possibly parallel) black-box optimization: the searcher alone decides
     what to try. Multi-fidelity schedulers replace it to spend less on bad configs.
     """
+
+    judges_reports: ClassVar[bool] = False
 
     def next_job(self, view: StudyView) -> Job | None:
         trial = self._new_trial(view)

@@ -16,19 +16,22 @@ stopped.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-from hpo.errors import HPOError
 from hpo.schedulers.base import BaseScheduler
 from hpo.schedulers.fifo import FIFOScheduler
 from hpo.searchers.base import BaseSearcher
-from hpo.trial import Decision, Job, Report, StudyView, Trial, TrialStatus
+from hpo.surrogates.lcpfn.stopping import StoppingRule
+from hpo.trial import Decision, Job, Observation, Report, StudyView, Trial, TrialStatus
 
 __all__ = ["LCStopping"]
 
 
 class LCStopping(BaseScheduler):
     """Stop trials whose extrapolated final value is unlikely to beat the incumbent.
+
+    The rule is :class:`hpo.surrogates.lcpfn.stopping.StoppingRule`, which
+    ``hpo.integrations.optuna.LCPFNPruner`` shares.
 
     Args:
         searcher: Where new configs come from (passed to the default FIFO base).
@@ -42,8 +45,10 @@ class LCStopping(BaseScheduler):
         every: Judge every ``every``-th report only (1), to save inference time.
 
     Raises:
-        HPOError: for a threshold outside (0, 1) or a bad ``min_steps``/``every``.
+        SettingError: for a threshold outside (0, 1) or a bad ``min_steps``/``every``.
     """
+
+    needs_intermediate_reports: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -56,17 +61,12 @@ class LCStopping(BaseScheduler):
         every: int = 1,
     ) -> None:
         super().__init__(searcher)
-        if not 0 < threshold < 1:
-            raise HPOError(f"threshold must be in (0, 1), got {threshold!r}")
-        for label, value in (("min_steps", min_steps), ("every", every)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise HPOError(f"{label} must be a positive integer, got {value!r}")
+        self.rule = StoppingRule(threshold, min_steps, every, y_range, model)
         self.base = base if base is not None else FIFOScheduler(searcher)
         self.threshold = threshold
         self.min_steps = min_steps
         self.y_range = y_range
         self.every = every
-        self._model = model
         self._curves: dict[int, list[tuple[float, float]]] = {}  # trial id -> (epoch, value)
         self._best: float | None = None  # best value of a trial that reached the full budget
         self._budget_max: float | None = None
@@ -79,11 +79,7 @@ class LCStopping(BaseScheduler):
 
     @property
     def model(self) -> Any:
-        if self._model is None:
-            from hpo.surrogates.lcpfn import LCPFN
-
-            self._model = LCPFN.load()
-        return self._model
+        return self.rule.model
 
     @property
     def _maximize(self) -> bool:
@@ -103,23 +99,15 @@ class LCStopping(BaseScheduler):
         while curve and curve[-1][0] >= epoch:  # a job that restarted without a checkpoint retraces its curve
             curve.pop()
         curve.append((epoch, float(value)))
-        if self._best is None or self._budget_max is None or len(curve) < self.min_steps:
-            return decision
-        if len(curve) % self.every or curve[-1][0] >= self._budget_max:
-            return decision
-        if self.probability([curve])[0] < self.threshold:
+        if self._budget_max is not None and self.rule.should_stop(curve, self._budget_max, self._best, self._maximize):
             self.n_stopped += 1
             return Decision.STOP
         return decision
 
     def probability(self, curves: Sequence[Sequence[tuple[float, float]]]) -> list[float]:
         """P(final value beats the incumbent) for each curve of ``(epoch, value)`` points (batched)."""
-        x = [[p[0] for p in c] for c in curves]
-        y = [[p[1] for p in c] for c in curves]
-        probs = self.model.prob_improvement(
-            x, y, x_final=self._budget_max, threshold=self._best, maximize=self._maximize, y_range=self.y_range
-        )
-        return [float(p) for p in probs]
+        assert self._budget_max is not None and self._best is not None
+        return self.rule.probabilities(curves, self._budget_max, self._best, self._maximize)
 
     def on_complete(self, trial: Trial) -> None:
         if trial.status is not TrialStatus.PAUSED:  # a paused trial's curve goes on in its next job
@@ -134,7 +122,13 @@ class LCStopping(BaseScheduler):
         if self._best is None or self.searcher.sign * trial.value > self.searcher.sign * self._best:
             self._best = trial.value
 
+    def observe(self, observation: Observation) -> None:
+        self.base.observe(observation)  # the base scheduler's searcher proposes the configs
+
     def restore(self, trials: Sequence[Trial]) -> None:
         for trial in trials:
             self._track(trial)
         self.base.restore(trials)
+
+    def replay(self, observations: Sequence[Observation]) -> None:
+        self.base.replay(observations)

@@ -19,11 +19,11 @@ population's latest scores:
 Other members simply continue with their next slice, until ``budget.max``.
 
 Deviation, for a clean record: trial configs are immutable here, so the copy is a **new
-trial** (``notes["parent"]`` names the member it copied, ``notes["replaces"]`` the one it
+trial** (``trial.parent`` names the member it copied, ``notes["replaces"]`` the one it
 replaced) that starts from the parent's checkpoint; the replaced member stays PAUSED at
 the budget it reached. Ray Tune instead mutates the replaced trial's config in place.
 Without a checkpoint (the train function never calls ``hpo.checkpoint.save``), the copy
-trains again from 0, and ``notes["restarts"]`` says so. On resume the population starts
+trains again from 0, and ``trial.restarts`` says so. On resume the population starts
 afresh (members of the previous run stay PAUSED).
 """
 
@@ -84,6 +84,7 @@ class PBT(BaseScheduler):
     """
 
     pauses_trials: ClassVar[bool] = True
+    judges_reports: ClassVar[bool] = False
     needs_checkpoints: ClassVar[bool] = True
 
     def __init__(
@@ -106,6 +107,7 @@ class PBT(BaseScheduler):
         self.interval = interval
         self.quantile = quantile
         self.resample_probability = resample_probability
+        self.seed = seed
         self.rng = self._own_rng(seed)
         self._members: dict[int, Trial] = {}  # live members: trial id -> latest trial
         # decisions taken in on_complete, turned into jobs by next_job (which has the view)
@@ -148,9 +150,9 @@ class PBT(BaseScheduler):
         from hpo import checkpoint
 
         config = explore(parent.config, view.space, self.rng, self.resample_probability)
-        child = view.new_trial(config, notes={"parent": parent.trial_id, "replaces": loser.trial_id})
+        child = view.new_trial(config, notes={"replaces": loser.trial_id}, parent=parent.trial_id)
         dst = view.artifact_dir(child.trial_id)
-        start = float(parent.notes.get("reached", parent.budget))
+        start = parent.fidelity
         if checkpoint.copy(view.artifact_dir(parent.trial_id), dst):
             # the parent may be running its next slice and have saved a newer checkpoint
             newer = checkpoint.saved_step(dst) or 0.0
@@ -162,16 +164,13 @@ class PBT(BaseScheduler):
         return self._job(view, child, start)
 
     def on_complete(self, trial: Trial) -> None:
-        if trial.status.is_finished:
-            self.searcher.observe([trial])
         if trial.trial_id not in self._members:
             return
         if trial.status is not TrialStatus.PAUSED or trial.value is None:
             del self._members[trial.trial_id]  # reached the full budget, failed or stopped
             return
         self._members[trial.trial_id] = trial
-        reached = float(trial.notes.get("reached", trial.budget))
-        self._todo.append((trial, self._parent_for(trial), reached))
+        self._todo.append((trial, self._parent_for(trial), trial.fidelity))
 
     def _parent_for(self, trial: Trial) -> Trial | None:
         """A random top-quantile member if ``trial`` is in the bottom quantile, else None."""

@@ -58,7 +58,7 @@ def test_unknown_plugins_are_named():
         hpo.tune(space=SPACE, scheduler="asha2")
     with pytest.raises(UnknownPluginError, match="unknown searcher 'tpe'"):
         hpo.tune(space=SPACE, searcher="tpe")
-    with pytest.raises(UnknownPluginError, match="unknown surrogate 'bnn9'; available: gp"):
+    with pytest.raises(UnknownPluginError, match="unknown surrogate 'bnn9'; available: .*gp"):
         hpo.tune(space=SPACE, surrogate="bnn9")
     with pytest.raises(hpo.HPOError, match="needs searcher='bo'"):
         hpo.tune(space=SPACE, surrogate="gp", searcher="random")

@@ -33,9 +33,16 @@ __all__ = [
 
 
 class Clock(Protocol):
-    """A source of time in seconds."""
+    """A source of time in seconds.
+
+    ``time()`` measures durations (monotonic); ``timestamp()`` is what trials record as
+    their created/started/finished times: Unix time on a wall clock, simulated seconds on
+    a simulated one, so a replayed study records simulated times.
+    """
 
     def time(self) -> float: ...
+
+    def timestamp(self) -> float: ...
 
 
 class WallClock:
@@ -43,6 +50,9 @@ class WallClock:
 
     def time(self) -> float:
         return time.monotonic()
+
+    def timestamp(self) -> float:
+        return time.time()
 
 
 @dataclass(frozen=True)
@@ -116,13 +126,17 @@ class BaseExecutor(ABC):
     Attributes:
         clock: The executor's notion of time; the study measures elapsed time with it.
         isolates_failures: A crashing or hanging objective cannot take the driver down.
-        enforces_timeout: ``trial_timeout`` is enforced (the job is killed).
+        enforces_timeout: ``trial_timeout`` kills the job (else a timed-out job is only
+            recorded FAILED and abandoned; the study warns).
+        resumes_for_free: Any trial continues where it stopped, checkpoint or not (a
+            benchmark replay); the study then skips its checkpoint check.
         wait_for_decisions: Whether a report must wait for the scheduler's answer (see
             ``BaseScheduler.judges_reports``); executors may ignore it and always wait.
     """
 
     isolates_failures: ClassVar[bool] = False
     enforces_timeout: ClassVar[bool] = False
+    resumes_for_free: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.clock: Clock = WallClock()

@@ -52,6 +52,9 @@ class SimulatedClock:
     def time(self) -> float:
         return self.now
 
+    def timestamp(self) -> float:
+        return self.now
+
 
 class _Channel:
     """The job's side: a report switches to the driver and resumes with its decision."""

@@ -10,7 +10,6 @@ Balandat et al., "BoTorch", NeurIPS 2020.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -18,7 +17,7 @@ from hpo.search_spaces import SearchSpace
 from hpo.searchers._warp import WARPS, warp_targets
 from hpo.searchers.base import BaseSearcher
 from hpo.searchers.sobol import SobolSearcher
-from hpo.trial import Trial, TrialStatus
+from hpo.trial import INTERRUPTED, Observation, TrialStatus
 
 if TYPE_CHECKING:
     import numpy as np
@@ -84,12 +83,8 @@ def _propose(
     rng: np.random.Generator,
     n: int,
 ) -> np.ndarray:
-    import warnings
-
     import numpy as np
     import torch
-    from botorch.exceptions.warnings import BotorchWarning
-    from linear_operator.utils.warnings import NumericalWarning
 
     from hpo.acquisition import UCB, LogEI, QLogNEI, ThompsonSampling, optimize_acquisition
 
@@ -107,6 +102,7 @@ def _propose(
             gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
             acq = ThompsonSampling(surrogate, gen)
         elif acquisition == "qlognei" or len(pending):
+            # Only the surrogate's joint samples are used, so any surrogate serves here.
             acq = QLogNEI(
                 surrogate,
                 torch.as_tensor(x_obs, dtype=torch.float64),
@@ -115,12 +111,7 @@ def _propose(
             )
         else:
             acq = LogEI(surrogate, best_f=float(np.max(y_obs)))
-        with warnings.catch_warnings():
-            # Jitter added to near-singular posterior covariances (pending points close to
-            # observations) is expected; BoTorch/linear_operator warn about it.
-            warnings.simplefilter("ignore", category=NumericalWarning)
-            warnings.simplefilter("ignore", category=BotorchWarning)
-            x, _ = optimize_acquisition(acq, space, rng, extra_starts=np.clip(local, 0.0, 1.0))
+        x, _ = optimize_acquisition(acq, space, rng, extra_starts=np.clip(local, 0.0, 1.0))
         out.append(x)
         pending = np.vstack([pending, x[None, :]])
     return np.asarray(out)
@@ -132,21 +123,33 @@ class BOSearcher(BaseSearcher):
     Args:
         space: The search space.
         seed: Seed for the design, raw samples and MC samples.
-        surrogate: ``"gp"`` or a :class:`~hpo.surrogates.BaseSurrogate`.
+        surrogate: A registered surrogate name (``"gp"``) or a :class:`~hpo.surrogates.BaseSurrogate`.
         acquisition: ``"logei"`` (default), ``"qlognei"``, ``"ucb"`` or ``"ts"``. With
             ``"logei"``, suggestions made while trials run use qLogNEI with the running
-            configs as ``X_pending``.
+            configs as ``X_pending``. Several objectives always use qLogNEHVI.
         n_init: Initial design size; ``max(5, d + 1)`` by default.
         warp: Output warp (``"auto"``: a Yeo-Johnson power transform of the gaps to the
             incumbent with the exponent chosen by maximum likelihood, as in HEBO;
             ``"log"``; ``"none"``). See :mod:`hpo.searchers._warp`.
+        failed: ``"impute"`` (default): a FAILED trial (it raised, ran out of memory or
+            time) joins the model with the worst value of the fitted fidelity, as SMAC
+            imputes crashed runs, so BO learns to avoid regions that fail; ``"ignore"``
+            leaves failures out. Interrupted trials (re-queued) are never counted.
 
-    Failed and pruned trials are left out of the model. Completed trials whose metric is
-    not finite never reach it either (the study records them FAILED).
+    **Which observations the model sees.** Observations are grouped by the fidelity they
+    reached; the model is fitted on the largest fidelity with at least
+    ``min(d + 1, n_init)`` results (BOHB, Falkner et al. 2018). Under FIFO that is every
+    COMPLETED trial; under Hyperband/ASHA it is the highest rung with enough results. Until
+    some fidelity has enough, the Sobol design goes on. A trial seen at several rungs counts
+    at each with its value there.
+
+    **Several objectives** (``metric=(...)``): one GP per objective in a BoTorch
+    ``ModelListGP`` and qLogNEHVI with pending points (:mod:`hpo.searchers._mobo`).
     """
 
     uses_history: ClassVar[bool] = True
     supports_pending: ClassVar[bool] = True
+    max_objectives: ClassVar[int] = 8
 
     def __init__(
         self,
@@ -156,11 +159,15 @@ class BOSearcher(BaseSearcher):
         acquisition: str = "logei",
         n_init: int | None = None,
         warp: str = "auto",
+        failed: str = "impute",
     ) -> None:
         super().__init__(space, seed)
         if warp not in WARPS:
             raise ValueError(f"unknown output warp {warp!r}; choose from {WARPS}")
+        if failed not in ("impute", "ignore"):
+            raise ValueError(f"failed must be 'impute' or 'ignore', got {failed!r}")
         self.warp = warp
+        self.failed = failed
         from hpo.surrogates import make_surrogate
 
         if acquisition not in ACQUISITIONS:
@@ -170,44 +177,74 @@ class BOSearcher(BaseSearcher):
         self.n_init = n_init if n_init is not None else max(5, space.d + 1)
         self._design = SobolSearcher(space, seed)
         self._n_suggested = 0
-        self._x: list[list[float]] = []
-        self._y: list[float] = []
+        # fidelity -> trial id -> objective values (user units); failed trial ids
+        self._by_fidelity: dict[float, dict[int, tuple[Mapping[str, Any], tuple[float, ...]]]] = {}
+        self._failed: dict[int, Mapping[str, Any]] = {}
 
-    def observe(self, trials: Sequence[Trial]) -> None:
-        done = [t for t in trials if t.status is TrialStatus.COMPLETED and t.value is not None and math.isfinite(t.value)]
-        if done:
-            self._x.extend(self.space.encode([t.config for t in done]).tolist())
-            self._y.extend(self.sign * float(t.value) for t in done)  # type: ignore[arg-type]
-        super().observe(trials)
-        if len(trials) > 1:  # history replay: the design already handed out these points
-            self._design.observe(trials)
-            self._n_suggested = max(self._n_suggested, self.n_observed)
+    def observe(self, observations: Sequence[Observation]) -> None:
+        for obs in observations:
+            if obs.status is TrialStatus.FAILED:
+                if obs.reason != INTERRUPTED:
+                    self._failed[obs.trial_id] = obs.config
+            elif obs.values is not None and len(obs.values) == len(self.metrics):
+                self._by_fidelity.setdefault(obs.fidelity, {})[obs.trial_id] = (obs.config, obs.values)
+        super().observe(observations)
 
-    def reset(self) -> None:
-        super().reset()
-        self._x.clear()
-        self._y.clear()
+    def replay(self, observations: Sequence[Observation]) -> None:
+        super().replay(observations)
+        handed_out = self.n_trials_in(observations)  # the design already gave these points
+        self._design.skip_to(min(handed_out, self.n_init))
+        self._n_suggested = max(self._n_suggested, handed_out)
 
-    def suggest(self, n: int, pending: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+    def training_data(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """`m x d`-dim encoded configs and `m x k`-dim targets (maximized) the model fits, or None.
+
+        The largest fidelity with at least ``min(d + 1, n_init)`` results, plus imputed
+        failures (see the class docstring).
+        """
         import numpy as np
 
+        need = max(1, min(self.space.d + 1, self.n_init))
+        ready = [f for f, res in self._by_fidelity.items() if len(res) >= need]
+        if not ready:
+            return None
+        results = self._by_fidelity[max(ready)]
+        configs = [c for c, _ in results.values()]
+        y = np.asarray([v for _, v in results.values()], dtype=float) * np.asarray(self.signs)
+        if self.failed == "impute" and self._failed:
+            failed = [c for tid, c in self._failed.items() if tid not in results]
+            if failed:
+                configs += failed
+                y = np.vstack([y, np.repeat(y.min(axis=0, keepdims=True), len(failed), axis=0)])
+        return self.space.encode(configs), y
+
+    def suggest(self, n: int, pending: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        while len(out) < n and (self._n_suggested < self.n_init or not self._y):
+        data = self.training_data() if self._n_suggested >= self.n_init else None
+        while len(out) < n and (self._n_suggested < self.n_init or data is None):
             out.extend(self._design.suggest(1))
             self._n_suggested += 1
-        if len(out) < n:
+            if self._n_suggested == self.n_init:
+                data = self.training_data()
+        if len(out) < n and data is not None:
+            x_obs, y_obs = data
             x_pending = self.space.encode(list(pending) + out) if (pending or out) else None
-            points = propose(
-                self.space,
-                np.asarray(self._x),
-                np.asarray(self._y),
-                x_pending,
-                self.surrogate,
-                self.acquisition,
-                self.rng,
-                n - len(out),
-                self.warp,
-            )
+            if y_obs.shape[1] > 1:
+                from hpo.searchers._mobo import propose_pareto
+
+                points = propose_pareto(self.space, x_obs, y_obs, x_pending, self.rng, n - len(out))
+            else:
+                points = propose(
+                    self.space,
+                    x_obs,
+                    y_obs[:, 0],
+                    x_pending,
+                    self.surrogate,
+                    self.acquisition,
+                    self.rng,
+                    n - len(out),
+                    self.warp,
+                )
             out.extend(self.space.decode(points))
             self._n_suggested += len(points)
         return out

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from hpo.searchers.base import BaseSearcher
-from hpo.trial import Trial
+from hpo.trial import Observation
 
 __all__ = ["RandomSearcher"]
 
@@ -16,16 +16,18 @@ class RandomSearcher(BaseSearcher):
 
     Reference: Bergstra & Bengio, "Random Search for Hyper-Parameter Optimization", JMLR 2012.
 
-    On resume the generator is re-seeded from ``(seed, number of observed trials)`` so a
-    resumed study does not replay the configs it already tried.
+    It ignores the objectives, so it serves any number of them. On resume
+    (:meth:`replay`) the generator is re-seeded from ``(seed, number of replayed trials)``
+    so a resumed study does not repeat the configs it already tried.
     """
+
+    max_objectives: ClassVar[int] = 1_000
 
     def suggest(self, n: int, pending: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
         return self.space.sample(self.rng, n)
 
-    def observe(self, trials: Sequence[Trial]) -> None:
+    def replay(self, observations: Sequence[Observation]) -> None:
         import numpy as np
 
-        if len(trials) > 1:  # a bulk history replay (resume): move to a fresh stream
-            self.rng = np.random.default_rng([self.seed or 0, self.n_observed + len(trials)])
-        super().observe(trials)
+        super().replay(observations)
+        self.rng = np.random.default_rng([self.seed or 0, self.n_trials_in(observations)])

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from hpo.search_spaces import SearchSpace
 from hpo.searchers.base import BaseSearcher
-from hpo.trial import Trial
+from hpo.trial import Observation
 
 __all__ = ["SobolSearcher"]
 
@@ -19,9 +19,12 @@ class SobolSearcher(BaseSearcher):
     uses them as its initial design. Uses ``scipy.stats.qmc.Sobol`` with Owen scrambling
     (Owen 1998; Joe & Kuo 2008 direction numbers).
 
-    The sequence is deterministic for a seed, so on resume the engine is fast-forwarded
-    past every point already handed out (one per observed trial) instead of replaying them.
+    The sequence is deterministic for a seed, so on resume (:meth:`replay`) the engine is
+    fast-forwarded past every point already handed out (one per replayed trial). It ignores
+    the objectives, so it serves any number of them.
     """
+
+    max_objectives: ClassVar[int] = 1_000
 
     def __init__(self, space: SearchSpace, seed: int | None = None) -> None:
         super().__init__(space, seed)
@@ -45,8 +48,12 @@ class SobolSearcher(BaseSearcher):
             points = points[:, :0]
         return self.space.decode(points)
 
-    def observe(self, trials: Sequence[Trial]) -> None:
-        super().observe(trials)
-        if self.n_observed > self._drawn:  # resume: skip the points the old run used
-            self._engine.fast_forward(self.n_observed - self._drawn)
-            self._drawn = self.n_observed
+    def skip_to(self, n_drawn: int) -> None:
+        """Move past the first ``n_drawn`` points (those an earlier run handed out)."""
+        if n_drawn > self._drawn:
+            self._engine.fast_forward(n_drawn - self._drawn)
+            self._drawn = n_drawn
+
+    def replay(self, observations: Sequence[Observation]) -> None:
+        super().replay(observations)
+        self.skip_to(self.n_trials_in(observations))

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from hpo.trial import Report, Trial, TrialStatus
+from hpo.trial import Observation, Report, Trial, TrialStatus
 
 __all__ = ["StudySpec", "BaseStorage", "trial_to_row", "trial_from_row", "dumps", "loads", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 2  # 2 added trials.notes
+SCHEMA_VERSION = 3  # 2 added trials.notes; 3 typed fields (reached, restarts, retries, parent) and observations
 
 
 def dumps(value: Any) -> str:
@@ -35,8 +35,8 @@ class StudySpec:
 
     Attributes:
         name: Study name.
-        metric: Name of the optimized metric.
-        mode: ``"min"`` or ``"max"``.
+        metric: Name of the optimized metric, or a list of names for several objectives.
+        mode: ``"min"`` or ``"max"``, or a list of them (one per metric).
         space: The search space in dict form (``SearchSpace.to_dict()``).
         budget: The fidelity range, ``{"min": ..., "max": ...}``.
         objective: Importable reference to the objective (``"file.py:func"`` or
@@ -46,8 +46,8 @@ class StudySpec:
     """
 
     name: str
-    metric: str
-    mode: str
+    metric: Any
+    mode: Any
     space: Mapping[str, Any]
     budget: Mapping[str, float]
     objective: str | None = None
@@ -72,6 +72,16 @@ class StudySpec:
     def from_json(cls, text: str) -> StudySpec:
         return cls(**json.loads(text))
 
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """Every objective's metric name, in order."""
+        return (self.metric,) if isinstance(self.metric, str) else tuple(self.metric)
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """Every objective's direction, in order."""
+        return (self.mode,) * len(self.metrics) if isinstance(self.mode, str) else tuple(self.mode)
+
 
 _TRIAL_FIELDS = (
     "trial_id",
@@ -89,8 +99,14 @@ _TRIAL_FIELDS = (
     "finished_at",
     "last_step",
     "worker",
+    "reached",
+    "restarts",
+    "retries",
+    "parent",
     "notes",
 )
+#: Typed fields that schema version 2 kept in ``notes``.
+_FROM_NOTES = {"reached": float, "restarts": int, "retries": int, "parent": int}
 
 
 def trial_to_row(trial: Trial) -> dict[str, Any]:
@@ -106,10 +122,20 @@ def trial_to_row(trial: Trial) -> dict[str, Any]:
 
 
 def trial_from_row(row: Mapping[str, Any]) -> Trial:
-    data = {name: row[name] for name in _TRIAL_FIELDS}
+    """A trial from a row; a row of schema version 2 has its typed fields in ``notes``."""
+    keys = set(row.keys())
+    data = {name: row[name] for name in _TRIAL_FIELDS if name in keys}
     data["config"] = loads(data["config"])
     data["metrics"] = loads(data["metrics"]) or {}
-    data["notes"] = loads(data["notes"]) or {}
+    notes = dict(loads(data["notes"]) or {})
+    for name, kind in _FROM_NOTES.items():
+        if name in notes:
+            raw = notes.pop(name)
+            if data.get(name) in (None, 0) and raw is not None:
+                data[name] = kind(raw)
+    data["notes"] = notes
+    data["restarts"] = int(data.get("restarts") or 0)
+    data["retries"] = int(data.get("retries") or 0)
     data["status"] = TrialStatus(data["status"])
     return Trial(**data)
 
@@ -158,6 +184,14 @@ class BaseStorage(ABC):
     @abstractmethod
     def reports(self, trial_id: int) -> list[Report]:
         """A trial's reports, in the order they arrived."""
+
+    @abstractmethod
+    def add_observation(self, observation: Observation) -> None:
+        """Record what the searcher was told when a job ended (replayed on resume)."""
+
+    @abstractmethod
+    def observations(self) -> list[Observation]:
+        """Every recorded observation, in the order they were made."""
 
     def close(self) -> None:
         """Release files and locks. The default does nothing."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from hpo.errors import StorageError, StudyMismatchError
 from hpo.storage.base import BaseStorage, StudySpec
-from hpo.trial import Report, Trial
+from hpo.trial import Observation, Report, Trial
 
 __all__ = ["MemoryStorage"]
 
@@ -20,6 +20,7 @@ class MemoryStorage(BaseStorage):
         self._spec: StudySpec | None = None
         self._trials: dict[int, Trial] = {}
         self._reports: dict[int, list[Report]] = {}
+        self._observations: list[Observation] = []
 
     def create_study(self, spec: StudySpec) -> None:
         if self._spec is not None:
@@ -38,7 +39,7 @@ class MemoryStorage(BaseStorage):
         self, config: Mapping[str, Any], *, requeued_from: int | None = None, created_at: float | None = None
     ) -> Trial:
         trial_id = len(self._trials) + 1
-        trial = Trial(trial_id, dict(config), requeued_from=requeued_from, created_at=created_at or time.time())
+        trial = Trial(trial_id, dict(config), requeued_from=requeued_from, created_at=time.time() if created_at is None else created_at)
         self._trials[trial_id] = trial
         self._reports[trial_id] = []
         return trial
@@ -58,3 +59,9 @@ class MemoryStorage(BaseStorage):
 
     def reports(self, trial_id: int) -> list[Report]:
         return list(self._reports.get(trial_id, []))
+
+    def add_observation(self, observation: Observation) -> None:
+        self._observations.append(observation)
+
+    def observations(self) -> list[Observation]:
+        return list(self._observations)

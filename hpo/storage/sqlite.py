@@ -31,7 +31,7 @@ from hpo.storage.base import (
     trial_from_row,
     trial_to_row,
 )
-from hpo.trial import Report, Trial
+from hpo.trial import Observation, Report, Trial
 
 __all__ = ["SQLiteStorage", "parse_sqlite_url"]
 
@@ -53,7 +53,16 @@ CREATE TABLE IF NOT EXISTS trials (
     finished_at REAL,
     last_step REAL,
     worker TEXT,
+    reached REAL,
+    restarts INTEGER NOT NULL DEFAULT 0,
+    retries INTEGER NOT NULL DEFAULT 0,
+    parent INTEGER,
     notes TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS observations (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    trial_id INTEGER NOT NULL,
+    data TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS reports (
     trial_id INTEGER NOT NULL REFERENCES trials(trial_id),
@@ -120,7 +129,7 @@ class SQLiteStorage(BaseStorage):
             os.close(fd)
             raise StorageLockedError(
                 f"study file {str(self.path)!r} is locked by another running driver (pid {holder}); "
-                "stop it first, or use `hpo status` to read the study"
+                "stop it first; to read the study while it runs, use hpo.load_study(path) or `hpo status`"
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
@@ -166,12 +175,11 @@ class SQLiteStorage(BaseStorage):
                 if check != "ok":
                     raise StorageCorruptError(f"study file {str(self.path)!r} failed its integrity check: {check}")
                 version = conn.execute("SELECT value FROM hpo_meta WHERE key='schema_version'").fetchone()
-                if version is not None and int(version[0]) == 1 and not self.readonly:
-                    with self._tx():  # version 1 -> 2: trials gained a `notes` column
-                        conn.execute("ALTER TABLE trials ADD COLUMN notes TEXT NOT NULL DEFAULT '{}'")
-                        conn.execute("UPDATE hpo_meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+                if version is not None and int(version[0]) in (1, 2) and not self.readonly:
+                    self._migrate(int(version[0]))
                     version = (str(SCHEMA_VERSION),)
-                if version is None or int(version[0]) != SCHEMA_VERSION:
+                readable = (SCHEMA_VERSION, 2) if self.readonly else (SCHEMA_VERSION,)
+                if version is None or int(version[0]) not in readable:
                     found = None if version is None else version[0]
                     raise StudyMismatchError(
                         f"{str(self.path)!r} has schema version {found}, this hyperbandit reads {SCHEMA_VERSION}"
@@ -187,6 +195,32 @@ class SQLiteStorage(BaseStorage):
                         conn.execute(
                             "INSERT INTO hpo_meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                         )
+
+    def _migrate(self, version: int) -> None:
+        """Bring a file of schema version 1 or 2 up to date, in one transaction.
+
+        1 -> 2: trials gained ``notes``. 2 -> 3: ``reached``, ``restarts``, ``retries`` and
+        ``parent`` moved from ``notes`` into typed columns, and the ``observations`` table.
+        """
+        conn = self._db
+        with self._tx():
+            if version == 1:
+                conn.execute("ALTER TABLE trials ADD COLUMN notes TEXT NOT NULL DEFAULT '{}'")
+            for column in ("reached REAL", "restarts INTEGER NOT NULL DEFAULT 0",
+                           "retries INTEGER NOT NULL DEFAULT 0", "parent INTEGER"):
+                conn.execute(f"ALTER TABLE trials ADD COLUMN {column}")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS observations (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                "trial_id INTEGER NOT NULL, data TEXT NOT NULL)"
+            )
+            for row in conn.execute("SELECT * FROM trials").fetchall():
+                trial = trial_from_row(row)  # reads the typed fields out of notes
+                fields = trial_to_row(trial)
+                conn.execute(
+                    "UPDATE trials SET reached=?, restarts=?, retries=?, parent=?, notes=? WHERE trial_id=?",
+                    (fields["reached"], fields["restarts"], fields["retries"], fields["parent"], fields["notes"], trial.trial_id),
+                )
+            conn.execute("UPDATE hpo_meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -242,7 +276,7 @@ class SQLiteStorage(BaseStorage):
     def create_trial(
         self, config: Mapping[str, Any], *, requeued_from: int | None = None, created_at: float | None = None
     ) -> Trial:
-        created = created_at or time.time()
+        created = time.time() if created_at is None else created_at
         cursor = self._write(
             "create a trial",
             "INSERT INTO trials(config, status, requeued_from, created_at) VALUES (?, 'PENDING', ?, ?)",
@@ -279,6 +313,21 @@ class SQLiteStorage(BaseStorage):
                 "SELECT step, metrics, elapsed FROM reports WHERE trial_id=? ORDER BY seq", (trial_id,)
             ).fetchall()
         return [Report(r["step"], loads(r["metrics"]), r["elapsed"]) for r in rows]
+
+    def add_observation(self, observation: Observation) -> None:
+        self._write(
+            f"record an observation of trial {observation.trial_id}",
+            "INSERT INTO observations(trial_id, data) VALUES (?, ?)",
+            (observation.trial_id, dumps(observation.to_dict())),
+        )
+
+    def observations(self) -> list[Observation]:
+        with self._errors("read observations"):
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if "observations" not in tables:  # a version-2 file opened read-only
+                return []
+            rows = self._db.execute("SELECT data FROM observations ORDER BY seq").fetchall()
+        return [Observation.from_dict(loads(r["data"])) for r in rows]
 
     def close(self) -> None:
         if self._conn is not None:

@@ -24,6 +24,7 @@ class _RecordingScheduler(BaseScheduler):
     def __init__(self, inner: BaseScheduler) -> None:
         super().__init__(inner.searcher)
         self.inner = inner
+        self.judges_reports = inner.judges_reports  # type: ignore[misc]
         self.jobs: list[Job] = []
         self.decisions: list[Decision] = []
         self.reached: dict[int, float] = {}  # trial id -> budget reached when its last job ended
@@ -34,8 +35,8 @@ class _RecordingScheduler(BaseScheduler):
         if job is not None:
             self.jobs.append(job)
             if job.budget.start > 0:
-                reached = self.reached.get(job.trial.trial_id, job.trial.notes.get("reached"))
-                parent = job.trial.notes.get("parent")
+                reached = self.reached.get(job.trial.trial_id, job.trial.reached)
+                parent = job.trial.parent
                 if reached is None and parent is not None:
                     # a copy (PBT) continues its parent's checkpoint, which may be newer
                     reached = self.reached.get(parent)
@@ -52,12 +53,18 @@ class _RecordingScheduler(BaseScheduler):
         return decision
 
     def on_complete(self, trial: Trial) -> None:
-        if "reached" in trial.notes:
-            self.reached[trial.trial_id] = float(trial.notes["reached"])
+        if trial.reached is not None:
+            self.reached[trial.trial_id] = trial.reached
         self.inner.on_complete(trial)
+
+    def observe(self, observation) -> None:  # type: ignore[no-untyped-def]
+        self.inner.observe(observation)
 
     def restore(self, trials) -> None:  # type: ignore[no-untyped-def]
         self.inner.restore(trials)
+
+    def replay(self, observations) -> None:  # type: ignore[no-untyped-def]
+        self.inner.replay(observations)
 
 
 class SchedulerContract:

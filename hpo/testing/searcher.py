@@ -6,7 +6,7 @@ import pytest
 
 from hpo.search_spaces import Categorical, Choice, Fixed, Float, Int, SearchSpace
 from hpo.searchers.base import BaseSearcher
-from hpo.trial import Trial, TrialStatus
+from hpo.trial import Observation, TrialStatus
 
 MIXED = SearchSpace(
     {
@@ -62,22 +62,20 @@ class SearcherContract:
 
     def test_observes_every_outcome_and_goes_on(self) -> None:
         searcher = self.make_searcher(MIXED, 0)
-        configs = searcher.suggest(6)
-        statuses = [TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.PRUNED] * 2
-        history = [
-            Trial(i + 1, c, status=s, value=(float(i) if s is TrialStatus.COMPLETED else None))
-            for i, (c, s) in enumerate(zip(configs, statuses, strict=True))
-        ]
-        for trial in history:
-            searcher.observe([trial])
+        configs = searcher.suggest(8)
+        statuses = [TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.PRUNED, TrialStatus.PAUSED] * 2
+        for i, (c, s) in enumerate(zip(configs, statuses, strict=True)):
+            fidelity = 1.0 if s is TrialStatus.COMPLETED else 0.5
+            values = None if s is TrialStatus.FAILED else (float(i),)
+            searcher.observe([Observation(i + 1, c, s, fidelity, {"loss": float(i), "mem": 1.0}, 0.1 * i, values)])
         more = searcher.suggest(3, pending=[configs[0]])
         assert len(more) == 3 and all(MIXED.contains(c) for c in more)
 
-    def test_rebuilt_from_history_does_not_replay_it(self) -> None:
+    def test_replayed_history_is_not_repeated(self) -> None:
         first = self.make_searcher(MIXED, 7)
         old = first.suggest(4)
-        history = [Trial(i + 1, c, status=TrialStatus.COMPLETED, value=1.0) for i, c in enumerate(old)]
+        history = [Observation(i + 1, c, TrialStatus.COMPLETED, 1.0, {"loss": 1.0}, 0.0, (1.0,)) for i, c in enumerate(old)]
         again = self.make_searcher(MIXED, 7)
-        again.observe(history)
+        again.replay(history)
         new = again.suggest(4)
         assert not any(c in old for c in new)

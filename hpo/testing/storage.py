@@ -9,7 +9,7 @@ import pytest
 
 from hpo.errors import StudyMismatchError
 from hpo.storage.base import BaseStorage, StudySpec
-from hpo.trial import Report, TrialStatus
+from hpo.trial import Observation, Report, TrialStatus
 
 SPEC = StudySpec(
     name="contract",
@@ -69,6 +69,11 @@ class StorageContract:
             finished_at=11.5,
             last_step=8,
             worker="pid=1",
+            reached=9.0,
+            restarts=1,
+            retries=2,
+            parent=None,
+            notes={"replaces": 3},
         )
         storage.update_trial(done)
         failed = b.evolve(status=TrialStatus.FAILED, reason="ValueError: x", traceback="Traceback ...")
@@ -85,6 +90,21 @@ class StorageContract:
         got = storage.reports(t.trial_id)
         assert [r.step for r in got] == [0, 1, 2]
         assert math.isnan(got[1].metrics["loss"]) and got[2] == reports[2]
+
+    def test_several_objectives_in_the_spec(self, storage: BaseStorage) -> None:
+        spec = StudySpec(**{**SPEC.__dict__, "metric": ["loss", "latency_ms"], "mode": ["min", "min"]})
+        storage.create_study(spec)
+        got = storage.load_study()
+        assert got is not None and got.metrics == ("loss", "latency_ms") and got.modes == ("min", "min")
+
+    def test_observations_keep_order_and_every_field(self, storage: BaseStorage) -> None:
+        storage.create_study(SPEC)
+        t = storage.create_trial({"x": 0.5})
+        first = Observation(t.trial_id, {"x": 0.5}, TrialStatus.PAUSED, 3.0, {"loss": 0.7, "mem": 2}, 1.5, (0.7,))
+        second = Observation(t.trial_id, {"x": 0.5}, TrialStatus.FAILED, 5.0, {}, 2.5, None, "MemoryError: oom")
+        storage.add_observation(first)
+        storage.add_observation(second)
+        assert storage.observations() == [first, second]
 
     def test_durable_across_reopen(self, tmp_path: Path) -> None:
         path = tmp_path / "durable.db"

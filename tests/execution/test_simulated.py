@@ -141,16 +141,16 @@ def test_asha_runs_unchanged_on_the_simulated_executor_and_is_deterministic():
         ex = SimulatedExecutor(n_workers=4, count_overhead=False)
         study = _study(lambda s: ASHA(s, eta=3), ex)
         result = study.optimize(n_trials=40)
-        return ex.clock.time(), [(t.trial_id, t.status, t.notes.get("reached"), t.value) for t in result.trials], study
+        return ex.clock.time(), [(t.trial_id, t.status, t.reached, t.value) for t in result.trials], study
 
     clock1, trials1, study = replay()
     clock2, trials2, _ = replay()
     assert (clock1, trials1) == (clock2, trials2)
-    promoted = [t for t in study.trials if t.notes["reached"] > 1]
+    promoted = [t for t in study.trials if t.reached > 1]
     assert promoted
     for t in promoted:  # continued for free: no epoch twice
-        assert t.budget == t.notes["reached"]
-        assert [r.step for r in study.storage.reports(t.trial_id)] == list(range(int(t.notes["reached"])))
+        assert t.budget == t.reached
+        assert [r.step for r in study.storage.reports(t.trial_id)] == list(range(int(t.reached)))
     assert any(t.status is TrialStatus.COMPLETED for t in study.trials)
 
 
@@ -161,3 +161,13 @@ def test_simulated_is_a_registered_executor():
 
     result = f.run(n_trials=20, executor="simulated", workers=4, seed=0)
     assert result.incumbent is not None and len(result.trials) == 20
+
+
+def test_trials_record_simulated_timestamps():
+    ex = SimulatedExecutor(n_workers=1, count_overhead=False)
+    study = Study.create(timed_curve, SPACE, budget=Budget(1, 3), searcher="random", executor=ex, seed=0)
+    result = study.optimize(n_trials=3)
+    ends = [t.finished_at for t in result.trials]
+    assert ends == sorted(ends) and ends[-1] == pytest.approx(ex.clock.time())
+    for t in result.trials:  # simulated seconds since the start, not Unix times
+        assert 0.0 <= t.created_at <= t.started_at < t.finished_at <= ex.clock.time() < 1e6

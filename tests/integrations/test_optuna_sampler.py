@@ -3,8 +3,8 @@ import optuna
 import pytest
 from optuna.testing.pytest_samplers import (
     BasicSamplerTestCase,
+    MultiObjectiveSamplerTestCase,
     RelativeSamplerTestCase,
-    SingleOnlySamplerTestCase,
 )
 
 from hpo.integrations.optuna import HPOSampler
@@ -26,7 +26,7 @@ class TestHPOSamplerRelative(_Fixture, RelativeSamplerTestCase):
     pass
 
 
-class TestHPOSamplerSingleObjective(_Fixture, SingleOnlySamplerTestCase):
+class TestHPOSamplerMultiObjective(_Fixture, MultiObjectiveSamplerTestCase):
     pass
 
 
@@ -97,7 +97,71 @@ def test_works_with_hyperband_pruner_and_learns_from_pruned_trials():
     assert abs(study.best_params["x"] - 0.3) < 0.2
 
 
-def test_multi_objective_is_refused():
-    study = optuna.create_study(directions=["minimize", "minimize"], sampler=HPOSampler())
-    with pytest.raises(ValueError, match="single-objective"):
-        study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=1)
+def _two_objectives(trial):
+    x = trial.suggest_float("x", 0.0, 1.0)
+    n = trial.suggest_int("n", 1, 8)
+    lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+    # Minimize the first, maximize the second: they conflict through x and n.
+    return (x - 0.2) ** 2 + n / 10 + np.log10(lr) ** 2 / 10, -((x - 0.8) ** 2) - (8 - n) / 10
+
+
+@pytest.fixture
+def pareto_calls(monkeypatch):
+    """Records the arguments of every ``propose_pareto`` call the sampler makes."""
+    import hpo.searchers._mobo as mobo
+
+    calls = []
+    real = mobo.propose_pareto
+
+    def spy(space, x_obs, y_obs, x_pending, rng, **kwargs):
+        calls.append((x_obs.copy(), y_obs.copy(), x_pending))
+        return real(space, x_obs, y_obs, x_pending, rng, **kwargs)
+
+    monkeypatch.setattr(mobo, "propose_pareto", spy)
+    return calls
+
+
+def test_multi_objective_study_uses_propose_pareto_with_signed_targets(pareto_calls):
+    study = optuna.create_study(directions=["minimize", "maximize"], sampler=HPOSampler(seed=0, n_startup_trials=4))
+    study.optimize(_two_objectives, n_trials=8)
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    # The startup design for the first 4 complete trials, then the model.
+    assert len(pareto_calls) == 8 - 4
+    x_obs, y_obs, x_pending = pareto_calls[-1]
+    assert x_obs.shape == (7, 3) and x_pending is None
+    # Targets are maximized: the minimized objective negated, the maximized one as is.
+    values = np.array([t.values for t in study.trials[:7]])
+    np.testing.assert_allclose(y_obs, values * [-1.0, 1.0])
+    for t in study.trials:
+        assert 0.0 <= t.params["x"] <= 1.0 and isinstance(t.params["x"], float)
+        assert isinstance(t.params["n"], int) and 1 <= t.params["n"] <= 8
+        assert 1e-4 <= t.params["lr"] <= 1e-1
+    assert study.best_trials  # Optuna's Pareto front
+
+
+def test_multi_objective_parallel_jobs_get_different_suggestions():
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=HPOSampler(seed=0, n_startup_trials=5))
+    study.optimize(lambda t: (_quadratic(t), t.params["x"] ** 2), n_trials=6)
+    running = [study.ask() for _ in range(3)]
+    for t in running:
+        t.suggest_float("x", -5, 5)
+        t.suggest_float("y", -5, 5)
+    points = {(round(t.params["x"], 4), round(t.params["y"], 4)) for t in running}
+    assert len(points) == 3  # RUNNING trials are pending points for the next suggestions
+
+
+def test_multi_objective_leaves_out_failed_trials(pareto_calls):
+    def objective(trial):
+        x = trial.suggest_float("x", 0.0, 1.0)
+        if trial.number in (1, 4):
+            raise ValueError("boom")
+        if trial.number == 2:
+            return float("nan"), 1.0  # Optuna records a non-finite result as FAIL
+        return x, (1 - x) ** 2
+
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=HPOSampler(seed=0, n_startup_trials=2))
+    study.optimize(objective, n_trials=6, catch=(ValueError,))
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.FAIL) == 3
+    # Trials 0 and 3 complete before trial 4 asks: the model sees exactly those.
+    assert [len(x) for x, _, _ in pareto_calls] == [2, 2]

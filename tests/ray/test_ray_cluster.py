@@ -189,7 +189,7 @@ def test_node_loss_mid_trial_retries_on_another_node_and_the_study_completes(ray
     assert len(result.trials) == 4
     assert all(t.status is TrialStatus.COMPLETED for t in result.trials), [t.reason for t in result.trials]
     (lost,) = [t for t in result.trials if t.trial_id == killed[0]]
-    assert lost.notes["retries"] == 1 and "died" in lost.notes["retry_reason"]
+    assert lost.retries == 1 and "died" in lost.notes["retry_reason"]
     assert lost.metrics["resumed_from"] >= 3  # went on from its checkpoint, not from 0
     assert victim.node_id[:8] not in lost.worker  # re-run elsewhere
     best = min(result.trials, key=lambda t: t.value)

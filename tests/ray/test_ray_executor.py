@@ -105,10 +105,10 @@ def test_study_records_the_retry_and_counts_the_lost_budget(tmp_path):
     study.close()
     assert [t.status for t in result.trials] == [TrialStatus.COMPLETED] * 2
     for trial in result.trials:
-        assert trial.notes["retries"] == 1 and "worker died" in trial.notes["retry_reason"]
+        assert trial.retries == 1 and "worker died" in trial.notes["retry_reason"]
         assert trial.metrics["resumed_from"] == 3.0
         # steps 0-2 of the lost attempt, then 3-5 of the retry (its checkpoint was at step 3)
-        assert trial.budget == 6 and trial.notes["reached"] == 6
+        assert trial.budget == 6 and trial.reached == 6
         assert trial.worker and "node=" in trial.worker
     # the retry's 3 reports, and those of the lost attempt that were streamed before it died
     assert 3 <= n_reports <= 6

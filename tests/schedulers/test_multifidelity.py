@@ -106,15 +106,15 @@ def test_asha_promotes_trials_and_they_resume_from_their_checkpoint(tmp_path):
     study = _study(train_with_checkpoint, lambda s: ASHA(s, eta=3), tmp_path)
     result = study.optimize(n_trials=30)
     storage = study.storage
-    promoted = [t for t in result.trials if float(t.notes.get("reached", 0)) > 1]
+    promoted = [t for t in result.trials if (t.reached or 0) > 1]
     assert promoted, "ASHA never promoted a trial"
     # promotions climb the ladder 1 -> 3 -> 9 -> 27
-    assert {t.notes["reached"] for t in result.trials} >= {1, 3, 9}
+    assert {t.reached for t in result.trials} >= {1, 3, 9}
     for trial in promoted:
         steps = [r.step for r in storage.reports(trial.trial_id)]
-        assert steps == list(range(int(trial.notes["reached"]))), "a promoted trial redid epochs"
-        assert trial.budget == trial.notes["reached"]  # no epoch paid twice
-        assert "restarts" not in trial.notes
+        assert steps == list(range(int(trial.reached))), "a promoted trial redid epochs"
+        assert trial.budget == trial.reached  # no epoch paid twice
+        assert trial.restarts == 0
     assert any(t.status is TrialStatus.PAUSED for t in result.trials)
     study.close()
 
@@ -123,7 +123,7 @@ def test_asha_promotes_the_top_third_of_a_rung(tmp_path):
     study = _study(train_with_checkpoint, lambda s: ASHA(s, eta=3), tmp_path, workers=1)
     result = study.optimize(n_trials=9)
     rung0 = sorted(result.trials, key=lambda t: _loss(t.config, 0))
-    reached = {t.trial_id: t.notes["reached"] for t in result.trials}
+    reached = {t.trial_id: t.reached for t in result.trials}
     # with one worker the 9 bottom-rung results are in before the last promotions: the
     # top floor(9 / 3) = 3 of rung 0 were promoted, the others stopped at 1 epoch
     assert [reached[t.trial_id] > 1 for t in rung0] == [True] * 3 + [False] * 6
@@ -133,12 +133,12 @@ def test_asha_promotes_the_top_third_of_a_rung(tmp_path):
 def test_without_checkpoint_a_promoted_trial_restarts_and_pays_again(tmp_path):
     study = _study(train_without_checkpoint, lambda s: ASHA(s, eta=3), tmp_path)
     result = study.optimize(n_trials=12)
-    promoted = [t for t in result.trials if t.notes.get("reached", 0) > 1]
+    promoted = [t for t in result.trials if (t.reached or 0) > 1]
     assert promoted
     for trial in promoted:
-        assert trial.notes["restarts"] >= 1
+        assert trial.restarts >= 1
         assert trial.metrics["started_at"] == 0  # the job was told to start from 0
-        assert trial.budget > trial.notes["reached"]  # the accounting shows the repeated epochs
+        assert trial.budget > trial.reached  # the accounting shows the repeated epochs
     study.close()
 
 
@@ -148,7 +148,7 @@ def test_asha_resume_rebuilds_its_rungs_from_the_stored_trials(tmp_path):
     study.close()
     sched = ASHA(RandomSearcher(SearchSpace(SPACE), 1))
     again = Study.load(str(tmp_path / "s.db"), train_with_checkpoint, scheduler=sched, executor="inprocess")
-    first = {t.trial_id: t.notes["reached"] for t in again.trials}
+    first = {t.trial_id: t.reached for t in again.trials}
     result = again.optimize(n_trials=24)
     assert len(result.trials) == 24
     # every trial, old or new, is in rung 0, and the old promotions are remembered
@@ -167,10 +167,10 @@ def test_asha_resume_rebuilds_its_rungs_from_the_stored_trials(tmp_path):
 def test_successive_halving_runs_a_bracket_synchronously(tmp_path):
     study = _study(train_with_checkpoint, lambda s: SuccessiveHalving(s, eta=3, n_configs=9), tmp_path, workers=3, budget=Budget(1, 9))
     result = study.optimize(n_trials=9)
-    reached = sorted(t.notes["reached"] for t in result.trials)
+    reached = sorted(t.reached for t in result.trials)
     assert reached == [1] * 6 + [3] * 2 + [9]  # 9@1 -> 3@3 -> 1@9
     best = min(result.trials, key=lambda t: _loss(t.config, 0))
-    assert best.notes["reached"] == 9 and best.status is TrialStatus.COMPLETED
+    assert best.reached == 9 and best.status is TrialStatus.COMPLETED
     assert result.incumbent.trial_id == best.trial_id
     study.close()
 
@@ -179,53 +179,47 @@ def test_hyperband_opens_brackets_in_order_and_promotes(tmp_path):
     study = _study(train_with_checkpoint, lambda s: Hyperband(s, eta=3), tmp_path, workers=2, budget=Budget(1, 9))
     result = study.optimize(n_trials=30)
     # brackets for R=9: 9@1 3@3 1@9 | 5@3 1@9 (rounded: 3@3 ...) | 3@9
-    assert any(t.notes["reached"] == 9 for t in result.trials)
+    assert any(t.reached == 9 for t in result.trials)
     first_bracket = result.trials[:9]
-    assert sorted(t.notes["reached"] for t in first_bracket) == [1] * 6 + [3] * 2 + [9]
+    assert sorted(t.reached for t in first_bracket) == [1] * 6 + [3] * 2 + [9]
     study.close()
 
 
 # ---------------------------------------------------------------------- model-based
 class RecordingSearcher(RandomSearcher):
-    """A random searcher that claims to learn, and records what it is fed."""
+    """A random searcher that claims to learn, and records every observation it gets."""
 
     uses_history = True
 
     def __init__(self, space, seed=None):
         super().__init__(space, seed)
-        self.fed: list[tuple[float, int]] = []
-        self.resets = 0
+        self.seen = []
         self.n_suggest = 0
 
-    def observe(self, trials):
-        super().observe(trials)
-        self.fed.extend((t.budget, t.trial_id) for t in trials)
-
-    def reset(self):
-        super().reset()
-        self.resets += 1
-        self.fed.clear()
+    def observe(self, observations):
+        super().observe(observations)
+        self.seen.extend(observations)
 
     def suggest(self, n, pending=()):
         self.n_suggest += n
         return super().suggest(n, pending)
 
 
-def test_model_based_searcher_sees_only_the_largest_budget_with_d_plus_1_results(tmp_path):
-    space = SearchSpace(SPACE)  # d = 1: a budget needs 2 results
+def test_searcher_observes_every_rung_result_as_a_real_observation(tmp_path):
+    space = SearchSpace(SPACE)
     searcher = RecordingSearcher(space, 0)
     sched = ASHA(searcher, eta=3, random_fraction=1 / 3)
     study = Study.create(train_with_checkpoint, space, budget=Budget(1, 27), scheduler=sched, executor="inprocess", workers=1, seed=0)
     result = study.optimize(n_trials=60)
-    by_budget: dict[float, int] = {}
-    for t in result.trials:
-        for b in sched.rungs:
-            if t.notes["reached"] >= b:
-                by_budget[b] = by_budget.get(b, 0) + 1
-    eligible = max(b for b, n in by_budget.items() if n >= 2)
-    assert searcher.fed, "the model was never fitted"
-    assert {b for b, _ in searcher.fed} == {eligible}
-    assert searcher.resets >= 2  # it moved up the budgets as results came in
+    by_trial = {t.trial_id: t for t in result.trials}
+    # one observation per ended job: a trial that reached rung k was observed at rungs 0..k
+    expected = sorted((t.trial_id, b) for t in result.trials for b in sched.rungs if t.reached is not None and t.reached >= b)
+    assert sorted((o.trial_id, o.fidelity) for o in searcher.seen) == expected
+    for o in searcher.seen:
+        trial = by_trial[o.trial_id]
+        assert o.config == trial.config and o.cost > 0 and o.metrics["loss"] == o.value
+        assert o.status is (TrialStatus.COMPLETED if o.fidelity == 27 else TrialStatus.PAUSED)
+    assert study.storage.observations() == searcher.seen  # stored, so a resume replays them
     # about a third of new configs were random instead of from the searcher
     n_random = 60 - searcher.n_suggest
     assert 8 <= n_random <= 32
@@ -251,11 +245,11 @@ def test_pbt_exploits_by_copying_checkpoints_and_explores(tmp_path):
         executor="inprocess", workers=2, storage=str(tmp_path / "p.db"), seed=0,
     )
     result = study.optimize(n_trials=40)
-    children = [t for t in result.trials if "parent" in t.notes]
+    children = [t for t in result.trials if t.parent is not None]
     assert sched.n_exploits == len(children) > 0
     trials = {t.trial_id: t for t in result.trials}
     for child in children:
-        parent = trials[child.notes["parent"]]
+        parent = trials[child.parent]
         replaced = trials[child.notes["replaces"]]
         assert child.config != parent.config or parent.config["x"] == 1.0  # explored (x*1.2 clips at 1)
         first = study.storage.reports(child.trial_id)[0]
@@ -304,7 +298,7 @@ def test_tune_accepts_scheduler_names():
 
     result = f.run(n_trials=10, executor="inprocess", seed=0)
     assert result.incumbent is not None
-    assert any(t.notes.get("reached", 0) > 1 for t in result.trials)
+    assert any((t.reached or 0) > 1 for t in result.trials)
 
 
 

@@ -4,7 +4,7 @@ import hpo
 from hpo.search_spaces import Choice, Float, SearchSpace
 from hpo.searchers import BOSearcher, RandomSearcher
 from hpo.testing import SearcherContract
-from hpo.trial import Trial, TrialStatus
+from hpo.trial import INTERRUPTED, Observation, TrialStatus
 
 
 class TestBOSearcher(SearcherContract):
@@ -26,6 +26,10 @@ class TestThompsonBOSearcher(SearcherContract):
 SPACE = SearchSpace({"x": Float(-5, 10), "y": Float(0, 15)})
 
 
+def done(trial_id, config, value, fidelity=1.0, status=TrialStatus.COMPLETED):
+    return Observation(trial_id, config, status, fidelity, {"loss": value}, 0.0, (value,))
+
+
 def branin(c):
     x, y = c["x"], c["y"]
     return (y - 5.1 / (4 * np.pi**2) * x**2 + 5 / np.pi * x - 6) ** 2 + 10 * (1 - 1 / (8 * np.pi)) * np.cos(x) + 10
@@ -38,7 +42,7 @@ def _best(searcher, n, f=branin):
         (c,) = searcher.suggest(1)
         v = f(c)
         best = min(best, v)
-        searcher.observe([Trial(i + 1, c, TrialStatus.COMPLETED, value=v)])
+        searcher.observe([done(i + 1, c, v)])
     return best
 
 
@@ -57,7 +61,7 @@ def test_maximize_mode_is_respected():
         (c,) = searcher.suggest(1)
         v = -branin(c)
         best = max(best, v)
-        searcher.observe([Trial(i + 1, c, TrialStatus.COMPLETED, value=v)])
+        searcher.observe([done(i + 1, c, v)])
     assert best > -1.5
 
 
@@ -71,13 +75,55 @@ def test_pending_points_give_distinct_batches():
     assert more[0] != pending[0]
 
 
-def test_failed_trials_are_left_out_of_the_model():
-    searcher = BOSearcher(SPACE, seed=0, n_init=2)
+def _failed(trial_id, config, reason="MemoryError: out of memory"):
+    return Observation(trial_id, config, TrialStatus.FAILED, 0.3, {}, 1.0, None, reason)
+
+
+def test_failed_trials_join_the_model_at_the_worst_value_unless_ignored():
+    for failed, rows in (("impute", 3), ("ignore", 2)):
+        searcher = BOSearcher(SPACE, seed=0, n_init=2, failed=failed)
+        searcher.set_objective("loss", "min")
+        c = searcher.suggest(4)
+        searcher.observe([done(1, c[0], 3.0), done(2, c[1], 5.0), _failed(3, c[2]), _failed(4, c[3], INTERRUPTED)])
+        x, y = searcher.training_data()
+        assert len(x) == rows  # the interrupted trial never counts
+        assert y[:, 0].tolist()[:2] == [-3.0, -5.0] and (failed == "ignore" or y[2, 0] == -5.0)
+        assert SPACE.contains(searcher.suggest(1)[0])
+
+
+def test_bo_learns_to_avoid_a_region_that_fails():
+    """Configs with x > 0.6 run out of memory; the loss keeps falling towards them."""
+    space = SearchSpace({"x": Float(0, 1), "y": Float(0, 1)})
+
+    def run(failed):
+        searcher = BOSearcher(space, seed=0, n_init=6, failed=failed)
+        searcher.set_objective("loss", "min")
+        fails = []
+        for i in range(26):
+            (c,) = searcher.suggest(1)
+            if c["x"] > 0.6:
+                searcher.observe([_failed(i + 1, c)])
+            else:
+                searcher.observe([done(i + 1, c, -c["x"] + 0.1 * (c["y"] - 0.5) ** 2)])
+            fails.append(c["x"] > 0.6)
+        return sum(fails[6:])
+
+    assert run("impute") < run("ignore")
+    assert run("impute") <= 8
+
+
+def test_model_fits_the_largest_fidelity_with_enough_results():
+    searcher = BOSearcher(SPACE, seed=0, n_init=3)
     searcher.set_objective("loss", "min")
-    configs = searcher.suggest(2)
-    searcher.observe([Trial(1, configs[0], TrialStatus.FAILED), Trial(2, configs[1], TrialStatus.COMPLETED, value=3.0)])
-    assert len(searcher._y) == 1
-    assert SPACE.contains(searcher.suggest(1)[0])
+    c = searcher.suggest(6)
+    low = [done(i + 1, c[i], float(i), fidelity=1.0, status=TrialStatus.PAUSED) for i in range(6)]
+    searcher.observe(low)
+    searcher.observe([done(1, c[0], 0.5, fidelity=9.0, status=TrialStatus.PAUSED)])
+    x, y = searcher.training_data()
+    assert len(x) == 6  # one result at 9 is not enough (d + 1 = 3)
+    searcher.observe([done(i + 1, c[i], 0.5 + i, fidelity=9.0, status=TrialStatus.PAUSED) for i in (1, 2)])
+    x, y = searcher.training_data()
+    assert len(x) == 3 and sorted(y[:, 0].tolist()) == [-2.5, -1.5, -0.5]
 
 
 def test_bo_on_a_conditional_space():

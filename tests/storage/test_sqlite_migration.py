@@ -1,4 +1,4 @@
-"""Study files of schema version 1 (before trials had `notes`) are upgraded in place."""
+"""Study files of schema versions 1 (before `notes`) and 2 (typed fields in `notes`) are upgraded in place."""
 
 from __future__ import annotations
 
@@ -38,8 +38,41 @@ def test_version_1_file_is_upgraded_and_keeps_its_trials(tmp_path):
     with SQLiteStorage(path) as storage:
         (trial,) = storage.trials()
         assert trial.value == 0.25 and trial.config == {"x": 0.5} and trial.notes == {}
-        storage.update_trial(trial.evolve(notes={"reached": 1}))
-        assert storage.trials()[0].notes == {"reached": 1}
+        storage.update_trial(trial.evolve(reached=1.0, notes={"replaces": 2}))
+        assert storage.trials()[0].reached == 1.0 and storage.trials()[0].notes == {"replaces": 2}
+        assert storage.observations() == []
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT value FROM hpo_meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
     conn.close()
+
+
+def _version_2_file(path):
+    spec = StudySpec("old", "loss", "min", {"x": {"type": "float", "low": 0.0, "high": 1.0}}, {"min": 1, "max": 9}, None, {})
+    conn = sqlite3.connect(path)
+    conn.executescript(V1_SCHEMA)
+    conn.execute("ALTER TABLE trials ADD COLUMN notes TEXT NOT NULL DEFAULT '{}'")
+    conn.execute("INSERT INTO hpo_meta VALUES ('schema_version', '2')")
+    conn.execute("INSERT INTO hpo_meta VALUES ('study', ?)", (spec.to_json(),))
+    notes = {"reached": 3, "restarts": 1, "parent": 4, "replaces": 2}
+    conn.execute(
+        "INSERT INTO trials(config, status, value, budget, notes) VALUES (?, 'PAUSED', 0.5, 4, ?)",
+        (json.dumps({"x": 0.5}), json.dumps(notes)),
+    )
+    conn.commit()
+    conn.close()
+
+
+def test_version_2_notes_become_typed_fields(tmp_path):
+    path = tmp_path / "v2.db"
+    _version_2_file(path)
+    with SQLiteStorage(path, readonly=True) as reader:  # a reader needs no upgrade
+        (trial,) = reader.trials()
+        assert (trial.reached, trial.restarts, trial.parent) == (3.0, 1, 4) and trial.notes == {"replaces": 2}
+    with SQLiteStorage(path) as storage:
+        (trial,) = storage.trials()
+        assert (trial.reached, trial.restarts, trial.retries, trial.parent) == (3.0, 1, 0, 4)
+        assert trial.notes == {"replaces": 2} and trial.fidelity == 3.0
+    conn = sqlite3.connect(path)
+    row = conn.execute("SELECT reached, restarts, parent, notes FROM trials").fetchone()
+    conn.close()
+    assert row[:3] == (3.0, 1, 4) and json.loads(row[3]) == {"replaces": 2}

@@ -1,0 +1,83 @@
+"""The LC-PFN early-stopping rule, shared by :class:`hpo.schedulers.LCStopping` and
+:class:`hpo.integrations.optuna.LCPFNPruner`.
+
+Reference: Adriaensen, Rakotoarison, Müller & Hutter, "Efficient Bayesian Learning Curve
+Extrapolation using Prior-Data Fitted Networks", NeurIPS 2023, Section 5 (following
+Domhan, Springenberg & Hutter, IJCAI 2015): stop a run once
+``P(y at the final budget beats the incumbent) < threshold``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hpo.errors import SettingError
+
+__all__ = ["StoppingRule"]
+
+
+class StoppingRule:
+    """Stop a curve whose extrapolated final value is unlikely to beat the best one.
+
+    Args:
+        threshold: Stop when P(final value beats the best) falls below it (0.05).
+        min_steps: Points a curve must have before it may be stopped (3).
+        every: Judge every ``every``-th point only (1), to save inference time.
+        y_range: ``(low, high)`` the metric can span, to map it onto LC-PFN's [0, 1].
+        model: Anything with LC-PFN's ``prob_improvement``; default ``LCPFN.load()``
+            (the shipped weights), loaded on first use.
+
+    Raises:
+        SettingError: for a threshold outside (0, 1) or a bad ``min_steps``/``every``.
+    """
+
+    def __init__(
+        self,
+        threshold: float = 0.05,
+        min_steps: int = 3,
+        every: int = 1,
+        y_range: tuple[float, float] = (0.0, 1.0),
+        model: Any = None,
+    ) -> None:
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
+            raise SettingError(f"threshold must be in (0, 1), got {threshold!r}")
+        for label, value in (("min_steps", min_steps), ("every", every)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise SettingError(f"{label} must be a positive integer, got {value!r}")
+        self.threshold = float(threshold)
+        self.min_steps = min_steps
+        self.every = every
+        self.y_range = y_range
+        self._model = model
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            from hpo.surrogates.lcpfn import LCPFN
+
+            self._model = LCPFN.load()
+        return self._model
+
+    def probabilities(
+        self, curves: Sequence[Sequence[tuple[float, float]]], x_final: float, best: float, maximize: bool
+    ) -> list[float]:
+        """P(value at ``x_final`` beats ``best``) for each curve of ``(epoch, value)`` points (batched)."""
+        x = [[p[0] for p in c] for c in curves]
+        y = [[p[1] for p in c] for c in curves]
+        probs = self.model.prob_improvement(x, y, x_final=x_final, threshold=best, maximize=maximize, y_range=self.y_range)
+        return [float(p) for p in probs]
+
+    def should_stop(
+        self, curve: Sequence[tuple[float, float]], x_final: float, best: float | None, maximize: bool
+    ) -> bool:
+        """Whether to stop a curve of 1-based ``(epoch, value)`` points now.
+
+        Never before there is a best final value, before ``min_steps`` points, between
+        every ``every``-th point, or once the final epoch is in.
+        """
+        if best is None or len(curve) < self.min_steps or len(curve) % self.every:
+            return False
+        if curve[-1][0] >= x_final:
+            return False
+        return self.probabilities([curve], x_final, best, maximize)[0] < self.threshold
