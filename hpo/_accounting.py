@@ -8,11 +8,15 @@ incumbent in O(1) per change, so a 10,000-trial simulated replay stays fast.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from hpo._objective import extract_value
+from hpo.errors import ObjectiveError
+from hpo.execution.base import Event, Failed, Finished, Stopped
 from hpo.result import best_trial, rank_key
-from hpo.trial import Job, Report, Trial, TrialStatus
+from hpo.trial import Decision, Job, Report, Trial, TrialStatus
 
-__all__ = ["Ledger", "consumed"]
+__all__ = ["Ledger", "consumed", "job_ended"]
 
 
 class Ledger:
@@ -72,3 +76,46 @@ def consumed(job: Job, reports: Sequence[Report], completed: bool) -> float:
     if not reports:
         return 0.0
     return max(min(job.budget.stop, reports[-1].step + 1) - job.budget.start, 0)
+
+
+def job_ended(
+    trial: Trial, job: Job, reports: Sequence[Report], event: Event, metrics: Sequence[str], budget_max: float, now: float
+) -> Trial:
+    """The trial's new state when its job ends with ``event``: status, value, what it used.
+
+    A job that ended below the full budget leaves the trial PAUSED at that budget (a
+    rung), so the scheduler may promote it later; an objective whose result lacks a
+    metric, or gives a non-finite one, is FAILED with an ``ObjectiveError`` reason.
+
+    Args:
+        trial: The trial as it was while the job ran.
+        job: The job that ended.
+        reports: The job's reports.
+        event: ``Finished``, ``Stopped`` or ``Failed``.
+        metrics: The study's objectives, in order.
+        budget_max: The full budget.
+        now: The executor clock's timestamp.
+    """
+    used = consumed(job, reports, completed=isinstance(event, Finished))
+    paused = isinstance(event, Stopped) and event.decision is Decision.PAUSE
+    common: dict[str, Any] = {
+        "finished_at": None if paused else now,
+        "budget": trial.budget + used,
+        "last_step": reports[-1].step if reports else trial.last_step,
+        "cost": trial.cost + event.elapsed,  # type: ignore[attr-defined]
+        "reached": job.budget.start + used,  # below `budget` when a restart ran steps twice
+    }
+    if isinstance(event, Finished):
+        try:
+            value, values = extract_value(event.result, metrics, reports)
+        except ObjectiveError as exc:
+            return trial.evolve(status=TrialStatus.FAILED, value=None, reason=f"ObjectiveError: {exc}", **common)
+        status = TrialStatus.COMPLETED if job.budget.stop >= budget_max else TrialStatus.PAUSED
+        return trial.evolve(status=status, value=value, metrics=values, **common)
+    if isinstance(event, Stopped):
+        status = TrialStatus.PAUSED if paused else TrialStatus.PRUNED
+        reason = "paused by the scheduler" if paused else "stopped by the scheduler"
+        return trial.evolve(status=status, reason=reason, metrics=dict(reports[-1].metrics) if reports else {}, **common)
+    if not isinstance(event, Failed):
+        raise TypeError(f"not a terminal event: {event!r}")
+    return trial.evolve(status=TrialStatus.FAILED, value=None, reason=event.reason, traceback=event.traceback, **common)

@@ -18,16 +18,15 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from hpo import _recovery, _setup, presets
-from hpo._accounting import Ledger, consumed
-from hpo._objective import extract_value
+from hpo._accounting import Ledger, job_ended
 from hpo._view import View
 from hpo.budget import Budget
-from hpo.errors import HPOError, ObjectiveError
-from hpo.execution.base import BaseExecutor, Event, Failed, Finished, Reported, Retrying, Stopped
+from hpo.errors import HPOError
+from hpo.execution.base import BaseExecutor, Event, Finished, Reported, Retrying
 from hpo.result import StudyResult, best_trial, load_study, rank_key
 from hpo.search_spaces import SearchSpace
 from hpo.storage import BaseStorage, StudySpec
-from hpo.trial import Decision, Job, Observation, Report, Trial, TrialStatus, as_objectives
+from hpo.trial import Job, Observation, Report, Trial, TrialStatus, as_objectives
 
 __all__ = ["Study", "StudyResult", "Callback", "best_trial", "rank_key", "load_study"]
 
@@ -365,7 +364,13 @@ class Study:
             return
         job = self._jobs.pop(trial_id)
         reports = self._reports.pop(trial_id, [])
-        trial = self._ended(self.ledger[trial_id], job, reports, event)
+        if isinstance(event, Finished) and not reports and self.scheduler.needs_intermediate_reports:
+            if not self._warned_no_reports:
+                self._warned_no_reports = True
+                logger.warning("%s acts on hpo.report() calls, but trial %d never reported", type(self.scheduler).__name__, trial_id)
+        trial = job_ended(
+            self.ledger[trial_id], job, reports, event, self.metrics, self.budget.max, self.executor.clock.timestamp()
+        )
         self._record(trial)
         self._log_end(trial)
         observation = Observation.of(trial, self.metrics)
@@ -385,37 +390,6 @@ class Study:
         if value is not None:
             trial = self.ledger.trials[trial_id] = trial.evolve(value=value, last_step=report.step)
         self.executor.respond(trial_id, self.scheduler.on_report(trial, report))
-
-    def _ended(self, trial: Trial, job: Job, reports: list[Report], event: Event) -> Trial:
-        """The trial's new state when its job ends with ``event``."""
-        used = consumed(job, reports, completed=isinstance(event, Finished))
-        stopped = isinstance(event, Stopped) and event.decision is Decision.PAUSE
-        common: dict[str, Any] = {
-            "finished_at": None if stopped else self.executor.clock.timestamp(),
-            "budget": trial.budget + used,
-            "last_step": reports[-1].step if reports else trial.last_step,
-            "cost": trial.cost + event.elapsed,  # type: ignore[attr-defined]
-            "reached": job.budget.start + used,  # below `budget` when a restart ran steps twice
-        }
-        if isinstance(event, Finished):
-            if not reports and self.scheduler.needs_intermediate_reports and not self._warned_no_reports:
-                self._warned_no_reports = True
-                logger.warning("%s acts on hpo.report() calls, but trial %d never reported", type(self.scheduler).__name__, trial.trial_id)
-            try:
-                value, metrics = extract_value(event.result, self.metrics, reports)
-            except ObjectiveError as exc:
-                return trial.evolve(status=TrialStatus.FAILED, value=None, reason=f"ObjectiveError: {exc}", **common)
-            # A job that ended below the full budget leaves the trial PAUSED at that
-            # budget (a rung): the scheduler may promote it later.
-            status = TrialStatus.COMPLETED if job.budget.stop >= self.budget.max else TrialStatus.PAUSED
-            return trial.evolve(status=status, value=value, metrics=metrics, **common)
-        if isinstance(event, Stopped):
-            status = TrialStatus.PAUSED if stopped else TrialStatus.PRUNED
-            reason = "paused by the scheduler" if stopped else "stopped by the scheduler"
-            metrics = dict(reports[-1].metrics) if reports else {}
-            return trial.evolve(status=status, reason=reason, metrics=metrics, **common)
-        assert isinstance(event, Failed)
-        return trial.evolve(status=TrialStatus.FAILED, value=None, reason=event.reason, traceback=event.traceback, **common)
 
     def _log_end(self, trial: Trial) -> None:
         if trial.status is TrialStatus.FAILED:
