@@ -513,8 +513,12 @@ def main(argv: list[str] | None = None) -> int:
     es.add_argument("--resume", action="store_true", help="keep the runs already in the raw file")
     es.add_argument("--jobs", type=int, default=2)
     es.add_argument("--out", default=str(RESULTS))
+    from benchmarks import surrogates_report
+
+    surrogates_report.add_parser(sub, RESULTS)
     args = parser.parse_args(argv)
-    suites = {"early": cmd_early, "bo": cmd_bo, "overhead": cmd_overhead, "mf": cmd_mf, "replay": cmd_replay, "ray": cmd_ray, "lcpfn": cmd_lcpfn}
+    suites = {"early": cmd_early, "bo": cmd_bo, "overhead": cmd_overhead, "mf": cmd_mf, "replay": cmd_replay, "ray": cmd_ray,
+              "lcpfn": cmd_lcpfn, "surrogates": surrogates_report.cmd_surrogates}
     return suites[args.suite](args)
 
 
