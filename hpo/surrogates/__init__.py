@@ -6,19 +6,26 @@ from typing import Any
 
 from hpo.surrogates.base import BaseSurrogate, Predictive
 
-__all__ = ["BaseSurrogate", "Predictive", "GPSurrogate", "DeepEnsembleSurrogate", "make_surrogate"]
+_LAZY = {
+    "GPSurrogate": "hpo.surrogates.gp",
+    "DeepEnsembleSurrogate": "hpo.surrogates.bnn",
+    "HMCBNNSurrogate": "hpo.surrogates.bnn",
+    "DKLSurrogate": "hpo.surrogates.dkl",
+    "InfiniteWidthBNNSurrogate": "hpo.surrogates.ibnn",
+    "RandomForestSurrogate": "hpo.surrogates.forest",
+    "AutoSurrogate": "hpo.surrogates.auto",
+}
+
+__all__ = ["BaseSurrogate", "Predictive", *_LAZY, "make_surrogate"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "GPSurrogate":
-        from hpo.surrogates.gp import GPSurrogate
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(name)
+    import importlib
 
-        return GPSurrogate
-    if name == "DeepEnsembleSurrogate":
-        from hpo.surrogates.bnn import DeepEnsembleSurrogate
-
-        return DeepEnsembleSurrogate
-    raise AttributeError(name)
+    return getattr(importlib.import_module(module), name)
 
 
 def make_surrogate(name: str | BaseSurrogate, **kwargs: Any) -> BaseSurrogate:

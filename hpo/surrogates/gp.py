@@ -42,10 +42,10 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-__all__ = ["GPSurrogate"]
+__all__ = ["GPSurrogate", "ExactGPPredictive", "exact_gp_cache", "botorch_gp_cache"]
 
 
-class _ExactGPPredictive(Predictive):
+class ExactGPPredictive(Predictive):
     """Mean, variance and joint samples of an exact GP from a cached Cholesky factor.
 
     Same numbers as ``model.posterior(x)`` for the latent function, without GPyTorch's
@@ -54,34 +54,49 @@ class _ExactGPPredictive(Predictive):
     posterior covariance (jitter added only where a factorization fails) and ``z``
     scrambled-Sobol normal base samples, seeded from the generator and shared by every
     batch.
+
+    Any exact GP with Gaussian noise serves (the GP, deep-kernel and infinite-width-BNN
+    surrogates use it), with inputs in the model's own space (integer categories, one-hot
+    columns, or learned features).
+
+    Args:
+        cache: From :func:`exact_gp_cache` (or :func:`botorch_gp_cache`): training inputs,
+            Cholesky factor, weights and outcome scaling; with ``lengthscale``,
+            ``outputscale`` and ``constant`` the kernel is a scaled Matérn-5/2 with a
+            constant mean, written out.
+        x_model: `batch_shape x q x m`-dim inputs in the model's space.
+        model: Anything with GPyTorch ``mean_module`` and ``covar_module`` (callable on
+            model-space inputs); used only when the cache has no Matérn-5/2 entries.
     """
 
-    def __init__(self, surrogate: GPSurrogate, x_model: torch.Tensor) -> None:
-        self._surrogate = surrogate
+    def __init__(self, cache: dict[str, Any], x_model: torch.Tensor, model: Any = None) -> None:
+        if "lengthscale" not in cache and model is None:
+            raise ValueError("ExactGPPredictive needs the model's mean and kernel modules unless the kernel is Matérn-5/2")
+        self._cache = cache
+        self._model = model
         self._x = x_model
         self._mean: torch.Tensor | None = None
         self._var: torch.Tensor | None = None
 
     def _cross(self, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Standardized prior mean (`N`) and cross-covariance to the data (`N x n`) of `N x d` points."""
-        cache = self._surrogate._cache
+        cache = self._cache
         if "lengthscale" in cache:  # Matérn-5/2 written out: no GPyTorch call overhead
             k_star = matern52(flat / cache["lengthscale"], cache["x_scaled"]) * cache["outputscale"]
             return cache["constant"].expand(len(flat)), k_star
-        model = self._surrogate.botorch_model
-        return model.mean_module(flat), model.covar_module(flat, cache["x"]).to_dense()
+        return self._model.mean_module(flat), self._model.covar_module(flat, cache["x"]).to_dense()
 
     def _compute(self) -> None:
         import torch
 
-        cache = self._surrogate._cache
+        cache = self._cache
         flat = self._x.reshape(-1, self._x.shape[-1])
         prior_mean, k_star = self._cross(flat)
         mean = prior_mean + k_star @ cache["alpha"]
         if "lengthscale" in cache:
             prior = cache["outputscale"].expand(len(flat))
         else:
-            prior = self._surrogate.botorch_model.covar_module(flat, diag=True)
+            prior = self._model.covar_module(flat, diag=True)
         v = torch.linalg.solve_triangular(cache["chol"], k_star.T, upper=False)
         var = (prior - (v * v).sum(0)).clamp_min(1e-12)
         shape = self._x.shape[:-1]
@@ -104,7 +119,7 @@ class _ExactGPPredictive(Predictive):
         """`B x q`-dim means and `B x q x q`-dim covariances, standardized, of the flattened batches."""
         import torch
 
-        cache = self._surrogate._cache
+        cache = self._cache
         q, d = self._x.shape[-2], self._x.shape[-1]
         sets = self._x.reshape(-1, q, d)
         flat = sets.reshape(-1, d)
@@ -114,7 +129,7 @@ class _ExactGPPredictive(Predictive):
             scaled = sets / cache["lengthscale"]
             k_qq = matern52(scaled, scaled) * cache["outputscale"]
         else:
-            k_qq = self._surrogate.botorch_model.covar_module(sets).to_dense()
+            k_qq = self._model.covar_module(sets).to_dense()
         v = torch.linalg.solve_triangular(cache["chol"], k_star.T, upper=False)  # `n x Bq`
         v = v.T.reshape(-1, q, v.shape[0])
         return mean, k_qq - v @ v.transpose(-1, -2)
@@ -122,7 +137,7 @@ class _ExactGPPredictive(Predictive):
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         import torch
 
-        cache = self._surrogate._cache
+        cache = self._cache
         mean, cov = self.joint()
         chol = _safe_cholesky(cov)
         gen = generator if generator is not None else torch.Generator()
@@ -161,6 +176,58 @@ def _safe_cholesky(cov: torch.Tensor) -> torch.Tensor:
             return chol
         jitter = torch.where(failed, torch.full_like(jitter, 1e-9 * 10.0**step), jitter)
     raise RuntimeError("posterior covariance is not positive definite even with jitter 1e-1")
+
+
+def exact_gp_cache(x: torch.Tensor, resid: torch.Tensor, k: torch.Tensor, noise: torch.Tensor, mu: Any, std: Any) -> dict[str, Any]:
+    """The cache of :class:`ExactGPPredictive`: Cholesky factor and weights, standardized outcomes.
+
+    Args:
+        x: `n x m`-dim training inputs in the model's space.
+        resid: `n`-dim standardized targets minus the prior mean at ``x``.
+        k: `n x n`-dim prior covariance of the latent function at ``x``.
+        noise: Noise variance (standardized units).
+        mu, std: Outcome scaling: observations are ``mu + std * standardized``.
+
+    The factor gets jitter (from 1e-8) only if ``k + noise I`` fails to factorize.
+    Add ``lengthscale``, ``x_scaled`` (``x / lengthscale``), ``outputscale`` and
+    ``constant`` for the written-out Matérn-5/2 path.
+    """
+    import torch
+
+    with torch.no_grad():
+        eye = torch.eye(len(x), dtype=x.dtype)
+        k = k + noise.reshape(-1)[0] * eye
+        jitter = 0.0
+        for _ in range(6):
+            chol, info = torch.linalg.cholesky_ex(k + jitter * eye)
+            if int(info) == 0:
+                break
+            jitter = 1e-8 if jitter == 0.0 else jitter * 10
+        alpha = torch.cholesky_solve(resid.unsqueeze(-1), chol).squeeze(-1)
+        return {"x": x, "chol": chol, "alpha": alpha, "mu": torch.as_tensor(mu).reshape(()), "std": torch.as_tensor(std).reshape(())}
+
+
+def botorch_gp_cache(model: Any) -> dict[str, Any]:
+    """:func:`exact_gp_cache` of a fitted single-output BoTorch GP with a ``Standardize`` outcome transform."""
+    import torch
+
+    with torch.no_grad():
+        x = model.train_inputs[0]
+        y = model.train_targets
+        tf = model.outcome_transform
+        cache = exact_gp_cache(
+            x, y - model.mean_module(x), model.covar_module(x).to_dense(), model.likelihood.noise, tf.means, tf.stdvs
+        )
+        kernel = model.covar_module
+        if is_scaled_matern52(model):
+            ls = kernel.base_kernel.lengthscale.detach().reshape(-1)
+            cache.update(
+                lengthscale=ls,
+                x_scaled=x / ls,
+                outputscale=kernel.outputscale.detach().reshape(()),
+                constant=model.mean_module.constant.detach().reshape(()),
+            )
+        return cache
 
 
 class GPSurrogate(BaseSurrogate):
@@ -289,7 +356,7 @@ class GPSurrogate(BaseSurrogate):
         model = self._model(x_np, y_np)
         model.load_state_dict(self._hyper, strict=False)
         model.eval()
-        self._cache = self._factorize(model)
+        self._cache = botorch_gp_cache(model)
         self.botorch_model = model
         self.n_fits += 1
 
@@ -305,40 +372,10 @@ class GPSurrogate(BaseSurrogate):
         }
         self._hyper_key = key
 
-    @staticmethod
-    def _factorize(model: Any) -> dict[str, Any]:
-        """Cholesky factor and weights of the fitted GP, in the standardized outcome space."""
-        import torch
-
-        with torch.no_grad():
-            x = model.train_inputs[0]
-            y = model.train_targets
-            k = model.covar_module(x).to_dense()
-            k = k + model.likelihood.noise.reshape(-1)[0] * torch.eye(len(x), dtype=x.dtype)
-            jitter = 0.0
-            for _ in range(6):
-                chol, info = torch.linalg.cholesky_ex(k + jitter * torch.eye(len(x), dtype=x.dtype))
-                if int(info) == 0:
-                    break
-                jitter = 1e-8 if jitter == 0.0 else jitter * 10
-            alpha = torch.cholesky_solve((y - model.mean_module(x)).unsqueeze(-1), chol).squeeze(-1)
-            tf = model.outcome_transform
-            cache = {"x": x, "chol": chol, "alpha": alpha, "mu": tf.means.reshape(()), "std": tf.stdvs.reshape(())}
-            kernel = model.covar_module
-            if is_scaled_matern52(model):
-                ls = kernel.base_kernel.lengthscale.detach().reshape(-1)
-                cache.update(
-                    lengthscale=ls,
-                    x_scaled=x / ls,
-                    outputscale=kernel.outputscale.detach().reshape(()),
-                    constant=model.mean_module.constant.detach().reshape(()),
-                )
-            return cache
-
     def predict(self, x_unit: torch.Tensor) -> Predictive:
         if self.botorch_model is None:
             raise RuntimeError("GPSurrogate.predict called before fit")
-        return _ExactGPPredictive(self, self._to_model_inputs(x_unit))
+        return ExactGPPredictive(self._cache, self._to_model_inputs(x_unit), self.botorch_model)
 
     @property
     def lengthscales(self) -> Any:
