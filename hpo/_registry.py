@@ -49,7 +49,15 @@ SEARCHERS = Registry(
 )
 SURROGATES = Registry(
     "surrogate",
-    {"gp": "hpo.surrogates.gp:GPSurrogate", "ensemble": "hpo.surrogates.bnn:DeepEnsembleSurrogate"},
+    {
+        "gp": "hpo.surrogates.gp:GPSurrogate",
+        "ensemble": "hpo.surrogates.bnn:DeepEnsembleSurrogate",
+        "hmc": "hpo.surrogates.hmc:HMCBNNSurrogate",
+        "dkl": "hpo.surrogates.dkl:DKLSurrogate",
+        "ibnn": "hpo.surrogates.ibnn:InfiniteWidthBNNSurrogate",
+        "forest": "hpo.surrogates.forest:RandomForestSurrogate",
+        "auto": "hpo.surrogates.auto:AutoSurrogate",
+    },
 )
 SCHEDULERS = Registry(
     "scheduler",

@@ -9,7 +9,7 @@ from hpo.surrogates.base import BaseSurrogate, Predictive
 _LAZY = {
     "GPSurrogate": "hpo.surrogates.gp",
     "DeepEnsembleSurrogate": "hpo.surrogates.bnn",
-    "HMCBNNSurrogate": "hpo.surrogates.bnn",
+    "HMCBNNSurrogate": "hpo.surrogates.hmc",
     "DKLSurrogate": "hpo.surrogates.dkl",
     "InfiniteWidthBNNSurrogate": "hpo.surrogates.ibnn",
     "RandomForestSurrogate": "hpo.surrogates.forest",

@@ -1,4 +1,8 @@
-"""Deep-ensemble surrogate: a Bayesian-neural-network stand-in without a BoTorch model.
+"""Deep-ensemble surrogate (``"ensemble"``): a Bayesian neural network without a BoTorch model.
+
+The HMC-sampled BNN (``"hmc"``) lives in :mod:`hpo.surrogates.hmc` and shares
+:func:`_features` with it. Both follow Li, Rudner & Wilson, "A Study of Bayesian Neural
+Network Surrogates for Bayesian Optimization", ICLR 2024.
 
 Model (Lakshminarayanan, Pritzel & Blundell, "Simple and Scalable Predictive Uncertainty
 Estimation using Deep Ensembles", NeurIPS 2017; the deep-ensemble surrogate of Li, Rudner
@@ -37,6 +41,18 @@ function, observation noise excluded):
   means ``mean_e(mu_e^2) - mean^2``; the aleatoric part ``mean_e(sigma_e^2)`` (the heads'
   noise) is left out, as a GP's predictive leaves out its likelihood noise, and is
   available as ``noise_variance``;
+* **calibration of the noise** (``calibrate_noise``): the heads fit their own training
+  points, so their variance underestimates the error on new points, and the central 90%
+  interval ``mean +- 1.645 sqrt(variance + noise_variance)`` covered too few held-out
+  targets of a noisy 2-d function (2,000 targets, 5 seeds; noise std 0.2: 59-68% at 40
+  points, 66-77% at 80, 75-81% at 120, 83-86% at 200). Each member leaves out 20% of
+  the points, so after fitting the heads' variance is scaled by
+  ``c = (mean(r^2) - mean(epi)) / mean(noise)`` over the out-of-bag residuals ``r``
+  (mixtures of the members that left a point out, about two), kept at least 1. Coverage
+  then 81-94%, 77-92%, 87-91% and 88-90% (noise std 0.05: 85-98%, 84-95%, 86-92%,
+  89-93%; before, 70-82%, 77-90%, 83-91%, 89-92%). Only ``noise_variance`` changes
+  (``c`` was 1-2 from 120 points, up to 14 at 40 with noise); the latent ``variance``
+  that the acquisitions use does not;
 * ``sample``: a joint sample is one member's mean function at all points (no head noise),
   so samples are consistent with ``mean`` and ``variance`` and are differentiable in the
   inputs. Members are assigned to the ``n`` samples in turn, from a random first member,
@@ -67,6 +83,21 @@ def _dtype() -> Any:
     return torch.float32
 
 
+def _features(x: torch.Tensor, cat_dims: Mapping[int, int]) -> torch.Tensor:
+    """`N x d` unit-cube inputs -> `N x D` network inputs (numeric in [-1, 1], one-hot categories)."""
+    import torch
+
+    cols = []
+    for j in range(x.shape[-1]):
+        k = cat_dims.get(j)
+        if k is None:
+            cols.append((2 * x[:, j] - 1).unsqueeze(-1))
+        else:
+            cell = torch.clamp(torch.floor(x[:, j].detach() * k), 0, k - 1).long()
+            cols.append(torch.nn.functional.one_hot(cell, k).to(x.dtype))
+    return torch.cat(cols, dim=-1)
+
+
 class EnsemblePredictive(Predictive):
     """The ensemble's predictive from member means and variances (`E x batch_shape x q`-dim)."""
 
@@ -85,7 +116,7 @@ class EnsemblePredictive(Predictive):
 
     @property
     def noise_variance(self) -> torch.Tensor:
-        """Aleatoric variance: the average of the members' head variances."""
+        """Aleatoric variance: the average of the members' (calibrated) head variances."""
         return self.member_vars.mean(0)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -113,10 +144,14 @@ class DeepEnsembleSurrogate(BaseSurrogate):
             of each point's NLL (0: the plain Gaussian NLL of the paper).
         patience: Stop when the training NLL has not improved by ``tol`` for this many steps.
         tol: Improvement of the training NLL (nats per point) that counts for ``patience``.
+        calibrate_noise: Scale the heads' variances by the out-of-bag factor
+            ``noise_scale`` (see the module docstring); False keeps them as trained.
         seed: Seed of initializations and subsamples (combined with the data size).
 
     Attributes:
         n_steps: Adam steps taken by the last fit.
+        noise_scale: Factor applied to the heads' variances by the last fit (1 without
+            calibration).
     """
 
     def __init__(
@@ -131,6 +166,7 @@ class DeepEnsembleSurrogate(BaseSurrogate):
         beta_nll: float = 0.5,
         patience: int = 30,
         tol: float = 1e-3,
+        calibrate_noise: bool = True,
         seed: int = 0,
     ) -> None:
         if n_members < 2:
@@ -147,8 +183,10 @@ class DeepEnsembleSurrogate(BaseSurrogate):
         self.beta_nll = beta_nll
         self.patience = patience
         self.tol = tol
+        self.calibrate_noise = calibrate_noise
         self.seed = seed
         self.n_steps = 0
+        self.noise_scale = 1.0
         self._params: list[tuple[Any, Any]] | None = None
         self._cat_dims: dict[int, int] = {}
         self._y_mu = 0.0
@@ -156,18 +194,7 @@ class DeepEnsembleSurrogate(BaseSurrogate):
 
     # ----------------------------------------------------------------- network
     def _features(self, x: torch.Tensor) -> torch.Tensor:
-        """`N x d` unit-cube inputs -> `N x D` network inputs (numeric in [-1, 1], one-hot categories)."""
-        import torch
-
-        cols = []
-        for j in range(x.shape[-1]):
-            k = self._cat_dims.get(j)
-            if k is None:
-                cols.append((2 * x[:, j] - 1).unsqueeze(-1))
-            else:
-                cell = torch.clamp(torch.floor(x[:, j].detach() * k), 0, k - 1).long()
-                cols.append(torch.nn.functional.one_hot(cell, k).to(x.dtype))
-        return torch.cat(cols, dim=-1)
+        return _features(x, self._cat_dims)
 
     def _forward(self, feats: torch.Tensor, params: list[tuple[Any, Any]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Member means and variances (`E x N`) in standardized units."""
@@ -228,6 +255,32 @@ class DeepEnsembleSurrogate(BaseSurrogate):
         finally:
             torch.set_num_threads(threads)
         self._params = [(w.detach(), b.detach()) for w, b in params]
+        self.noise_scale = self._oob_noise_scale(feats, target, mask, self._params) if self.calibrate_noise else 1.0
+
+    def _oob_noise_scale(self, feats: Any, target: Any, mask: Any, params: list[tuple[Any, Any]]) -> float:
+        """Factor ``c >= 1`` on the heads' noise that matches the out-of-bag squared errors.
+
+        Each point left out by some members gets their mixture's mean and epistemic
+        variance; ``c = (mean(r^2) - mean(epi)) / mean(noise)`` over those points, at
+        least 1 (only about 2 members leave a point out, so the estimate is noisy, and an
+        interval too narrow costs more than one too wide). 1 when no point is left out.
+        """
+        import torch
+
+        with torch.no_grad():
+            means, variances = self._forward(feats, params)  # `E x n`, standardized
+        out = 1.0 - mask
+        k = out.sum(0)
+        held = k > 0
+        if not held.any():
+            return 1.0
+        k = k[held]
+        out, means, variances, target = out[:, held], means[:, held], variances[:, held], target[held]
+        mean = (means * out).sum(0) / k
+        epistemic = ((means - mean) ** 2 * out).sum(0) / k
+        noise = (variances * out).sum(0) / k
+        scale = (((target - mean) ** 2).mean() - epistemic.mean()) / noise.mean()
+        return max(1.0, float(scale))
 
     def _train(self, feats: Any, target: Any, mask: Any, n_keep: int, params: list[tuple[Any, Any]]) -> int:
         """Full-batch Adam with early stopping; returns the number of steps taken."""
@@ -266,5 +319,10 @@ class DeepEnsembleSurrogate(BaseSurrogate):
         shape = (self.n_members, *x.shape[:-1])
         return EnsemblePredictive(
             (mean * self._y_sd + self._y_mu).reshape(shape).to(out_dtype),
-            (var * self._y_sd**2).reshape(shape).to(out_dtype),
+            (var * self.noise_scale * self._y_sd**2).reshape(shape).to(out_dtype),
         )
+
+
+# =====================================================================================
+# HMC: a Bayesian MLP sampled by Hamiltonian Monte Carlo
+# =====================================================================================
