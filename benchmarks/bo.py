@@ -16,6 +16,28 @@ def _done(trial_id: int, config: dict[str, Any], value: float) -> Any:
     return Observation(trial_id, config, TrialStatus.COMPLETED, 1.0, {"value": value}, 0.0, (value,))
 
 
+def optuna_run(problem: Any, method: str, seed: int, evals: int) -> tuple[list[float], list[float]]:
+    """An ask-and-tell Optuna run (``"optuna-gp"``: GPSampler, else multivariate TPE): values and seconds per ask."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = (
+        optuna.samplers.GPSampler(seed=seed) if method == "optuna-gp" else optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    )
+    study = optuna.create_study(sampler=sampler)
+    values: list[float] = []
+    times: list[float] = []
+    for _ in range(evals):
+        t0 = time.perf_counter()
+        trial = study.ask()
+        config = problem.suggest(trial)
+        times.append(time.perf_counter() - t0)
+        value = problem.evaluate(config)
+        values.append(value)
+        study.tell(trial, value)
+    return values, times
+
+
 def run_one(problem_key: str, method: str, seed: int, evals: int) -> dict[str, Any]:
     """One optimization run; returns per-evaluation values, regrets and suggestion times."""
     import torch
@@ -53,23 +75,7 @@ def run_one(problem_key: str, method: str, seed: int, evals: int) -> dict[str, A
             values.append(value)
             searcher.observe([_done(i + 1, config, value)])
     else:
-        import optuna
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        sampler = (
-            optuna.samplers.GPSampler(seed=seed)
-            if method == "optuna-gp"
-            else optuna.samplers.TPESampler(seed=seed, multivariate=True)
-        )
-        study = optuna.create_study(sampler=sampler)
-        for _ in range(evals):
-            t0 = time.perf_counter()
-            trial = study.ask()
-            config = problem.suggest(trial)
-            times.append(time.perf_counter() - t0)
-            value = problem.evaluate(config)
-            values.append(value)
-            study.tell(trial, value)
+        values, times = optuna_run(problem, method, seed, evals)
     best = float("inf")
     regret = []
     for v in values:

@@ -197,21 +197,9 @@ def run_one(problem_key: str, method: str, seed: int, evals: int) -> dict[str, A
             values.append(value)
             searcher.observe([Observation(i + 1, config, TrialStatus.COMPLETED, 1.0, {"value": value}, 0.0, (value,))])
     else:
-        import optuna
+        from benchmarks.bo import optuna_run
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        sampler = (
-            optuna.samplers.GPSampler(seed=seed) if method == "optuna-gp" else optuna.samplers.TPESampler(seed=seed, multivariate=True)
-        )
-        study = optuna.create_study(sampler=sampler)
-        for _ in range(evals):
-            t0 = time.perf_counter()
-            trial = study.ask()
-            config = problem.suggest(trial)
-            times.append(time.perf_counter() - t0)
-            value = problem.evaluate(config)
-            values.append(value)
-            study.tell(trial, value)
+        values, times = optuna_run(problem, method, seed, evals)
         model_times = times[min(10, evals) :]  # past TPE's / GPSampler's 10 startup trials
     return {
         "problem": problem_key,

@@ -98,6 +98,33 @@ def _features(x: torch.Tensor, cat_dims: Mapping[int, int]) -> torch.Tensor:
     return torch.cat(cols, dim=-1)
 
 
+def _training_data(
+    owner: str, x_unit: Any, y: Any, cat_dims: Mapping[int, int], seed: int
+) -> tuple[torch.Tensor, torch.Tensor, float, float, torch.Generator]:
+    """Checked, featurized inputs and standardized targets of a network surrogate's fit.
+
+    Returns the `n x D` features, the `n`-dim standardized targets, the targets' mean and
+    scale, and a ``torch.Generator`` seeded from ``(seed, n)``.
+
+    Raises:
+        ValueError: naming ``owner``, for no observations or non-finite targets.
+    """
+    import numpy as np
+    import torch
+
+    x_np = np.asarray(x_unit, dtype=float)
+    y_np = np.asarray(y, dtype=float).reshape(-1)
+    if len(y_np) == 0:
+        raise ValueError(f"{owner}.fit needs at least one observation")
+    if not np.all(np.isfinite(y_np)):
+        raise ValueError(f"{owner}.fit got non-finite targets")
+    mu, sd = float(y_np.mean()), float(y_np.std())
+    sd = sd if sd > 1e-12 else 1.0
+    gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, len(y_np)]).generate_state(1)[0]))
+    feats = _features(torch.as_tensor(x_np, dtype=_dtype()), cat_dims)
+    return feats, torch.as_tensor((y_np - mu) / sd, dtype=_dtype()), mu, sd, gen
+
+
 class EnsemblePredictive(Predictive):
     """The ensemble's predictive from member means and variances (`E x batch_shape x q`-dim)."""
 
@@ -222,24 +249,11 @@ class DeepEnsembleSurrogate(BaseSurrogate):
 
     # ----------------------------------------------------------------- fit
     def fit(self, x_unit: Any, y: Any, cat_dims: Mapping[int, int] | None = None) -> None:
-        import numpy as np
         import torch
 
-        x_np = np.asarray(x_unit, dtype=float)
-        y_np = np.asarray(y, dtype=float).reshape(-1)
-        if len(y_np) == 0:
-            raise ValueError("DeepEnsembleSurrogate.fit needs at least one observation")
-        if not np.all(np.isfinite(y_np)):
-            raise ValueError("DeepEnsembleSurrogate.fit got non-finite targets")
-        n = len(y_np)
         self._cat_dims = dict(cat_dims or {})
-        self._y_mu = float(y_np.mean())
-        sd = float(y_np.std())
-        self._y_sd = sd if sd > 1e-12 else 1.0
-        seed = int(np.random.SeedSequence([self.seed, n]).generate_state(1)[0])
-        gen = torch.Generator().manual_seed(seed)
-        feats = self._features(torch.as_tensor(x_np, dtype=_dtype()))
-        target = torch.as_tensor((y_np - self._y_mu) / self._y_sd, dtype=_dtype())
+        feats, target, self._y_mu, self._y_sd, gen = _training_data(type(self).__name__, x_unit, y, self._cat_dims, self.seed)
+        n = len(target)
         # Each member's training subset: a weight of 1 on its points, 0 elsewhere.
         n_keep = max(1, min(n, math.ceil(self.subsample * n)))
         order = torch.argsort(torch.rand((self.n_members, n), generator=gen, dtype=_dtype()), dim=1)

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hpo.surrogates.base import BaseSurrogate, Predictive
-from hpo.surrogates.bnn import _dtype, _features
+from hpo.surrogates.bnn import _dtype, _features, _training_data
 
 if TYPE_CHECKING:
     import torch
@@ -283,24 +283,10 @@ class HMCBNNSurrogate(BaseSurrogate):
 
     # ----------------------------------------------------------------- fit
     def fit(self, x_unit: Any, y: Any, cat_dims: Mapping[int, int] | None = None) -> None:
-        import numpy as np
         import torch
 
-        x_np = np.asarray(x_unit, dtype=float)
-        y_np = np.asarray(y, dtype=float).reshape(-1)
-        if len(y_np) == 0:
-            raise ValueError("HMCBNNSurrogate.fit needs at least one observation")
-        if not np.all(np.isfinite(y_np)):
-            raise ValueError("HMCBNNSurrogate.fit got non-finite targets")
-        n = len(y_np)
         self._cat_dims = dict(cat_dims or {})
-        self._y_mu = float(y_np.mean())
-        sd = float(y_np.std())
-        self._y_sd = sd if sd > 1e-12 else 1.0
-        seed = int(np.random.SeedSequence([self.seed, n]).generate_state(1)[0])
-        gen = torch.Generator().manual_seed(seed)
-        feats = _features(torch.as_tensor(x_np, dtype=_dtype()), self._cat_dims)
-        target = torch.as_tensor((y_np - self._y_mu) / self._y_sd, dtype=_dtype())
+        feats, target, self._y_mu, self._y_sd, gen = _training_data(type(self).__name__, x_unit, y, self._cat_dims, self.seed)
         mlp = _MLP(feats.shape[-1], self.hidden, self.prior_scale, self.bias_scale)
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # many small operations: one thread is fastest (as for the ensemble)
