@@ -39,78 +39,24 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from hpo.budget import JobBudget
 from hpo.errors import HPOError
 from hpo.execution._jobs import JobSpec
+from hpo.execution._ray_cluster import Cluster, Node, Resources, fmt, normalize_resources
 from hpo.execution.base import BaseExecutor, Event, Failed, Finished, Reported, Retrying, Stopped
 from hpo.trial import Decision, Job
 
 __all__ = ["RayExecutor", "normalize_resources"]
-
-Resources = Mapping[str, float]
-_ALIASES = {
-    "cpu": "CPU", "cpus": "CPU", "num_cpus": "CPU",
-    "gpu": "GPU", "gpus": "GPU", "num_gpus": "GPU",
-    "memory": "memory",
-}  # fmt: skip
-_EPS = 1e-9
-
-
-def normalize_resources(resources: Mapping[str, Any] | None, culprit: str = "resources") -> dict[str, float]:
-    """Check a per-trial resource request and use Ray's names (``CPU``, ``GPU``, custom ones).
-
-    Args:
-        resources: e.g. ``{"gpu": 0.5, "cpu": 2}``; None means ``{"cpu": 1}``. Keys not
-            given are 0 (``{"gpu": 1}`` asks for no CPU). Other keys are Ray custom resources.
-        culprit: Named in errors.
-
-    Raises:
-        HPOError: for a non-mapping, a negative or non-numeric amount, or a fractional
-            amount above 1 (Ray accepts fractions of one unit only).
-    """
-    if resources is None:
-        return {"CPU": 1.0}
-    if not isinstance(resources, Mapping):
-        raise HPOError(f"{culprit} must be a dict like {{'gpu': 1, 'cpu': 4}}, got {type(resources).__name__}")
-    out: dict[str, float] = {}
-    for key, amount in resources.items():
-        name = _ALIASES.get(str(key).lower(), str(key))
-        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount) or amount < 0:
-            raise HPOError(f"{culprit}[{key!r}] must be a number >= 0, got {amount!r}")
-        if amount > 1 and not float(amount).is_integer():
-            raise HPOError(f"{culprit}[{key!r}] = {amount}: amounts above 1 must be whole (Ray splits one unit only)")
-        if amount > 0:
-            out[name] = out.get(name, 0.0) + float(amount)
-    return out
-
-
-@dataclass
-class _Node:
-    node_id: str
-    ip: str
-    total: dict[str, float]
-    used: dict[str, float] = field(default_factory=dict)
-
-    def free(self, name: str) -> float:
-        return self.total.get(name, 0.0) - self.used.get(name, 0.0)
-
-    def fits(self, demand: Resources) -> bool:
-        return all(self.free(k) >= v - _EPS for k, v in demand.items())
-
-    def take(self, demand: Resources, sign: float = 1.0) -> None:
-        for k, v in demand.items():
-            self.used[k] = self.used.get(k, 0.0) + sign * v
-
 
 @dataclass
 class _Slot:
     """A worker actor holding ``demand`` on ``node``; ``trial_id`` is its job's, or None when idle."""
 
     actor: Any
-    node: _Node
+    node: Node
     demand: dict[str, float]
     trial_id: int | None = None
 
@@ -187,9 +133,7 @@ class RayExecutor(BaseExecutor):
         self._runs: dict[int, _Run] = {}
         self._by_ref: dict[Any, int] = {}
         self._waiting: list[int] = []  # submitted, no node has room yet (FIFO)
-        self._nodes: dict[str, _Node] = {}
-        self._dead_nodes: set[str] = set()
-        self._nodes_at = -math.inf
+        self._cluster = Cluster()
         self._ready: list[Event] = []
         self._hub: Any = None
         self._poll: Any = None
@@ -235,28 +179,7 @@ class RayExecutor(BaseExecutor):
                 .remote()
             )
         self._worker_class = ray.remote(Worker)
-        self._refresh_nodes(force=True)
-
-    def _refresh_nodes(self, force: bool = False) -> None:
-        """Re-read the cluster's nodes (at most every 2 s unless forced)."""
-        import ray
-
-        now = time.monotonic()
-        if not force and now - self._nodes_at < 2.0:
-            return
-        self._nodes_at = now
-        alive: dict[str, _Node] = {}
-        for info in ray.nodes():
-            node_id = info["NodeID"]
-            if not info.get("Alive") or node_id in self._dead_nodes:
-                continue
-            node = self._nodes.get(node_id)
-            total = {k: float(v) for k, v in info.get("Resources", {}).items() if not k.startswith("node:")}
-            if node is None:
-                node = _Node(node_id, info.get("NodeManagerAddress", "?"), total)
-            node.total = total
-            alive[node_id] = node
-        self._nodes = alive
+        self._cluster.refresh(force=True)
 
     # ------------------------------------------------------------------ capacity and placement
     def _demand(self, config: Mapping[str, Any]) -> dict[str, float]:
@@ -268,17 +191,6 @@ class RayExecutor(BaseExecutor):
             raise HPOError(f"resources({dict(config)!r}) raised {type(exc).__name__}: {exc}") from exc
         return normalize_resources(requested, "resources(config)")
 
-    def _place(self, demand: Resources) -> _Node | None:
-        """The node with the most room left after the job (spreads jobs), or None."""
-        best, best_room = None, -math.inf
-        for node in self._nodes.values():
-            if not node.fits(demand):
-                continue
-            room = min((node.free(k) - v) / max(node.total.get(k, 0.0), _EPS) for k, v in demand.items()) if demand else 0.0
-            if room > best_room:
-                best, best_room = node, room
-        return best
-
     def capacity(self) -> int:
         if self._waiting:
             return 0
@@ -289,23 +201,9 @@ class RayExecutor(BaseExecutor):
         if demand is None:  # resources depend on the config and none was seen yet: try one
             return 1
         idle = sum(1 for slot in self._slots if slot.trial_id is None and slot.demand == demand)
-        room = int(min(slots, idle + self._fits(demand, slots - idle)))
+        room = int(min(slots, idle + self._cluster.fits(demand, slots - idle)))
         # when nothing runs, a job that fits nowhere fails with the reason rather than stalling the study
         return room if self._runs else max(room, 1)
-
-    def _fits(self, demand: Resources, slots: float) -> int:
-        """How many more jobs of ``demand`` the nodes' free resources hold (at most ``slots``)."""
-        if not demand:
-            return int(min(slots, 1_000_000))
-        fits = 0
-        for node in self._nodes.values():
-            free = {k: node.free(k) for k in demand}
-            while all(free[k] >= v - _EPS for k, v in demand.items()):
-                fits += 1
-                free = {k: free[k] - v for k, v in demand.items()}
-                if fits >= slots:
-                    return int(slots)
-        return int(min(fits, slots))
 
     def running(self) -> list[int]:
         return list(self._runs)
@@ -334,13 +232,11 @@ class RayExecutor(BaseExecutor):
             return
         run = _Run(spec, demand)
         self._runs[spec.trial_id] = run
-        if not any(all(n.total.get(k, 0.0) >= v - _EPS for k, v in demand.items()) for n in self._nodes.values()):
-            self._refresh_nodes(force=True)
-        if not any(all(n.total.get(k, 0.0) >= v - _EPS for k, v in demand.items()) for n in self._nodes.values()):
-            offered = "; ".join(f"{n.ip}: {_fmt(n.total)}" for n in self._nodes.values()) or "no node"
-            self._ready.append(
-                Failed(spec.trial_id, f"trial {spec.trial_id} asks for {_fmt(demand)}, more than any node has ({offered})", None, 0.0)
-            )
+        if not self._cluster.could_hold(demand):
+            self._cluster.refresh(force=True)
+        if not self._cluster.could_hold(demand):
+            why = f"trial {spec.trial_id} asks for {fmt(demand)}, more than any node has ({self._cluster.describe()})"
+            self._ready.append(Failed(spec.trial_id, why, None, 0.0))
             return
         self._last_demand = demand
         if not self._launch(run):
@@ -350,9 +246,9 @@ class RayExecutor(BaseExecutor):
         """Start ``run`` on an idle actor of its shape, or on a new one; False if nothing has room."""
         slot = next((x for x in self._slots if x.trial_id is None and x.demand == run.demand), None)
         if slot is None:
-            node = self._place(run.demand)
+            node = self._cluster.place(run.demand)
             if node is None and self._end_idle_slots():
-                node = self._place(run.demand)
+                node = self._cluster.place(run.demand)
             if node is None:
                 return False
             slot = self._new_slot(node, run.demand)
@@ -363,7 +259,7 @@ class RayExecutor(BaseExecutor):
         self._by_ref[run.ref] = run.spec.trial_id
         return True
 
-    def _new_slot(self, node: _Node, demand: dict[str, float]) -> _Slot:
+    def _new_slot(self, node: Node, demand: dict[str, float]) -> _Slot:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         options: dict[str, Any] = {
@@ -472,7 +368,7 @@ class RayExecutor(BaseExecutor):
                 if event.trial_id in self._runs:
                     self._end(event.trial_id)
             out += self._overdue()
-            self._refresh_nodes()
+            self._cluster.refresh()
             self._launch_waiting()
             if self._poll is None:
                 self._poll = self._hub.poll.remote(0.25)
@@ -549,13 +445,13 @@ class RayExecutor(BaseExecutor):
         where = f" on node {node.ip}" if node else ""
         self._hub.forget.remote(trial_id, run.attempt)
         if node is not None and isinstance(exc, ray.exceptions.NodeDiedError):
-            self._dead_nodes.add(node.node_id)
+            self._cluster.dead.add(node.node_id)
         self._by_ref.pop(run.ref, None)
         if run.slot is not None:
             self._drop_slot(run.slot)
         run.ref, run.slot, run.awaiting, run.stop_sent = None, None, False, None
         run.received, run.returned = 0, None
-        self._refresh_nodes(force=True)
+        self._cluster.refresh(force=True)
         if run.attempt >= self.max_retries:
             self._end(trial_id)
             tries = f" (after {run.attempt} retr{'y' if run.attempt == 1 else 'ies'})" if run.attempt else ""
@@ -595,6 +491,3 @@ class RayExecutor(BaseExecutor):
         self._hub, self._poll = None, None
         return cut
 
-
-def _fmt(resources: Mapping[str, float]) -> str:
-    return ", ".join(f"{k}={v:g}" for k, v in sorted(resources.items())) or "nothing"
