@@ -7,7 +7,6 @@ back, with overrides; ``attach`` builds the scheduler, searcher and executor.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -203,9 +202,7 @@ def _storable(options: Mapping[str, Any] | None) -> dict[str, Any]:
     """The executor options JSON can hold (a ``resources`` function cannot be stored)."""
     out: dict[str, Any] = {}
     for key, value in (options or {}).items():
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError):
+        if not presets.storable(value):
             logger.info("executor option %r is not stored (pass it again when you resume)", key)
             continue
         out[key] = value

@@ -185,7 +185,7 @@ def _executor_options(args: argparse.Namespace, executor: str | None, resources:
 def _cmd_resume(args: argparse.Namespace) -> int:
     from hpo.study import Study
 
-    stored = _read(args.storage)[0].settings
+    stored = _read_spec(args.storage).settings
     executor = args.executor or stored.get("executor", "local")
     study = Study.load(
         args.storage,
@@ -200,7 +200,8 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     return _run_study(study, args, n_trials)
 
 
-def _read(storage: str) -> tuple[Any, list[Any]]:
+def _read_spec(storage: str) -> Any:
+    """The stored study's spec (read-only, no lock)."""
     from hpo.storage import open_storage
 
     store = open_storage(storage, readonly=True)
@@ -208,7 +209,7 @@ def _read(storage: str) -> tuple[Any, list[Any]]:
         spec = store.load_study()
         if spec is None:
             raise HPOError(f"{storage!r} holds no study")
-        return spec, store.trials()
+        return spec
     finally:
         store.close()
 
@@ -228,7 +229,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from hpo.trial import TrialStatus
 
     result = load_study(args.storage)
-    spec, trials = _read(args.storage)
+    spec, trials = _read_spec(args.storage), result.trials
     counts = result.counts()
     best = result.incumbent
     starts = [t.started_at for t in trials if t.started_at]

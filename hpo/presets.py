@@ -140,7 +140,7 @@ def describe(obj: Any) -> Any:
         if _is_plugin(value):
             params[name] = nested = describe(value)
             complete = complete and nested["complete"]
-        elif _storable(value):
+        elif storable(value):
             params[name] = value
         else:
             complete = False
@@ -191,7 +191,8 @@ def _is_plugin(value: Any) -> bool:
     return isinstance(value, (BaseScheduler, BaseSearcher, BaseSurrogate))
 
 
-def _storable(value: Any) -> bool:
+def storable(value: Any) -> bool:
+    """Whether JSON can hold ``value`` (the study's settings are JSON)."""
     try:
         json.dumps(value)
     except (TypeError, ValueError):

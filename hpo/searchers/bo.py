@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from hpo.presets import ACQUISITIONS
 from hpo.search_spaces import SearchSpace
 from hpo.searchers._warp import WARPS, warp_targets
 from hpo.searchers.base import BaseSearcher
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["BOSearcher", "thompson_bo", "propose", "ACQUISITIONS"]
 
-ACQUISITIONS = ("logei", "ucb", "ts", "qlognei")
 
 
 def _cat_dims(space: SearchSpace) -> dict[int, int]:
