@@ -293,7 +293,7 @@ def cmd_mf(args: argparse.Namespace) -> int:
     return 0
 
 
-def _save_runs(path: Path, runs: list[dict[str, Any]], merge: bool) -> list[dict[str, Any]]:
+def _save_runs(path: Path, runs: list[dict[str, Any]], merge: bool, key: tuple[str, ...] = ("task", "method", "seed", "workers")) -> list[dict[str, Any]]:
     """Write ``runs`` (merged with what other ``--resume`` processes wrote, if ``merge``) under a lock.
 
     The lock (``flock`` on ``<path>.lock``) makes read-merge-write one step, so two batches
@@ -304,16 +304,15 @@ def _save_runs(path: Path, runs: list[dict[str, Any]], merge: bool) -> list[dict
     with open(path.with_name(path.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            runs = _merge_runs(path, runs) if merge else runs
+            runs = _merge_runs(path, runs, key) if merge else runs
             _write_gz(path, runs)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return runs
 
 
-def _merge_runs(path: Path, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``runs`` plus the runs another ``--resume`` process has written to ``path`` meanwhile."""
-    key = ("task", "method", "seed", "workers")
+def _merge_runs(path: Path, runs: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict[str, Any]]:
+    """``runs`` plus the runs another ``--resume`` process has written to ``path`` meanwhile (same ``key``: one run)."""
     mine = {tuple(r[k] for k in key) for r in runs}
     others = [r for r in (_read_gz(path) if path.exists() else []) if tuple(r[k] for k in key) not in mine]
     return others + runs

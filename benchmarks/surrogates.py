@@ -207,6 +207,7 @@ def run_one(problem_key: str, method: str, seed: int, evals: int) -> dict[str, A
         "group": GROUPS[problem_key],
         "method": method,
         "seed": seed,
+        "evals": evals,
         "values": values,
         "optimum": None if math.isnan(problem.optimum) else problem.optimum,
         "times": times,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 __all__ = ["add_parser", "cmd_surrogates", "report"]
+
+_RUN_KEY = ("problem", "method", "seed", "evals")
 
 
 def add_parser(sub: Any, results: Path) -> None:
@@ -25,15 +26,15 @@ def add_parser(sub: Any, results: Path) -> None:
 
 
 def cmd_surrogates(args: argparse.Namespace) -> int:
-    from benchmarks.run import _command, _machine
+    from benchmarks.run import _command, _machine, _read_gz, _save_runs
     from benchmarks.surrogates import GROUPS, methods, run_one
 
     keys = args.problems or list(GROUPS)
     names = args.methods or methods()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    raw_path = out / "surrogates_raw.json"
-    runs: list[dict[str, Any]] = json.loads(raw_path.read_text()) if raw_path.exists() and args.resume else []
+    raw_path = out / "surrogates_raw.json.gz"
+    runs: list[dict[str, Any]] = _read_gz(raw_path) if raw_path.exists() and args.resume else []
     done = {(r["problem"], r["method"], r["seed"], len(r["values"])) for r in runs}
     todo = [
         (p, m, s, args.evals)
@@ -46,7 +47,7 @@ def cmd_surrogates(args: argparse.Namespace) -> int:
     failed: list[str] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = {pool.submit(run_one, *t): t for t in todo}
-        for i, f in enumerate(futures):
+        for i, f in enumerate(as_completed(futures)):
             try:
                 r = f.result()
             except Exception as exc:  # noqa: BLE001 - one surrogate crashing must not end the batch
@@ -54,8 +55,11 @@ def cmd_surrogates(args: argparse.Namespace) -> int:
                 print(f"[{i + 1}/{len(futures)}] FAILED {failed[-1]}", flush=True)
                 continue
             runs.append(r)
-            raw_path.write_text(json.dumps(runs))
+            # merged under a lock: several batches (e.g. one per surrogate) may share the file
+            runs = _save_runs(raw_path, runs, merge=args.resume, key=_RUN_KEY)
             print(f"[{i + 1}/{len(futures)}] {r['problem']} {r['method']} seed {r['seed']}: best {min(r['values']):.4g}", flush=True)
+    if args.resume:
+        runs = _save_runs(raw_path, runs, merge=True, key=_RUN_KEY)
     log = out / "surrogates_commands.txt"
     previous = log.read_text().splitlines() if log.exists() and args.resume else []
     crashed = f"; {len(failed)} failed: " + " | ".join(failed) if failed else ""
@@ -155,7 +159,7 @@ def report(runs: list[dict[str, Any]], commands: list[str], machine: str, evals:
             else:
                 ties += 1
         lines.append(f"- {m}: better than the GP on {better}, worse on {worse}, equal on {ties} of {better + worse + ties} groups.")
-    lines += ["", "Raw runs: `surrogates_raw.json`; plot: `surrogates_regret.png`.", ""]
+    lines += ["", "Raw runs: `surrogates_raw.json.gz`; plot: `surrogates_regret.png`.", ""]
     return "\n".join(lines)
 
 

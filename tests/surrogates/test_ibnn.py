@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from hpo._registry import SURROGATES
@@ -32,8 +33,36 @@ def test_model_is_a_float64_botorch_gp_with_the_ibnn_kernel():
     assert isinstance(s.botorch_model.covar_module, InfiniteWidthBNNKernel)
     assert s.botorch_model.covar_module.depth == 2
     assert s.botorch_model.train_inputs[0].dtype == torch.float64
-    # hyperparameters moved away from their start (fitted by marginal likelihood)
-    assert abs(float(s.botorch_model.covar_module.weight_var.detach()) - 10.0) > 1e-3
+    # Li et al.'s variances stay fixed by default; the noise is fitted
+    kernel = s.botorch_model.covar_module
+    assert float(kernel.weight_var.detach()) == pytest.approx(10.0) and float(kernel.bias_var.detach()) == pytest.approx(1.3)
+    learned = InfiniteWidthBNNSurrogate(depth=2, learn_variances=True)
+    learned.fit(*_data(20))
+    # with learn_variances they move away from their start (fitted by marginal likelihood)
+    assert abs(float(learned.botorch_model.covar_module.weight_var.detach()) - 10.0) > 1e-3
+
+
+def test_bo_with_ibnn_finds_branins_basin():
+    # Regression: with the variances fitted, the fit explained Branin as noise and the
+    # searcher proposed one corner for 25 suggestions in a row (best 11.6 after 30).
+    from botorch.test_functions import Branin
+
+    from hpo.search_spaces import Float, SearchSpace
+    from hpo.searchers import BOSearcher
+    from hpo.trial import Observation, TrialStatus
+
+    fn = Branin()
+    searcher = BOSearcher(SearchSpace({"x0": Float(-5.0, 10.0), "x1": Float(0.0, 15.0)}), seed=0, surrogate="ibnn")
+    searcher.set_objective("value", "min")
+    values, configs = [], []
+    for i in range(25):
+        (c,) = searcher.suggest(1)
+        v = float(fn(torch.tensor([[c["x0"], c["x1"]]], dtype=torch.float64)))
+        values.append(v)
+        configs.append((round(c["x0"], 6), round(c["x1"], 6)))
+        searcher.observe([Observation(i + 1, c, TrialStatus.COMPLETED, 1.0, {"value": v}, 0.0, (v,))])
+    assert min(values) < 4.0  # optimum 0.398; the broken fit stayed above 11
+    assert len(set(configs)) >= 20
 
 
 def test_predictive_equals_the_botorch_posterior_with_one_hot_categories():
@@ -80,11 +109,11 @@ def test_refit_warm_starts_from_the_previous_hyperparameters(monkeypatch):
         return fit_gpytorch_mll(mll, **kwargs)
 
     monkeypatch.setattr(botorch.fit, "fit_gpytorch_mll", recording_fit)
-    s = InfiniteWidthBNNSurrogate()
+    s = InfiniteWidthBNNSurrogate(learn_variances=True)
     s.fit(*_data(15))
     first = float(s.botorch_model.covar_module.weight_var.detach())
     s.fit(*_data(18))
-    cold = InfiniteWidthBNNSurrogate(warm_start=False)
+    cold = InfiniteWidthBNNSurrogate(learn_variances=True, warm_start=False)
     cold.fit(*_data(15))
     cold.fit(*_data(18))
     assert starts[:2] == [10.0, first] and starts[2:] == [10.0, 10.0]
@@ -109,7 +138,7 @@ def test_a_failed_botorch_fit_falls_back_to_fit_map(monkeypatch):
 
     monkeypatch.setattr(botorch.fit, "fit_gpytorch_mll", failing_fit)
     monkeypatch.setattr(_gp_fit, "fit_map", recording_fit_map)
-    s = InfiniteWidthBNNSurrogate()
+    s = InfiniteWidthBNNSurrogate(learn_variances=True)
     x, y = _data(20)
     s.fit(x, y)
     assert len(starts) == 1 and abs(starts[0] - 10.0) < 1e-9  # from the start, not the failed state
@@ -123,7 +152,7 @@ def test_posterior_covariance_stays_positive_definite_as_the_prior_variance_grow
     rng = np.random.default_rng(100)
     x = rng.random((103, 3))
     y = np.sin(3 * x[:, 0]) + 0.5 * np.cos(5 * x[:, 1]) + x[:, 2] ** 2
-    s = InfiniteWidthBNNSurrogate()
+    s = InfiniteWidthBNNSurrogate(learn_variances=True)
     s.fit(x[:100], y[:100])
     s.fit(x, y)
     xq = torch.rand(256, 4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(100))
