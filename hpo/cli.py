@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         help="metric to optimize, or several separated by commas (default: from @tune, else 'loss')",
     )
     run.add_argument("--mode", default=None, help="min or max, or one per metric separated by commas")
-    run.add_argument("--surrogate", default=None, help="surrogate of the BO searcher: gp (default), ...")
+    run.add_argument("--surrogate", default=None, help="surrogate of the BO searcher: gp (default), dkl, ensemble, hmc, ibnn, forest or auto")
     run.add_argument("--budget-min", type=float, default=None, help="smallest fidelity budget")
     run.add_argument("--budget-max", type=float, default=None, help="full fidelity budget (e.g. epochs)")
     run.add_argument("--seed", type=int, default=None)

@@ -95,7 +95,9 @@ class HPOSampler(BaseSampler):
             over; ``max(5, d + 1)`` by default.
         acquisition: ``"logei"`` (default; qLogNEI while trials run), ``"qlognei"``,
             ``"ucb"`` or ``"ts"``.
-        surrogate: ``"gp"`` or any :class:`hpo.surrogates.BaseSurrogate` (one objective).
+        surrogate: A registered surrogate name (``"gp"``, ``"dkl"``, ``"ensemble"``,
+            ``"hmc"``, ``"ibnn"``, ``"forest"``, ``"auto"``: :func:`hpo.presets.surrogate_names`)
+            or any :class:`hpo.surrogates.BaseSurrogate` (one objective).
         independent_sampler: Sampler for parameters outside the relative search space.
         use_pruned: Use pruned trials' last intermediate values as observations (one
             objective).

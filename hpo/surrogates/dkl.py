@@ -108,7 +108,7 @@ def _feature_extractor(d: int, cat_dims: Mapping[int, int], hidden: Sequence[int
     return FeatureExtractor()
 
 
-def _deep_kernel_gp(d: int, cat_dims: Mapping[int, int], hidden: Sequence[int], embedding_dim: int, min_noise: float, gen: torch.Generator) -> Any:
+def _deep_kernel_gp(d: int, cat_dims: Mapping[int, int], hidden: Sequence[int], embedding_dim: int, min_noise: float, ard: bool, gen: torch.Generator) -> Any:
     """Feature extractor, ``ScaleKernel(Matérn-5/2 ARD)``, ``ConstantMean`` and ``GaussianLikelihood`` in one module."""
     import torch
     from gpytorch.constraints import GreaterThan
@@ -118,7 +118,7 @@ def _deep_kernel_gp(d: int, cat_dims: Mapping[int, int], hidden: Sequence[int], 
 
     module = torch.nn.Module()
     module.feature_extractor = _feature_extractor(d, cat_dims, hidden, embedding_dim, gen)
-    module.covar_module = ScaleKernel(MaternKernel(nu=2.5, ard_num_dims=hidden[-1]))
+    module.covar_module = ScaleKernel(MaternKernel(nu=2.5, ard_num_dims=hidden[-1] if ard else None))
     module.mean_module = ConstantMean()
     module.likelihood = GaussianLikelihood(noise_constraint=GreaterThan(min_noise))
     return module.to(torch.float64)
@@ -160,8 +160,10 @@ class DKLSurrogate(BaseSurrogate):
         tol: float = 1e-3,
         min_noise: float = 1e-4,
         warm_start: bool = True,
+        ard: bool = True,
         seed: int = 0,
     ) -> None:
+        self.ard = ard
         self.hidden = (hidden,) * 3 if isinstance(hidden, int) else tuple(hidden)
         if not self.hidden or min(self.hidden) < 1:
             raise ValueError(f"hidden must be positive layer widths, got {hidden!r}")
@@ -204,7 +206,7 @@ class DKLSurrogate(BaseSurrogate):
         self.warm_started = self.warm_start and self._module is not None and self._key == key
         if not self.warm_started:
             gen = torch.Generator().manual_seed(self.seed)
-            self._module = _deep_kernel_gp(x_np.shape[-1], cats, self.hidden, self.embedding_dim, self.min_noise, gen)
+            self._module = _deep_kernel_gp(x_np.shape[-1], cats, self.hidden, self.embedding_dim, self.min_noise, self.ard, gen)
             self._init_lengthscales(x)
             self._key = key
         threads = torch.get_num_threads()

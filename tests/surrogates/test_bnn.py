@@ -1,17 +1,13 @@
-import math
 
 import numpy as np
 import pytest
 import torch
 
-import hpo
 from hpo._registry import SURROGATES
-from hpo.search_spaces import Categorical, Float
 from hpo.surrogates._hmc import hmc, log_prob_and_grad
 from hpo.surrogates.bnn import DeepEnsembleSurrogate, EnsemblePredictive
 from hpo.surrogates.hmc import _MLP, HMCBNNSurrogate, HMCPredictive
 from hpo.testing import SurrogateContract
-from hpo.trial import TrialStatus
 
 
 class TestDeepEnsembleSurrogate(SurrogateContract):
@@ -299,31 +295,3 @@ def test_hmc_rejects_bad_arguments():
         HMCBNNSurrogate(n_chains=0)
     with pytest.raises(RuntimeError, match="before fit"):
         HMCBNNSurrogate().predict(torch.rand(1, 1, 2))
-
-
-SPACE = {"x": Float(0.0, 1.0), "lr": Float(1e-4, 1e-1, log=True), "opt": Categorical(["adam", "sgd"])}
-
-
-def test_hmc_drives_a_two_worker_asha_study(monkeypatch):
-    fits = []
-    fit = HMCBNNSurrogate.fit
-
-    def counting_fit(self, x_unit, y, cat_dims=None):
-        fits.append(len(y))
-        return fit(self, x_unit, y, cat_dims)
-
-    monkeypatch.setattr(HMCBNNSurrogate, "fit", counting_fit)
-
-    @hpo.tune(space=SPACE, metric="loss", mode="min", surrogate="hmc", scheduler="asha", budget=hpo.Budget(1, 9))
-    def train(config, budget):
-        loss = math.inf
-        for epoch in range(budget.start, budget.stop):
-            loss = (config["x"] - 0.3) ** 2 + 0.1 * (math.log10(config["lr"]) + 2) ** 2 + 0.2 * (config["opt"] == "sgd") + 1.0 / (epoch + 1)
-            hpo.report(loss=loss, step=epoch)
-        return {"loss": loss}
-
-    result = train.run(n_trials=10, executor="inprocess", workers=2, seed=0)
-    assert len(result.trials) == 10
-    assert not [t for t in result.trials if t.status is TrialStatus.FAILED], [(t.status, t.reason) for t in result.trials]
-    assert fits, "the HMC surrogate was never fitted"
-    assert result.incumbent is not None and math.isfinite(result.incumbent.value)

@@ -1,15 +1,11 @@
-import math
 
 import numpy as np
 import pytest
 import torch
 
-import hpo
 from hpo._registry import SURROGATES
-from hpo.search_spaces import Categorical, Float
 from hpo.surrogates.dkl import DKLSurrogate
 from hpo.testing import SurrogateContract
-from hpo.trial import TrialStatus
 
 
 class TestDKLSurrogate(SurrogateContract):
@@ -129,34 +125,3 @@ def test_rejects_bad_arguments():
 
 
 # ---------------------------------------------------------------------- in a study
-SPACE = {"x": Float(0.0, 1.0), "lr": Float(1e-4, 1e-1, log=True), "opt": Categorical(["adam", "sgd"])}
-
-
-def _loss(config, epoch):
-    return (config["x"] - 0.3) ** 2 + 0.1 * (math.log10(config["lr"]) + 2) ** 2 + 0.2 * (config["opt"] == "sgd") + 1.0 / (epoch + 1)
-
-
-def test_dkl_drives_a_two_worker_asha_study(monkeypatch):
-    fits = []
-    fit = DKLSurrogate.fit
-
-    def counting_fit(self, x_unit, y, cat_dims=None):
-        fits.append(len(y))
-        return fit(self, x_unit, y, cat_dims)
-
-    monkeypatch.setattr(DKLSurrogate, "fit", counting_fit)
-
-    @hpo.tune(space=SPACE, metric="loss", mode="min", surrogate="dkl", scheduler="asha", budget=hpo.Budget(1, 9))
-    def train(config, budget):
-        loss = math.inf
-        for epoch in range(budget.start, budget.stop):
-            loss = _loss(config, epoch)
-            hpo.report(loss=loss, step=epoch)
-        return {"loss": loss}
-
-    result = train.run(n_trials=12, executor="inprocess", workers=2, seed=0)
-    assert len(result.trials) == 12
-    statuses = [t.status for t in result.trials]
-    assert all(s in (TrialStatus.COMPLETED, TrialStatus.PAUSED) for s in statuses), [(t.status, t.reason) for t in result.trials]
-    assert fits, "the DKL surrogate was never fitted"
-    assert result.incumbent is not None and math.isfinite(result.incumbent.value)
