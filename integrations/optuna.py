@@ -11,9 +11,16 @@ Keep your Optuna code and swap the sampler::
 
 How it maps onto Optuna's sampler protocol:
 
-* ``infer_relative_search_space`` is the intersection search space of past trials
-  (pruned ones included); single-valued distributions are left out.
-* ``sample_relative`` runs :func:`hpo.searchers.bo.propose` on that space: uniform random
+* ``infer_relative_search_space``: with ``group=True`` (default) the past trials' parameters
+  (complete and pruned ones) are decomposed into **groups of parameters that always occur
+  together**, as Optuna's TPE does with ``group=True``: a define-by-run conditional space
+  (``if classifier == "svm": C = trial.suggest_float(...)``) gives one group for the
+  parameters every trial has and one per branch. Each group is modelled on its own, on the
+  trials that hold it, so a branch's parameters get BO too instead of random sampling.
+  ``group=False`` keeps Optuna's intersection search space (one group; parameters outside
+  it are sampled by ``independent_sampler``). Single-valued distributions are left out,
+  and so is a parameter whose distribution changed between trials.
+* ``sample_relative`` runs :func:`hpo.searchers.bo.propose` on each group: uniform random
   configs for the first ``n_startup_trials`` complete trials, then a BoTorch GP with LogEI. Trials
   that are RUNNING (``n_jobs > 1`` or distributed workers) are pending points, so qLogNEI
   steers parallel workers to different, informative configs.
@@ -62,7 +69,46 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpo.search_spaces import Categorical, Float, Int, SearchSpace
 
-__all__ = ["HPOSampler", "LCPFNPruner"]
+__all__ = ["HPOSampler", "LCPFNPruner", "group_parameters"]
+
+
+def group_parameters(trials_params: Sequence[dict[str, BaseDistribution]]) -> list[dict[str, BaseDistribution]]:
+    """Split parameters into groups that always occur together (Optuna TPE's ``group=True``).
+
+    Each trial's parameter set splits every group it cuts into the part inside and the
+    part outside, and its new parameters form a group. A parameter whose distribution
+    differs between trials, or that has one value only, is left out (the independent
+    sampler handles it).
+
+    Args:
+        trials_params: Each trial's ``{name: distribution}``.
+
+    Returns:
+        The groups, each ``{name: distribution}``, in order of first appearance.
+    """
+    groups: list[list[str]] = []
+    dists: dict[str, BaseDistribution] = {}
+    dropped: set[str] = set()
+    for params in trials_params:
+        keys = set(params)
+        for n, d in params.items():
+            if n in dists and dists[n] != d:
+                dropped.add(n)
+            dists.setdefault(n, d)
+        split: list[list[str]] = []
+        for g in groups:
+            inside = [n for n in g if n in keys]
+            outside = [n for n in g if n not in keys]
+            split += [part for part in (inside, outside) if part]
+        known = {n for g in groups for n in g}
+        new = [n for n in params if n not in known]
+        groups = split + ([new] if new else [])
+    out = []
+    for g in groups:
+        group = {n: dists[n] for n in g if n not in dropped and not dists[n].single()}
+        if group:
+            out.append(group)
+    return out
 
 
 def _to_param(dist: BaseDistribution) -> Any:
@@ -101,6 +147,8 @@ class HPOSampler(BaseSampler):
         independent_sampler: Sampler for parameters outside the relative search space.
         use_pruned: Use pruned trials' last intermediate values as observations (one
             objective).
+        group: Model each group of co-occurring parameters separately (see the module
+            docstring); False: Optuna's intersection search space only.
     """
 
     def __init__(
@@ -112,6 +160,7 @@ class HPOSampler(BaseSampler):
         surrogate: Any = "gp",
         independent_sampler: BaseSampler | None = None,
         use_pruned: bool = True,
+        group: bool = True,
     ) -> None:
         from hpo.searchers.bo import ACQUISITIONS
         from hpo.surrogates import make_surrogate
@@ -126,6 +175,7 @@ class HPOSampler(BaseSampler):
         self._independent = independent_sampler or RandomSampler(seed=seed)
         self._use_pruned = use_pruned
         self._search_space = IntersectionSearchSpace(include_pruned=True)
+        self._group = group
 
     # ------------------------------------------------------------------ protocol
     def reseed_rng(self) -> None:
@@ -133,20 +183,33 @@ class HPOSampler(BaseSampler):
         self._independent.reseed_rng()
 
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return {n: d for n, d in self._search_space.calculate(study).items() if not d.single()}
+        if not self._group:
+            return {n: d for n, d in self._search_space.calculate(study).items() if not d.single()}
+        return {n: d for group in self._groups(study) for n, d in group.items()}
+
+    def _groups(self, study: Study) -> list[dict[str, BaseDistribution]]:
+        """Groups of parameters that always co-occur in complete and pruned trials (TPE's ``group``)."""
+        trials = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED), use_cache=True)
+        return group_parameters([t.distributions for t in trials])
 
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
         if not search_space:
             return {}
-        names = sorted(search_space)
-        space = SearchSpace({n: _to_param(search_space[n]) for n in names})
-        if len(study.directions) > 1:
-            config = self._sample_pareto(study, trial, space, names)
-        else:
-            config = self._sample_single(study, trial, space, names)
-        return {n: _to_optuna_value(search_space[n], config[n]) for n in names}
+        groups = [sorted(g) for g in self._groups(study)] if self._group else [sorted(search_space)]
+        out: dict[str, Any] = {}
+        for names in groups:
+            names = [n for n in names if n in search_space]
+            if not names:
+                continue
+            space = SearchSpace({n: _to_param(search_space[n]) for n in names})
+            if len(study.directions) > 1:
+                config = self._sample_pareto(study, trial, space, names)
+            else:
+                config = self._sample_single(study, trial, space, names)
+            out.update({n: _to_optuna_value(search_space[n], config[n]) for n in names})
+        return out
 
     def _n_startup(self, space: SearchSpace) -> int:
         return self._n_startup_trials if self._n_startup_trials is not None else max(5, space.d + 1)

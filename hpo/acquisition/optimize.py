@@ -19,6 +19,7 @@ BoTorch's ``optimize_acqf_mixed_alternating`` do for their continuous relaxation
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from hpo.acquisition.functions import BaseAcquisition
@@ -86,6 +87,7 @@ def optimize_acquisition(
     n_restarts: int = 6,
     maxiter: int = 50,
     extra_starts: np.ndarray | None = None,
+    fixed: Mapping[int, float] | None = None,
 ) -> tuple[np.ndarray, float]:
     """The best point found and its score.
 
@@ -98,6 +100,8 @@ def optimize_acquisition(
         maxiter: L-BFGS-B iterations.
         extra_starts: `m x d`-dim points added to the raw samples (e.g. the incumbent's
             neighbours).
+        fixed: Column -> unit-cube value held fixed in every candidate (e.g. a ``Choice``
+            selector, to search within one branch); the local search leaves them alone.
 
     Returns:
         A `d`-dim canonical unit-cube point and its acquisition value.
@@ -105,9 +109,17 @@ def optimize_acquisition(
     import numpy as np
 
     d = space.d
-    raw = canonical(space, rng.random((n_raw, d)))
+    fixed = dict(fixed or {})
+
+    def pin(x: np.ndarray) -> np.ndarray:
+        x = np.array(x, dtype=float)
+        for j, v in fixed.items():
+            x[:, j] = v
+        return canonical(space, x)
+
+    raw = pin(rng.random((n_raw, d)))
     if extra_starts is not None and len(extra_starts):
-        raw = np.vstack([raw, canonical(space, extra_starts)])
+        raw = np.vstack([raw, pin(extra_starts)])
     if acq.discrete_only:
         scores = _score(acq, raw, chunk=len(raw))
         best = int(np.argmax(scores))
@@ -123,7 +135,7 @@ def optimize_acquisition(
         refined = canonical(space, _refine(acq, starts, free, maxiter))
         candidates = np.vstack([refined, starts])
         cand_scores = np.concatenate([_score(acq, refined), cand_scores])
-    cat_cols = [j for j, dim in enumerate(space.dims) if dim.kind == "categorical"]
+    cat_cols = [j for j, dim in enumerate(space.dims) if dim.kind == "categorical" and j not in fixed]
     if cat_cols:
         top = np.argsort(-cand_scores)[:2]
         for i in top:

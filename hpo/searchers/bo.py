@@ -43,6 +43,7 @@ def propose(
     rng: np.random.Generator,
     n: int = 1,
     warp: str = "auto",
+    fixed: Mapping[int, float] | None = None,
 ) -> np.ndarray:
     """Fit ``surrogate`` and return `n x d`-dim unit-cube points maximizing the acquisition.
 
@@ -58,6 +59,8 @@ def propose(
         n: Number of points; the 2nd..n-th treat the earlier ones as pending.
         warp: Output warp of the targets before fitting (see :mod:`hpo.searchers._warp`):
             ``"auto"``, ``"log"`` or ``"none"``.
+        fixed: Column -> unit-cube value every proposed point keeps (e.g. a ``Choice``
+            selector: search one branch).
     """
     import torch
 
@@ -68,7 +71,7 @@ def propose(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _propose(space, x_obs, warp_targets(y_obs, warp)[0], x_pending, surrogate, acquisition, rng, n)
+        return _propose(space, x_obs, warp_targets(y_obs, warp)[0], x_pending, surrogate, acquisition, rng, n, fixed)
     finally:
         torch.set_num_threads(threads)
 
@@ -82,6 +85,7 @@ def _propose(
     acquisition: str,
     rng: np.random.Generator,
     n: int,
+    fixed: Mapping[int, float] | None = None,
 ) -> np.ndarray:
     import numpy as np
     import torch
@@ -111,7 +115,7 @@ def _propose(
             )
         else:
             acq = LogEI(surrogate, best_f=float(np.max(y_obs)))
-        x, _ = optimize_acquisition(acq, space, rng, extra_starts=np.clip(local, 0.0, 1.0))
+        x, _ = optimize_acquisition(acq, space, rng, extra_starts=np.clip(local, 0.0, 1.0), fixed=fixed)
         out.append(x)
         pending = np.vstack([pending, x[None, :]])
     return np.asarray(out)
@@ -135,6 +139,16 @@ class BOSearcher(BaseSearcher):
             time) joins the model with the worst value of the fitted fidelity, as SMAC
             imputes crashed runs, so BO learns to avoid regions that fail; ``"ignore"``
             leaves failures out. Interrupted trials (re-queued) are never counted.
+        random_fraction: Share of the model-phase suggestions drawn uniformly at random
+            instead (BOHB's ``rho``, Falkner, Klein & Hutter, ICML 2018). ``None``
+            (default): adaptive, see "Trusting a rung" below; 0 while every observation
+            is at one fidelity (FIFO).
+        branch_floor: Exploration floor of conditional spaces: every option of a top-level
+            ``Choice`` gets at least ``branch_floor`` times its even share (``1/K`` of the
+            trials) of the suggestions. When an option falls a whole suggestion short, the
+            next model-based suggestion optimizes the acquisition *within* that option
+            (its selector column held fixed), so its sub-space is searched by the model,
+            not at random. 0 turns it off.
 
     **Which observations the model sees.** Observations are grouped by the fidelity they
     reached; the model is fitted on the largest fidelity with at least
@@ -142,6 +156,22 @@ class BOSearcher(BaseSearcher):
     COMPLETED trial; under Hyperband/ASHA it is the highest rung with enough results. Until
     some fidelity has enough, the Sobol design goes on. A trial seen at several rungs counts
     at each with its value there.
+
+    **Trusting a rung** (``random_fraction=None``, multi-fidelity schedulers). A low rung can
+    mislead the model (a branch that learns fast on 7% of the data), and then every
+    model-based suggestion goes where that rung looks good. So the model gets a share of
+    the suggestions only as large as the fitted rung has earned, the rest being uniform
+    random draws: ``1 - rho`` with BOHB's ``rho = 1/3``, times the *trust* in the fitted
+    rung. The trust grows with Kendall's tau between the fitted rung's values and the next
+    larger rung's, on the trials seen at both (at least 5; failing that, between the next
+    smaller rung and the fitted one, see :meth:`rung_agreement`): 0 for tau <= 0, 1 for
+    tau >= 0.5 (three pairs in four ordered alike), linear between; 1 until 5 such trials
+    exist. This follows Hyper-Tune's
+    rule of weighting a fidelity by how well its ranks agree with the next one (Li et al.,
+    "Hyper-Tune: Towards Efficient Hyper-parameter Tuning at Scale", VLDB 2022), applied to
+    the BOHB model's rung choice rather than as ensemble weights (a simplification). The
+    promoted trials are the rung's best, so their tau is attenuated by selection: the rule
+    errs towards random search, which is what ASHA with random configs does anyway.
 
     **Several objectives** (``metric=(...)``): one GP per objective in a BoTorch
     ``ModelListGP`` and qLogNEHVI with pending points (:mod:`hpo.searchers._mobo`).
@@ -160,8 +190,16 @@ class BOSearcher(BaseSearcher):
         n_init: int | None = None,
         warp: str = "auto",
         failed: str = "impute",
+        random_fraction: float | None = None,
+        branch_floor: float = 0.25,
     ) -> None:
         super().__init__(space, seed)
+        if random_fraction is not None and not 0.0 <= random_fraction <= 1.0:
+            raise ValueError(f"random_fraction must be in [0, 1] or None, got {random_fraction!r}")
+        if not 0.0 <= branch_floor <= 1.0:
+            raise ValueError(f"branch_floor must be in [0, 1], got {branch_floor!r}")
+        self.random_fraction = random_fraction
+        self.branch_floor = branch_floor
         if warp not in WARPS:
             raise ValueError(f"unknown output warp {warp!r}; choose from {WARPS}")
         if failed not in ("impute", "ignore"):
@@ -204,11 +242,10 @@ class BOSearcher(BaseSearcher):
         """
         import numpy as np
 
-        need = max(1, min(self.space.d + 1, self.n_init))
-        ready = [f for f, res in self._by_fidelity.items() if len(res) >= need]
-        if not ready:
+        fitted = self._fitted_fidelity()
+        if fitted is None:
             return None
-        results = self._by_fidelity[max(ready)]
+        results = self._by_fidelity[fitted]
         configs = [c for c, _ in results.values()]
         y = np.asarray([v for _, v in results.values()], dtype=float) * np.asarray(self.signs)
         if self.failed == "impute" and self._failed:
@@ -218,6 +255,79 @@ class BOSearcher(BaseSearcher):
                 y = np.vstack([y, np.repeat(y.min(axis=0, keepdims=True), len(failed), axis=0)])
         return self.space.encode(configs), y
 
+    def effective_random_fraction(self) -> float:
+        """``random_fraction``, or its adaptive default (see "Trusting a rung")."""
+        if self.random_fraction is not None:
+            return self.random_fraction
+        if len(self._by_fidelity) <= 1:
+            return 0.0
+        agreement = self.rung_agreement()
+        trust = 1.0 if agreement is None else min(1.0, max(0.0, agreement[2] / 0.5))
+        return 1.0 - (1.0 - 1.0 / 3.0) * trust
+
+    def rung_agreement(self) -> tuple[float, float, float, int] | None:
+        """``(lower fidelity, higher fidelity, Kendall tau, common trials)`` behind the trust, or None.
+
+        The pair is the fitted fidelity and the next larger one; when no larger one has 5
+        trials in common with it (e.g. the fitted rung is the largest observed), the next
+        smaller one and the fitted one, as the best evidence of how far rungs predict
+        their successors at this stage. None when neither pair has 5 common trials.
+        """
+        fitted = self._fitted_fidelity()
+        if fitted is None:
+            return None
+        fids = sorted(self._by_fidelity)
+        i = fids.index(fitted)
+        for lo, hi in ((i, i + 1), (i - 1, i)):
+            if lo >= 0 and hi < len(fids):
+                tau = self._kendall(fids[lo], fids[hi])
+                if tau is not None:
+                    return fids[lo], fids[hi], tau[0], tau[1]
+        return None
+
+    def _kendall(self, low_f: float, high_f: float) -> tuple[float, int] | None:
+        import numpy as np
+        from scipy.stats import kendalltau
+
+        low, high = self._by_fidelity[low_f], self._by_fidelity[high_f]
+        common = sorted(set(low) & set(high))
+        if len(common) < 5:
+            return None
+        a = np.array([low[t][1][0] for t in common], dtype=float)
+        b = np.array([high[t][1][0] for t in common], dtype=float)
+        tau = kendalltau(a, b).statistic
+        return (float(tau) if np.isfinite(tau) else 0.0), len(common)
+
+    def _fitted_fidelity(self) -> float | None:
+        need = max(1, min(self.space.d + 1, self.n_init))
+        ready = [f for f, res in self._by_fidelity.items() if len(res) >= need]
+        return max(ready) if ready else None
+
+    def starved_branch(self, extra: Sequence[Mapping[str, Any]] = ()) -> dict[int, float] | None:
+        """``{selector column: unit value}`` of the top-level ``Choice`` option most below its floor, or None.
+
+        Counts every trial the searcher has seen (each once, at any fidelity, failed ones
+        included) plus ``extra`` (running and just-suggested configs).
+        """
+        from hpo.search_spaces import Choice
+
+        selectors = [(j, dim) for j, dim in enumerate(self.space.dims) if dim.condition is None and isinstance(dim.param, Choice)]
+        if not selectors or self.branch_floor <= 0:
+            return None
+        seen: dict[int, Mapping[str, Any]] = dict(self._failed)
+        for results in self._by_fidelity.values():
+            seen.update({tid: config for tid, (config, _) in results.items()})
+        configs = [*seen.values(), *extra]
+        worst: tuple[float, int, float] | None = None
+        for j, dim in selectors:
+            options = list(dim.param.options)  # type: ignore[attr-defined]
+            need = self.branch_floor * len(configs) / len(options)
+            for i, option in enumerate(options):
+                deficit = need - sum(1 for c in configs if c.get(dim.name) == option)
+                if deficit >= 1 and (worst is None or deficit > worst[0]):
+                    worst = (deficit, j, (i + 0.5) / len(options))
+        return None if worst is None else {worst[1]: worst[2]}
+
     def suggest(self, n: int, pending: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         data = self.training_data() if self._n_suggested >= self.n_init else None
@@ -226,9 +336,21 @@ class BOSearcher(BaseSearcher):
             self._n_suggested += 1
             if self._n_suggested == self.n_init:
                 data = self.training_data()
+        rho = self.effective_random_fraction() if data is not None else 0.0
+        if rho > 0 and len(out) < n:  # BOHB's random fraction: each remaining point is random w.p. rho
+            n_random = int((self.rng.random(n - len(out)) < rho).sum())
+            out.extend(self.space.sample(self.rng, n_random) if n_random else [])
+            self._n_suggested += n_random
         if len(out) < n and data is not None:
             x_obs, y_obs = data
             x_pending = self.space.encode(list(pending) + out) if (pending or out) else None
+            if y_obs.shape[1] == 1 and (branch := self.starved_branch([*pending, *out])) is not None:
+                # one suggestion inside the starved option; the rest as usual
+                (point,) = propose(self.space, x_obs, y_obs[:, 0], x_pending, self.surrogate, self.acquisition,
+                                   self.rng, 1, self.warp, fixed=branch)
+                out.extend(self.space.decode(point[None, :]))
+                self._n_suggested += 1
+                return out if len(out) >= n else out + self.suggest(n - len(out), [*pending, *out])
             if y_obs.shape[1] > 1:
                 from hpo.searchers._mobo import propose_pareto
 

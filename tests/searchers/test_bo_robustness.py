@@ -1,0 +1,159 @@
+"""BOSearcher's robustness mechanisms: BOHB's random fraction, trust in a rung by rank
+agreement with the next one, and the exploration floor of a Choice's options."""
+
+import numpy as np
+import pytest
+
+from hpo.search_spaces import Choice, Float, SearchSpace
+from hpo.searchers import BOSearcher
+from hpo.trial import Observation, TrialStatus
+
+FLAT = SearchSpace({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)})
+COND = SearchSpace({
+    "model": Choice({
+        "a": {"a1": Float(0.0, 1.0)},
+        "b": {"b1": Float(0.0, 1.0), "b2": Float(0.0, 1.0)},
+        "c": {"c1": Float(0.0, 1.0)},
+    }),
+})
+
+
+def _obs(tid, config, value, fidelity=1.0):
+    return Observation(tid, config, TrialStatus.COMPLETED, fidelity, {"loss": value}, 0.0, (value,))
+
+
+class CountingSurrogate:
+    """Wraps the searcher's surrogate to count fits (a unit-isolating spy)."""
+
+    def __init__(self, searcher):
+        self.fits = 0
+        inner = searcher.surrogate.fit
+
+        def fit(*args, **kwargs):
+            self.fits += 1
+            return inner(*args, **kwargs)
+
+        searcher.surrogate.fit = fit
+
+
+def _searcher(space, **kwargs):
+    s = BOSearcher(space, seed=0, **kwargs)
+    s.set_objective("loss", "min")
+    return s
+
+
+def test_fifo_keeps_no_random_fraction_and_always_uses_the_model():
+    s = _searcher(FLAT)
+    rng = np.random.default_rng(0)
+    s.observe([_obs(i, {"x": float(a), "y": float(b)}, float(a + b)) for i, (a, b) in enumerate(rng.random((8, 2)))])
+    s._n_suggested = 8
+    spy = CountingSurrogate(s)
+    assert s.effective_random_fraction() == 0.0
+    for _ in range(3):
+        s.suggest(1)
+    assert spy.fits == 3
+
+
+def test_random_fraction_one_never_fits_the_model():
+    s = _searcher(FLAT, random_fraction=1.0)
+    rng = np.random.default_rng(0)
+    s.observe([_obs(i, {"x": float(a), "y": float(b)}, float(a + b)) for i, (a, b) in enumerate(rng.random((8, 2)))])
+    s._n_suggested = 8
+    spy = CountingSurrogate(s)
+    configs = s.suggest(4)
+    assert len(configs) == 4 and all(FLAT.contains(c) for c in configs)
+    assert spy.fits == 0
+
+
+@pytest.mark.parametrize("bad", [0, 1.5, -0.1])
+def test_bad_settings_are_typed_errors(bad):
+    if 0 <= bad <= 1:
+        BOSearcher(FLAT, random_fraction=bad, branch_floor=bad)
+        return
+    with pytest.raises(ValueError, match="random_fraction"):
+        BOSearcher(FLAT, random_fraction=bad)
+    with pytest.raises(ValueError, match="branch_floor"):
+        BOSearcher(FLAT, branch_floor=bad)
+
+
+def _two_rungs(agree: bool, n_low=12, n_common=6):
+    """Rung 1 with ``n_low`` trials; the first ``n_common`` also at rung 3, ranked alike or reversed."""
+    s = _searcher(FLAT)
+    rng = np.random.default_rng(1)
+    xs = rng.random((n_low, 2))
+    low = [float(a + b) for a, b in xs]
+    obs = [_obs(i, {"x": float(a), "y": float(b)}, low[i], 1.0) for i, (a, b) in enumerate(xs)]
+    for i in range(n_common):
+        obs.append(_obs(i, obs[i].config, (low[i] if agree else -low[i]) - 1.0, 3.0))
+    s.observe(obs)
+    return s
+
+
+def test_rung_agreement_sets_the_random_fraction():
+    agree = _two_rungs(agree=True)
+    fitted, nxt, tau, n = agree.rung_agreement()
+    assert (fitted, nxt, n) == (1.0, 3.0, 6) and tau == pytest.approx(1.0)
+    assert agree.effective_random_fraction() == pytest.approx(1 / 3)  # BOHB's rho, full trust
+
+    reversed_ = _two_rungs(agree=False)
+    assert reversed_.rung_agreement()[2] == pytest.approx(-1.0)
+    assert reversed_.effective_random_fraction() == 1.0  # no trust: random search
+
+    unmeasured = _two_rungs(agree=False, n_common=4)
+    assert unmeasured.rung_agreement() is None
+    assert unmeasured.effective_random_fraction() == pytest.approx(1 / 3)
+
+
+def test_without_a_larger_rung_the_pair_below_the_fitted_one_decides():
+    # rung 3 has enough results to be fitted and nothing lies above it: the agreement of
+    # rung 1 with rung 3 is the evidence
+    s = _two_rungs(agree=False, n_low=12, n_common=12)
+    assert s._fitted_fidelity() == 3.0
+    assert s.rung_agreement()[:2] == (1.0, 3.0)
+    assert s.effective_random_fraction() == 1.0
+    single = _searcher(FLAT)
+    single.observe([_obs(i, {"x": 0.1 * i, "y": 0.5}, float(i)) for i in range(6)])
+    assert single.rung_agreement() is None and single.effective_random_fraction() == 0.0
+
+
+def test_a_starved_choice_option_gets_a_model_based_suggestion():
+    s = _searcher(COND)
+    rng = np.random.default_rng(2)
+    obs = [_obs(i, {"model": "a", "a1": float(v)}, float((v - 0.3) ** 2)) for i, v in enumerate(rng.random(10))]
+    obs += [_obs(10 + i, {"model": "c", "c1": float(v)}, 1.0 + float(v)) for i, v in enumerate(rng.random(2))]
+    s.observe(obs)
+    s._n_suggested = 12
+    # floor 0.25 * 12 / 3 = 1: "b" has 0 (a deficit of 1), "c" has 2
+    assert s.starved_branch() == {0: pytest.approx(1.5 / 3)}
+    spy = CountingSurrogate(s)
+    (config,) = s.suggest(1)
+    assert config["model"] == "b" and spy.fits == 1
+    # the running "b" config is counted: nothing is starved any more
+    assert s.starved_branch([config]) is None
+    assert BOSearcher(COND, branch_floor=0.0).starved_branch() is None
+
+
+def test_floor_counts_pending_configs_and_keeps_suggesting_in_a_batch():
+    s = _searcher(COND)
+    rng = np.random.default_rng(3)
+    s.observe([_obs(i, {"model": "a", "a1": float(v)}, float(v)) for i, v in enumerate(rng.random(24))])
+    s._n_suggested = 24
+    configs = s.suggest(3)
+    # 0.25 * 24 / 3 = 2 for each of "b" and "c": the batch serves both starved options
+    assert {c["model"] for c in configs} >= {"b", "c"}
+    assert all(COND.contains(c) for c in configs)
+
+
+def test_optimize_acquisition_holds_fixed_columns():
+    import torch
+
+    from hpo.acquisition import LogEI, optimize_acquisition
+    from hpo.surrogates.gp import GPSurrogate
+
+    x = COND.encode([{"model": "a", "a1": float(v)} for v in np.linspace(0, 1, 6)])
+    y = -np.linspace(0, 1, 6)
+    gp = GPSurrogate()
+    gp.fit(x, y, {0: 3})
+    point, _ = optimize_acquisition(LogEI(gp, best_f=float(y.max())), COND, np.random.default_rng(0), n_raw=64, fixed={0: 2.5 / 3})
+    assert COND.decode(point[None, :])[0]["model"] == "c"
+    assert torch.is_tensor(torch.as_tensor(point))
