@@ -65,7 +65,12 @@ def _ours(task: str, method: str, seed: int, epochs: int, workers: int) -> dict[
 
 
 def make_task(task: str) -> Any:
-    """``"digits"``: the live MLP task; ``"synthetic"``: closed-form curves for tests; otherwise an LCBench task id."""
+    """``"digits"``: the live MLP task; ``"cash-<dataset>"``: the live conditional CASH task
+    (:mod:`benchmarks.cash_mf`); ``"synthetic"``: closed-form curves for tests; otherwise an LCBench task id."""
+    if task.startswith("cash-"):
+        from benchmarks.cash_mf import CashTask
+
+        return CashTask(task.removeprefix("cash-"))
     if task == "synthetic":
         from benchmarks.synthetic import SyntheticCurves
 

@@ -21,7 +21,7 @@ import os
 import shlex
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -239,14 +239,15 @@ def cmd_mf(args: argparse.Namespace) -> int:
 
     quick = args.quick
     tasks = args.tasks or (list(TASKS[:2]) if quick else list(TASKS))
-    live = "digits" in tasks
-    if live and tasks != ["digits"]:
-        print("run the live task on its own: --tasks digits")
+    cash = [t for t in tasks if t.startswith("cash-")]
+    live = "digits" in tasks or bool(cash)
+    if live and tasks != ["digits"] and cash != tasks:
+        print("run each live task family on its own: --tasks digits, or --tasks cash-digits cash-breast_cancer")
         return 2
     if not live and not (benchdata_dir() / "yahpo_lcbench" / "model.onnx").exists():
         print(f"LCBench data not found under {benchdata_dir()} (set HPO_BENCHDATA); nothing to run")
         return 0
-    stem = ("multifidelity_digits" if live else "multifidelity") + ("_quick" if quick else "")
+    stem = ("multifidelity_cash" if cash else "multifidelity_digits" if live else "multifidelity") + ("_quick" if quick else "")
     methods = args.methods or list(METHODS)
     seeds = list(range(args.first_seed, 2 if quick else args.seeds))
     epochs = 520 if quick else args.epochs
@@ -265,7 +266,7 @@ def cmd_mf(args: argparse.Namespace) -> int:
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = {pool.submit(run_one, *x): x for x in tasks_todo}
         failed: list[str] = []
-        for i, f in enumerate(futures):
+        for i, f in enumerate(as_completed(futures)):
             try:
                 r = f.result()
             except Exception as exc:  # noqa: BLE001 - a peer library crashing must not end the batch
@@ -287,7 +288,7 @@ def cmd_mf(args: argparse.Namespace) -> int:
     log.write_text("\n".join(commands) + "\n")
     all_tasks = sorted({r["task"] for r in runs})
     refs = {} if live else {t: reference_best(t) for t in all_tasks}
-    text = report(runs, refs, epochs, commands, _machine(), out, stem=stem, live=live)
+    text = report(runs, refs, epochs, commands, _machine(), out, stem=stem, live=live, cash=bool(cash))
     (out / f"{stem}.md").write_text(text)
     print(text)
     return 0

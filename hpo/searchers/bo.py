@@ -140,9 +140,10 @@ class BOSearcher(BaseSearcher):
             imputes crashed runs, so BO learns to avoid regions that fail; ``"ignore"``
             leaves failures out. Interrupted trials (re-queued) are never counted.
         random_fraction: Share of the model-phase suggestions drawn uniformly at random
-            instead (BOHB's ``rho``, Falkner, Klein & Hutter, ICML 2018). ``None``
-            (default): adaptive, see "Trusting a rung" below; 0 while every observation
-            is at one fidelity (FIFO).
+            instead. ``None`` (default): ``1 - trust`` in the fitted rung, see "Trusting a
+            rung" below; 0 while every observation is at one fidelity (FIFO). This comes
+            on top of the multi-fidelity schedulers' own ``random_fraction`` (BOHB's
+            ``rho = 1/3`` of new configs, drawn before the searcher is asked).
         branch_floor: Exploration floor of conditional spaces: every option of a top-level
             ``Choice`` gets at least ``branch_floor`` times its even share (``1/K`` of the
             trials) of the suggestions. When an option falls a whole suggestion short, the
@@ -159,10 +160,10 @@ class BOSearcher(BaseSearcher):
 
     **Trusting a rung** (``random_fraction=None``, multi-fidelity schedulers). A low rung can
     mislead the model (a branch that learns fast on 7% of the data), and then every
-    model-based suggestion goes where that rung looks good. So the model gets a share of
-    the suggestions only as large as the fitted rung has earned, the rest being uniform
-    random draws: ``1 - rho`` with BOHB's ``rho = 1/3``, times the *trust* in the fitted
-    rung. The trust grows with Kendall's tau between the fitted rung's values and the next
+    model-based suggestion goes where that rung looks good. So the model makes only the
+    share of suggestions the fitted rung has earned, its *trust*; the rest are uniform
+    random draws (after the scheduler's BOHB fraction, the model's share of new configs
+    is ``(1 - rho) * trust``). The trust grows with Kendall's tau between the fitted rung's values and the next
     larger rung's, on the trials seen at both (at least 5; failing that, between the next
     smaller rung and the fitted one, see :meth:`rung_agreement`): 0 for tau <= 0, 1 for
     tau >= 0.5 (three pairs in four ordered alike), linear between; 1 until 5 such trials
@@ -263,7 +264,7 @@ class BOSearcher(BaseSearcher):
             return 0.0
         agreement = self.rung_agreement()
         trust = 1.0 if agreement is None else min(1.0, max(0.0, agreement[2] / 0.5))
-        return 1.0 - (1.0 - 1.0 / 3.0) * trust
+        return 1.0 - trust
 
     def rung_agreement(self) -> tuple[float, float, float, int] | None:
         """``(lower fidelity, higher fidelity, Kendall tau, common trials)`` behind the trust, or None.

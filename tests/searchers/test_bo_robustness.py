@@ -1,4 +1,4 @@
-"""BOSearcher's robustness mechanisms: BOHB's random fraction, trust in a rung by rank
+"""BOSearcher's robustness mechanisms: a random fraction, trust in a rung by rank
 agreement with the next one, and the exploration floor of a Choice's options."""
 
 import numpy as np
@@ -93,7 +93,7 @@ def test_rung_agreement_sets_the_random_fraction():
     agree = _two_rungs(agree=True)
     fitted, nxt, tau, n = agree.rung_agreement()
     assert (fitted, nxt, n) == (1.0, 3.0, 6) and tau == pytest.approx(1.0)
-    assert agree.effective_random_fraction() == pytest.approx(1 / 3)  # BOHB's rho, full trust
+    assert agree.effective_random_fraction() == 0.0  # full trust (BOHB's rho is the scheduler's)
 
     reversed_ = _two_rungs(agree=False)
     assert reversed_.rung_agreement()[2] == pytest.approx(-1.0)
@@ -101,7 +101,7 @@ def test_rung_agreement_sets_the_random_fraction():
 
     unmeasured = _two_rungs(agree=False, n_common=4)
     assert unmeasured.rung_agreement() is None
-    assert unmeasured.effective_random_fraction() == pytest.approx(1 / 3)
+    assert unmeasured.effective_random_fraction() == 0.0
 
 
 def test_without_a_larger_rung_the_pair_below_the_fitted_one_decides():
