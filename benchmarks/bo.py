@@ -17,13 +17,29 @@ def _done(trial_id: int, config: dict[str, Any], value: float) -> Any:
 
 
 def optuna_run(problem: Any, method: str, seed: int, evals: int) -> tuple[list[float], list[float]]:
-    """An ask-and-tell Optuna run (``"optuna-gp"``: GPSampler, else multivariate TPE): values and seconds per ask."""
+    """An ask-and-tell Optuna run on the problem's define-by-run ``suggest``: values and seconds per ask.
+
+    ``"optuna-gp"``: GPSampler; ``"optuna-tpe"``: multivariate TPE; ``"optuna-tpe-group"``:
+    multivariate TPE with ``group=True`` (conditional spaces); ``"optuna-random"``:
+    RandomSampler; ``"hpo-sampler"``: our :class:`hpo.integrations.optuna.HPOSampler`.
+    """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = (
-        optuna.samplers.GPSampler(seed=seed) if method == "optuna-gp" else optuna.samplers.TPESampler(seed=seed, multivariate=True)
-    )
+    if method == "hpo-sampler":
+        from hpo.integrations.optuna import HPOSampler
+
+        sampler: Any = HPOSampler(seed=seed)
+    elif method == "optuna-gp":
+        sampler = optuna.samplers.GPSampler(seed=seed)
+    elif method == "optuna-tpe-group":
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+    elif method == "optuna-random":
+        sampler = optuna.samplers.RandomSampler(seed=seed)
+    elif method == "optuna-tpe":
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    else:
+        raise ValueError(f"unknown Optuna method {method!r}")
     study = optuna.create_study(sampler=sampler)
     values: list[float] = []
     times: list[float] = []

@@ -147,9 +147,13 @@ class BOSearcher(BaseSearcher):
         branch_floor: Exploration floor of conditional spaces: every option of a top-level
             ``Choice`` gets at least ``branch_floor`` times its even share (``1/K`` of the
             trials) of the suggestions. When an option falls a whole suggestion short, the
-            next model-based suggestion optimizes the acquisition *within* that option
-            (its selector column held fixed), so its sub-space is searched by the model,
-            not at random. 0 turns it off.
+            next model-based suggestion is BO inside that option on its own observations
+            (see :meth:`_suggest_in_branch`). 0 turns it off. On the ``Conditional``
+            benchmark (Branin | Hartmann-3 | Levy-4, 100 evaluations, seeds 0-1) the joint
+            GP stayed in Branin's branch with floors 0 and 0.25 (regret 0.202, 0.209 both);
+            with 0.5 it found Hartmann-3's optimum on seed 0 (0.0; 0.201 on seed 1). The
+            price is at most ``branch_floor * (K - 1) / K`` of the trials spent in options
+            that turn out worse.
 
     **Which observations the model sees.** Observations are grouped by the fidelity they
     reached; the model is fitted on the largest fidelity with at least
@@ -192,7 +196,7 @@ class BOSearcher(BaseSearcher):
         warp: str = "auto",
         failed: str = "impute",
         random_fraction: float | None = None,
-        branch_floor: float = 0.25,
+        branch_floor: float = 0.5,
     ) -> None:
         super().__init__(space, seed)
         if random_fraction is not None and not 0.0 <= random_fraction <= 1.0:
@@ -212,6 +216,7 @@ class BOSearcher(BaseSearcher):
         if acquisition not in ACQUISITIONS:
             raise ValueError(f"unknown acquisition {acquisition!r}; choose from {ACQUISITIONS}")
         self.surrogate = make_surrogate(surrogate, seed=seed or 0) if isinstance(surrogate, str) else surrogate
+        self._branch_surrogate: Any = None
         self.acquisition = acquisition
         self.n_init = n_init if n_init is not None else max(5, space.d + 1)
         self._design = SobolSearcher(space, seed)
@@ -329,6 +334,39 @@ class BOSearcher(BaseSearcher):
                     worst = (deficit, j, (i + 0.5) / len(options))
         return None if worst is None else {worst[1]: worst[2]}
 
+    def _suggest_in_branch(
+        self, branch: dict[int, float], x_obs: np.ndarray, y_obs: np.ndarray, x_pending: np.ndarray | None
+    ) -> dict[str, Any]:
+        """One config inside a starved option: BO on that option's own observations, else random.
+
+        The model is fitted on the option's observations only, so the acquisition is
+        relative to the option's own incumbent (as TPE's per-parameter densities are): in an
+        option that looks bad overall, it searches where that option is best instead of
+        exploring wherever its variance is largest. Fewer than ``min(d_option + 1, n_init)``
+        observations there (``d_option``: the columns active in the option): a uniform
+        draw inside the option.
+        """
+        import copy
+
+        import numpy as np
+
+        (j, value), = branch.items()
+        rows = np.abs(x_obs[:, j] - value) < 1e-9
+        probe = self.rng.random((1, self.space.d))
+        probe[:, j] = value
+        d_branch = int(self.space.active_mask(self.space.decode(probe)).sum())  # the option's columns
+        if rows.sum() < max(2, min(d_branch + 1, self.n_init)):
+            return self.space.decode(probe)[0]
+        if self._branch_surrogate is None:  # its own model: the main one keeps its warm start
+            self._branch_surrogate = copy.deepcopy(self.surrogate)
+        pend = None
+        if x_pending is not None:
+            in_branch = np.abs(x_pending[:, j] - value) < 1e-9
+            pend = x_pending[in_branch] if in_branch.any() else None
+        (point,) = propose(self.space, x_obs[rows], y_obs[rows], pend, self._branch_surrogate, self.acquisition,
+                           self.rng, 1, self.warp, fixed=branch)
+        return self.space.decode(point[None, :])[0]
+
     def suggest(self, n: int, pending: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         data = self.training_data() if self._n_suggested >= self.n_init else None
@@ -347,9 +385,7 @@ class BOSearcher(BaseSearcher):
             x_pending = self.space.encode(list(pending) + out) if (pending or out) else None
             if y_obs.shape[1] == 1 and (branch := self.starved_branch([*pending, *out])) is not None:
                 # one suggestion inside the starved option; the rest as usual
-                (point,) = propose(self.space, x_obs, y_obs[:, 0], x_pending, self.surrogate, self.acquisition,
-                                   self.rng, 1, self.warp, fixed=branch)
-                out.extend(self.space.decode(point[None, :]))
+                out.append(self._suggest_in_branch(branch, x_obs, y_obs[:, 0], x_pending))
                 self._n_suggested += 1
                 return out if len(out) >= n else out + self.suggest(n - len(out), [*pending, *out])
             if y_obs.shape[1] > 1:

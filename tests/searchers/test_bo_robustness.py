@@ -37,6 +37,7 @@ class CountingSurrogate:
 
 
 def _searcher(space, **kwargs):
+    kwargs.setdefault("branch_floor", 0.25)  # the numbers below are worked out for 0.25
     s = BOSearcher(space, seed=0, **kwargs)
     s.set_objective("loss", "min")
     return s
@@ -116,7 +117,11 @@ def test_without_a_larger_rung_the_pair_below_the_fitted_one_decides():
     assert single.rung_agreement() is None and single.effective_random_fraction() == 0.0
 
 
-def test_a_starved_choice_option_gets_a_model_based_suggestion():
+def test_default_floor_is_half_an_even_share():
+    assert BOSearcher(COND).branch_floor == 0.5
+
+
+def test_a_starved_choice_option_gets_the_next_suggestion():
     s = _searcher(COND)
     rng = np.random.default_rng(2)
     obs = [_obs(i, {"model": "a", "a1": float(v)}, float((v - 0.3) ** 2)) for i, v in enumerate(rng.random(10))]
@@ -127,10 +132,38 @@ def test_a_starved_choice_option_gets_a_model_based_suggestion():
     assert s.starved_branch() == {0: pytest.approx(1.5 / 3)}
     spy = CountingSurrogate(s)
     (config,) = s.suggest(1)
-    assert config["model"] == "b" and spy.fits == 1
+    assert config["model"] == "b" and spy.fits == 0  # nothing observed in "b" yet: a draw inside it
     # the running "b" config is counted: nothing is starved any more
     assert s.starved_branch([config]) is None
     assert BOSearcher(COND, branch_floor=0.0).starved_branch() is None
+
+
+def test_a_starved_option_with_observations_gets_its_own_model():
+    s = _searcher(COND)
+    rng = np.random.default_rng(4)
+    obs = [_obs(i, {"model": "a", "a1": float(v)}, float(v)) for i, v in enumerate(rng.random(30))]
+    # "b" has 4 observations (= 1 + its 3 active columns), below its floor of 0.25 * 70 / 3
+    obs += [_obs(30 + i, {"model": "b", "b1": float(u), "b2": float(w)}, 5.0 + float(u))
+            for i, (u, w) in enumerate(rng.random((4, 2)))]
+    obs += [_obs(34 + i, {"model": "c", "c1": float(v)}, 2.0 + float(v)) for i, v in enumerate(rng.random(36))]
+    s.observe(obs)
+    s._n_suggested = 70
+    assert s.starved_branch() == {0: pytest.approx(1.5 / 3)}
+    seen = []
+    fit = type(s.surrogate).fit
+
+    def recording_fit(model, x, y, cat_dims=None):
+        seen.append((model, len(y)))
+        return fit(model, x, y, cat_dims)
+
+    type(s.surrogate).fit = recording_fit
+    try:
+        (config,) = s.suggest(1)
+    finally:
+        type(s.surrogate).fit = fit
+    assert config["model"] == "b"
+    # fitted on the 4 "b" observations only, by a model other than the main one
+    assert [n for _, n in seen] == [4] and seen[0][0] is not s.surrogate
 
 
 def test_floor_counts_pending_configs_and_keeps_suggesting_in_a_batch():
