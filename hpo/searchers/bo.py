@@ -217,6 +217,7 @@ class BOSearcher(BaseSearcher):
             raise ValueError(f"unknown acquisition {acquisition!r}; choose from {ACQUISITIONS}")
         self.surrogate = make_surrogate(surrogate, seed=seed or 0) if isinstance(surrogate, str) else surrogate
         self._branch_surrogate: Any = None
+        self._surrogate_name = surrogate if isinstance(surrogate, str) else None
         self.acquisition = acquisition
         self.n_init = n_init if n_init is not None else max(5, space.d + 1)
         self._design = SobolSearcher(space, seed)
@@ -358,7 +359,11 @@ class BOSearcher(BaseSearcher):
         if rows.sum() < max(2, min(d_branch + 1, self.n_init)):
             return self.space.decode(probe)[0]
         if self._branch_surrogate is None:  # its own model: the main one keeps its warm start
-            self._branch_surrogate = copy.deepcopy(self.surrogate)
+            from hpo.surrogates import make_surrogate
+
+            self._branch_surrogate = (
+                make_surrogate(self._surrogate_name, seed=self.seed or 0) if self._surrogate_name else copy.deepcopy(self.surrogate)
+            )
         pend = None
         if x_pending is not None:
             in_branch = np.abs(x_pending[:, j] - value) < 1e-9
