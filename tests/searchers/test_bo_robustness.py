@@ -190,3 +190,40 @@ def test_optimize_acquisition_holds_fixed_columns():
     point, _ = optimize_acquisition(LogEI(gp, best_f=float(y.max())), COND, np.random.default_rng(0), n_raw=64, fixed={0: 2.5 / 3})
     assert COND.decode(point[None, :])[0]["model"] == "c"
     assert torch.is_tensor(torch.as_tensor(point))
+
+
+def test_decompose_picks_the_option_by_a_root_model_then_searches_inside_it():
+    s = _searcher(COND)
+    rng = np.random.default_rng(5)
+    obs = []
+    for i in range(30):
+        option = ("a", "b", "c")[i % 3]
+        u = float(rng.random())
+        config = {"model": option, **({"b1": u, "b2": 0.5} if option == "b" else {f"{option}1": u})}
+        obs.append(_obs(i, config, {"a": 0.0, "b": 3.0, "c": 5.0}[option] + (u - 0.4) ** 2))
+    s.observe(obs)
+    s._n_suggested = 30
+    assert s.starved_branch() is None
+    seen = []
+    fit = type(s.surrogate).fit
+
+    def recording_fit(model, x, y, cat_dims=None):
+        seen.append((np.asarray(x).shape, len(y)))
+        return fit(model, x, y, cat_dims)
+
+    type(s.surrogate).fit = recording_fit
+    try:
+        (config,) = s.suggest(1)
+    finally:
+        type(s.surrogate).fit = fit
+    # the root model sees every observation and only the selector column; the option's
+    # model sees only that option's 10 observations
+    assert seen[0] == ((30, 1), 30)
+    assert seen[1][1] == 10
+    assert config["model"] == "a"
+    joint = _searcher(COND, conditional="joint")
+    joint.observe(obs)
+    joint._n_suggested = 30
+    assert COND.contains(joint.suggest(1)[0])
+    with pytest.raises(ValueError, match="conditional"):
+        BOSearcher(COND, conditional="tree")
