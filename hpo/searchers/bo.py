@@ -161,11 +161,10 @@ class BOSearcher(BaseSearcher):
             the option by the acquisition; then BO on that option's own observations picks
             its parameters, relative to the option's own incumbent
             (:meth:`_suggest_in_branch`). ``"joint"``: one model over every column, with
-            inactive ones held constant. On ``Conditional`` (4 seeds, 100 evaluations) the
-            joint GP ended at regret 4.5e-5 / 0.201 / 0.537 / 0.0024, stuck in a branch
-            whose optimum is not the global one on two seeds, while ``HPOSampler``'s
-            decomposition reached 7e-7 and 4e-7 on the seeds it ran; see
-            ``benchmarks/results/robustness.md``.
+            inactive ones held constant. On ``Conditional`` (100 evaluations) the joint GP
+            ended at median regret 0.10 (4 seeds; stuck in a branch whose optimum is not
+            the global one on two), the decomposition at 3.6e-5 (5 seeds, all below 3e-4),
+            TPE with ``group=True`` at 0.026; see ``benchmarks/results/robustness.md``.
 
     **Which observations the model sees.** Observations are grouped by the fidelity they
     reached; the model is fitted on the largest fidelity with at least
