@@ -1,0 +1,93 @@
+"""Tables of ``benchmarks/results/robustness.md``: every default against its random counterpart and Optuna.
+
+Reads raw files the other suites wrote (``benchmarks.run mf`` and ``benchmarks.run bo``) and
+prints markdown tables: median [Q1, Q3] regret at several fractions of the budget and the
+mean regret over the whole run (the area under the curve, which rewards getting there
+early), per task and method.
+
+    python -m benchmarks.robustness mf RAW.json.gz [RAW2.json.gz ...]
+    python -m benchmarks.robustness bo RAW.json [RAW2.json ...]
+
+Later files replace earlier ones' runs of the same (task, method, seed).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from typing import Any
+
+__all__ = ["mf_table", "bo_table"]
+
+
+def _load(path: str) -> list[dict[str, Any]]:
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt") as fh:
+        return json.load(fh)
+
+
+def _cell(values: Any) -> str:
+    import numpy as np
+
+    q1, med, q3 = np.percentile(values, [25, 50, 75])
+    return f"{med:.3g} [{q1:.3g}, {q3:.3g}]"
+
+
+def _merge(paths: list[str], key: tuple[str, ...]) -> list[dict[str, Any]]:
+    runs: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for path in paths:
+        for r in _load(path):
+            runs[tuple(r.get(k) for k in key)] = r
+    return list(runs.values())
+
+
+def mf_table(paths: list[str], fractions: tuple[float, ...] = (1 / 9, 1 / 3, 1.0)) -> str:
+    """Regret (best-known - best so far, accuracy points) of multi-fidelity runs (4 workers)."""
+    import numpy as np
+
+    runs = [r for r in _merge(paths, ("task", "method", "seed", "workers")) if r["workers"] == 4]
+    lines = []
+    for task in sorted({r["task"] for r in runs}):
+        tr = [r for r in runs if r["task"] == task]
+        best = max(max(r["values"]) for r in tr)
+        epochs = max(len(r["values"]) for r in tr)
+        marks = [max(1, round(f * epochs)) for f in fractions]
+        lines += [f"### {task} (best-known {best:.2f}, {epochs} steps per run)", "",
+                  "| method | seeds | " + " | ".join(f"regret @{m}" for m in marks) + " | mean regret over the run |",
+                  "|---|---|" + "---|" * (len(marks) + 1)]
+        for method in sorted({r["method"] for r in tr}):
+            mr = [r for r in tr if r["method"] == method]
+            curves = []
+            for r in mr:
+                v = np.maximum.accumulate(np.asarray(r["values"], dtype=float))
+                v = np.concatenate([v, np.full(epochs - len(v), v[-1])])
+                curves.append(best - v)
+            c = np.asarray(curves)
+            cells = [_cell(c[:, m - 1]) for m in marks] + [_cell(c.mean(axis=1))]
+            lines.append(f"| {method} | {len(mr)} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def bo_table(paths: list[str], marks: tuple[int, ...] = (25, 60, 100)) -> str:
+    """Simple regret of sequential BO runs at several evaluation counts."""
+    import numpy as np
+
+    runs = _merge(paths, ("problem", "method", "seed"))
+    lines = []
+    for problem in sorted({r["problem"] for r in runs}):
+        pr = [r for r in runs if r["problem"] == problem]
+        lines += [f"### {pr[0]['name']}", "", "| method | seeds | " + " | ".join(f"regret @{m}" for m in marks) + " |",
+                  "|---|---|" + "---|" * len(marks)]
+        for method in sorted({r["method"] for r in pr}):
+            mr = [r for r in pr if r["method"] == method]
+            cells = [_cell([r["regret"][min(m, len(r["regret"])) - 1] for r in mr]) for m in marks]
+            lines.append(f"| {method} | {len(mr)} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    kind, *files = sys.argv[1:]
+    print(mf_table(files) if kind == "mf" else bo_table(files))
