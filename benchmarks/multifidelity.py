@@ -44,9 +44,14 @@ def _ours(task: str, method: str, seed: int, epochs: int, workers: int) -> dict[
             hpo.report(val_accuracy=acc[i], time=tm[i], step=epoch)
         return {"val_accuracy": acc[-1], "time": tm[-1]}
 
+    # ablation variants: "<method>:rf0" fixes BOSearcher(random_fraction=0.0) (no rank-trust random share)
+    method, _, variant = method.partition(":")
     kind, _, acq = method.removeprefix("hpo-").partition("-bo")  # "asha-bo-ts" -> ("asha", "-ts")
     model_based = method.removeprefix("hpo-") != kind
-    searcher = BOSearcher(space, seed=seed, acquisition=acq.lstrip("-") or "logei") if model_based else RandomSearcher(space, seed)
+    extra = {"random_fraction": 0.0} if variant == "rf0" else {}
+    searcher = (
+        BOSearcher(space, seed=seed, acquisition=acq.lstrip("-") or "logei", **extra) if model_based else RandomSearcher(space, seed)
+    )
     inner = {"asha": lambda: ASHA(searcher, eta=3), "hyperband": lambda: Hyperband(searcher, eta=3), "random": lambda: FIFOScheduler(searcher)}[kind]()
 
     def on_report(trial: Any, report: Any) -> Any:  # records each report at its simulated time
@@ -229,7 +234,7 @@ def run_one(task: str, method: str, seed: int, epochs: int, workers: int = 4) ->
 
     torch.set_num_threads(1)
     threadpool_limits(1)  # numpy/scikit-learn BLAS too: runs go side by side, one core each
-    if method in OURS:
+    if method.partition(":")[0] in OURS:
         out = _ours(task, method, seed, epochs, workers)
     elif method == "optuna-tpe-hyperband":
         out = _optuna(task, seed, epochs)
