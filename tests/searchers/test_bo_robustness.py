@@ -36,6 +36,24 @@ class CountingSurrogate:
         searcher.surrogate.fit = fit
 
 
+def _suggest_recording_fits(s):
+    """One suggestion, and ``(model, x shape, n)`` of every surrogate fit it made."""
+    seen = []
+    cls = type(s.surrogate)
+    fit = cls.fit
+
+    def recording_fit(model, x, y, cat_dims=None):
+        seen.append((model, np.asarray(x).shape, len(y)))
+        return fit(model, x, y, cat_dims)
+
+    cls.fit = recording_fit
+    try:
+        (config,) = s.suggest(1)
+    finally:
+        cls.fit = fit
+    return config, seen
+
+
 def _searcher(space, **kwargs):
     kwargs.setdefault("branch_floor", 0.25)  # the numbers below are worked out for 0.25
     s = BOSearcher(space, seed=0, **kwargs)
@@ -149,21 +167,10 @@ def test_a_starved_option_with_observations_gets_its_own_model():
     s.observe(obs)
     s._n_suggested = 70
     assert s.starved_branch() == {0: pytest.approx(1.5 / 3)}
-    seen = []
-    fit = type(s.surrogate).fit
-
-    def recording_fit(model, x, y, cat_dims=None):
-        seen.append((model, len(y)))
-        return fit(model, x, y, cat_dims)
-
-    type(s.surrogate).fit = recording_fit
-    try:
-        (config,) = s.suggest(1)
-    finally:
-        type(s.surrogate).fit = fit
+    config, seen = _suggest_recording_fits(s)
     assert config["model"] == "b"
     # fitted on the 4 "b" observations only, by a model other than the main one
-    assert [n for _, n in seen] == [4] and seen[0][0] is not s.surrogate
+    assert [n for _, _, n in seen] == [4] and seen[0][0] is not s.surrogate
 
 
 def test_floor_counts_pending_configs_and_keeps_suggesting_in_a_batch():
@@ -204,22 +211,11 @@ def test_decompose_picks_the_option_by_a_root_model_then_searches_inside_it():
     s.observe(obs)
     s._n_suggested = 30
     assert s.starved_branch() is None
-    seen = []
-    fit = type(s.surrogate).fit
-
-    def recording_fit(model, x, y, cat_dims=None):
-        seen.append((np.asarray(x).shape, len(y)))
-        return fit(model, x, y, cat_dims)
-
-    type(s.surrogate).fit = recording_fit
-    try:
-        (config,) = s.suggest(1)
-    finally:
-        type(s.surrogate).fit = fit
+    config, seen = _suggest_recording_fits(s)
     # the root model sees every observation and only the selector column; the option's
     # model sees only that option's 10 observations
-    assert seen[0] == ((30, 1), 30)
-    assert seen[1][1] == 10
+    assert seen[0][1:] == ((30, 1), 30)
+    assert seen[1][2] == 10
     assert config["model"] == "a"
     joint = _searcher(COND, conditional="joint")
     joint.observe(obs)

@@ -43,6 +43,18 @@ def _counting(monkeypatch, name):
     return cls, fits
 
 
+def _run(tuned, cls, n_trials):
+    """A 2-worker in-process study of a ``@tune`` function whose searcher uses a ``cls`` surrogate."""
+    study = tuned.study(executor="inprocess", workers=2, seed=0)
+    assert isinstance(study.scheduler.searcher.surrogate, cls)
+    try:
+        result = study.optimize(n_trials=n_trials)
+    finally:
+        study.close()
+    assert len(result.trials) == n_trials
+    return result
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_two_worker_tune_study_by_name(name, monkeypatch):
     cls, fits = _counting(monkeypatch, name)
@@ -51,13 +63,7 @@ def test_two_worker_tune_study_by_name(name, monkeypatch):
     def objective(config):
         return {"loss": _loss(config)}
 
-    study = objective.study(executor="inprocess", workers=2, seed=0)
-    assert isinstance(study.scheduler.searcher.surrogate, cls)
-    try:
-        result = study.optimize(n_trials=10)
-    finally:
-        study.close()
-    assert len(result.trials) == 10
+    result = _run(objective, cls, 10)
     assert all(t.status is TrialStatus.COMPLETED for t in result.trials), [(t.status, t.reason) for t in result.trials]
     assert fits, f"the {name} surrogate was never fitted"
     assert result.incumbent is not None and math.isfinite(result.incumbent.value)
@@ -76,13 +82,7 @@ def test_model_based_multi_fidelity_by_name(name, scheduler, monkeypatch):
             hpo.report(loss=loss, step=epoch)
         return {"loss": loss}
 
-    study = train.study(executor="inprocess", workers=2, seed=0)
-    assert isinstance(study.scheduler.searcher.surrogate, cls)
-    try:
-        result = study.optimize(n_trials=14)
-    finally:
-        study.close()
-    assert len(result.trials) == 14
+    result = _run(train, cls, 14)
     assert not [t for t in result.trials if t.status is TrialStatus.FAILED], [(t.status, t.reason) for t in result.trials]
     assert any((t.reached or 0) > 1 for t in result.trials), "nothing was promoted"
     assert fits, f"the {name} surrogate was never fitted"
