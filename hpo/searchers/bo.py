@@ -157,8 +157,8 @@ class BOSearcher(BaseSearcher):
         conditional: How a space with a top-level ``Choice`` is modelled (one objective).
             ``"decompose"`` (default): in two steps, as Optuna's TPE with ``group=True``
             and our ``HPOSampler`` do for define-by-run spaces: a model of the top-level
-            parameters only (the ``Choice`` as a categorical, on every observation) picks
-            the option by the acquisition; then BO on that option's own observations picks
+            parameters only (``surrogate`` itself; the ``Choice`` as a categorical, on every
+            observation) picks the option by the acquisition; then BO on that option's own observations picks
             its parameters, relative to the option's own incumbent
             (:meth:`_suggest_in_branch`). ``"joint"``: one model over every column, with
             inactive ones held constant. On ``Conditional`` (100 evaluations) the joint GP
@@ -232,7 +232,6 @@ class BOSearcher(BaseSearcher):
             raise ValueError(f"unknown acquisition {acquisition!r}; choose from {ACQUISITIONS}")
         self.surrogate = make_surrogate(surrogate, seed=seed or 0) if isinstance(surrogate, str) else surrogate
         self._branch_surrogate: Any = None
-        self._root_surrogate: Any = None
         self._surrogate_name = surrogate if isinstance(surrogate, str) else None
         self.acquisition = acquisition
         self.n_init = n_init if n_init is not None else max(5, space.d + 1)
@@ -397,8 +396,6 @@ class BOSearcher(BaseSearcher):
 
     def _pick_branch(self, j: int, x_obs: np.ndarray, y_obs: np.ndarray, x_pending: np.ndarray | None) -> dict[int, float]:
         """Step 1 of ``conditional="decompose"``: the option, by BO over the top-level columns only."""
-        import copy
-
         import numpy as np
 
         from hpo.search_spaces import Categorical
@@ -406,15 +403,10 @@ class BOSearcher(BaseSearcher):
         top = [i for i, dim in enumerate(self.space.dims) if dim.condition is None]
         k = self.space.dims[j].n_choices
         root = SearchSpace({self.space.dims[i].name: (Categorical(list(range(k))) if i == j else self.space.dims[i].param) for i in top})
-        if self._root_surrogate is None:
-            from hpo.surrogates import make_surrogate
-
-            self._root_surrogate = (
-                make_surrogate(self._surrogate_name, seed=self.seed or 0) if self._surrogate_name else copy.deepcopy(self.surrogate)
-            )
         # The root space's columns are the top-level columns, in order, with the same codecs.
+        # ``self.surrogate`` is the root model: it sees every observation, as in "joint" mode.
         (point,) = propose(root, x_obs[:, top], y_obs, None if x_pending is None else x_pending[:, top],
-                           self._root_surrogate, self.acquisition, self.rng, 1, self.warp)
+                           self.surrogate, self.acquisition, self.rng, 1, self.warp)
         cell = int(np.clip(np.floor(point[top.index(j)] * k), 0, k - 1))
         return {j: (cell + 0.5) / k}
 

@@ -214,8 +214,8 @@ def test_decompose_picks_the_option_by_a_root_model_then_searches_inside_it():
     config, seen = _suggest_recording_fits(s)
     # the root model sees every observation and only the selector column; the option's
     # model sees only that option's 10 observations
-    assert seen[0][1:] == ((30, 1), 30)
-    assert seen[1][2] == 10
+    assert seen[0][1:] == ((30, 1), 30) and seen[0][0] is s.surrogate
+    assert seen[1][2] == 10 and seen[1][0] is not s.surrogate
     assert config["model"] == "a"
     joint = _searcher(COND, conditional="joint")
     joint.observe(obs)
