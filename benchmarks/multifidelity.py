@@ -44,11 +44,12 @@ def _ours(task: str, method: str, seed: int, epochs: int, workers: int) -> dict[
             hpo.report(val_accuracy=acc[i], time=tm[i], step=epoch)
         return {"val_accuracy": acc[-1], "time": tm[-1]}
 
-    # ablation variants: "<method>:rf0" fixes BOSearcher(random_fraction=0.0) (no rank-trust random share)
+    # ablation variants: "<method>:rf0" fixes BOSearcher(random_fraction=0.0) (no rank-trust random share);
+    # ":fin" is BOSearcher(fidelity_model="input") (one model across fidelities), ":rung" fidelity_model="rung"
     method, _, variant = method.partition(":")
     kind, _, acq = method.removeprefix("hpo-").partition("-bo")  # "asha-bo-ts" -> ("asha", "-ts")
     model_based = method.removeprefix("hpo-") != kind
-    extra = {"random_fraction": 0.0} if variant == "rf0" else {}
+    extra = {"rf0": {"random_fraction": 0.0}, "fin": {"fidelity_model": "input"}, "rung": {"fidelity_model": "rung"}}.get(variant, {})
     searcher = (
         BOSearcher(space, seed=seed, acquisition=acq.lstrip("-") or "logei", **extra) if model_based else RandomSearcher(space, seed)
     )

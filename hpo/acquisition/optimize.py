@@ -132,6 +132,7 @@ def optimize_acquisition(
         kinds = np.array([dim.kind for dim in space.dims])
         active = space.active_mask(space.decode(starts))
         free = active & (kinds != "categorical")[None, :]
+        free[:, list(fixed)] = False  # e.g. a fidelity column held at the target fidelity
         refined = canonical(space, _refine(acq, starts, free, maxiter))
         candidates = np.vstack([refined, starts])
         cand_scores = np.concatenate([_score(acq, refined), cand_scores])

@@ -89,6 +89,9 @@ class Branches:
     _by_fidelity: dict[float, dict[int, tuple[Mapping[str, Any], tuple[float, ...]]]]
     _branch_surrogate: Any
     _surrogate_name: str | None
+    model_space: Any  # BOSearcher's (AcrossFidelities): the space the model works in
+    model_fixed: Any
+    decode_from_model: Any
 
     def starved_branch(self, extra: Sequence[Mapping[str, Any]] = ()) -> dict[int, float] | None:
         """``{selector column: unit value}`` of the top-level ``Choice`` option most below its floor, or None.
@@ -116,7 +119,12 @@ class Branches:
         return None if worst is None else {worst[1]: worst[2]}
 
     def _suggest_in_branch(
-        self, branch: dict[int, float], x_obs: np.ndarray, y_obs: np.ndarray, x_pending: np.ndarray | None
+        self,
+        branch: dict[int, float],
+        x_obs: np.ndarray,
+        y_obs: np.ndarray,
+        x_pending: np.ndarray | None,
+        incumbent: np.ndarray | None = None,
     ) -> dict[str, Any]:
         """One config inside a starved option: BO on that option's own observations, else random.
 
@@ -125,7 +133,8 @@ class Branches:
         option that looks bad overall, it searches where that option is best instead of
         exploring wherever its variance is largest. Fewer than ``min(d_option + 1, n_init)``
         observations there (``d_option``: the columns active in the option): a uniform
-        draw inside the option.
+        draw inside the option. ``x_obs`` and ``x_pending`` are in the searcher's
+        :meth:`model_space` (with a fidelity column under ``fidelity_model="input"``).
         """
         import copy
 
@@ -138,6 +147,7 @@ class Branches:
         d_branch = int(self.space.active_mask(self.space.decode(probe)).sum())  # the option's columns
         if rows.sum() < max(2, min(d_branch + 1, self.n_init)):
             return self.space.decode(probe)[0]
+        fixed = {**self.model_fixed(), **branch}
         if self._branch_surrogate is None:  # its own model: the main one keeps its warm start
             from hpo.surrogates import make_surrogate
 
@@ -148,9 +158,9 @@ class Branches:
         if x_pending is not None:
             in_branch = np.abs(x_pending[:, j] - value) < 1e-9
             pend = x_pending[in_branch] if in_branch.any() else None
-        (point,) = _propose_fn()(self.space, x_obs[rows], y_obs[rows], pend, self._branch_surrogate, self.acquisition,
-                           self.rng, 1, self.warp, fixed=branch)
-        return self.space.decode(point[None, :])[0]
+        (point,) = _propose_fn()(self.model_space(), x_obs[rows], y_obs[rows], pend, self._branch_surrogate, self.acquisition,
+                           self.rng, 1, self.warp, fixed=fixed, incumbent=None if incumbent is None else incumbent[rows])
+        return self.decode_from_model(point[None, :])[0]
 
     def _root_choice(self) -> tuple[int, Any] | None:
         """``(column, Choice dim)`` of the one top-level ``Choice`` the decomposition splits on, or None."""
@@ -159,19 +169,26 @@ class Branches:
         tops = [(j, dim) for j, dim in enumerate(self.space.dims) if dim.condition is None and isinstance(dim.param, Choice)]
         return tops[0] if len(tops) == 1 else None
 
-    def _pick_branch(self, j: int, x_obs: np.ndarray, y_obs: np.ndarray, x_pending: np.ndarray | None) -> dict[int, float]:
-        """Step 1 of ``conditional="decompose"``: the option, by BO over the top-level columns only."""
+    def _pick_branch(
+        self, j: int, x_obs: np.ndarray, y_obs: np.ndarray, x_pending: np.ndarray | None, incumbent: np.ndarray | None = None
+    ) -> dict[int, float]:
+        """Step 1 of ``conditional="decompose"``: the option, by BO over the top-level columns only.
+
+        The top-level columns of :meth:`model_space` (a fidelity column is top-level).
+        """
         import numpy as np
 
         from hpo.search_spaces import Categorical
 
-        top = [i for i, dim in enumerate(self.space.dims) if dim.condition is None]
-        k = self.space.dims[j].n_choices
-        root = SearchSpace({self.space.dims[i].name: (Categorical(list(range(k))) if i == j else self.space.dims[i].param) for i in top})
+        space = self.model_space()
+        top = [i for i, dim in enumerate(space.dims) if dim.condition is None]
+        k = space.dims[j].n_choices
+        root = SearchSpace({space.dims[i].name: (Categorical(list(range(k))) if i == j else space.dims[i].param) for i in top})
+        fixed = {top.index(col): u for col, u in self.model_fixed().items()}
         # The root space's columns are the top-level columns, in order, with the same codecs.
         # ``self.surrogate`` is the root model: it sees every observation, as in "joint" mode.
         (point,) = _propose_fn()(root, x_obs[:, top], y_obs, None if x_pending is None else x_pending[:, top],
-                           self.surrogate, self.acquisition, self.rng, 1, self.warp)
+                           self.surrogate, self.acquisition, self.rng, 1, self.warp, fixed=fixed, incumbent=incumbent)
         cell = int(np.clip(np.floor(point[top.index(j)] * k), 0, k - 1))
         return {j: (cell + 0.5) / k}
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from hpo.presets import ACQUISITIONS
 from hpo.search_spaces import SearchSpace
+from hpo.searchers._bo_fidelity import AcrossFidelities
 from hpo.searchers._bo_policies import Branches, RungTrust
 from hpo.searchers._warp import WARPS, warp_targets
 from hpo.searchers.base import BaseSearcher
@@ -45,6 +46,7 @@ def propose(
     n: int = 1,
     warp: str = "auto",
     fixed: Mapping[int, float] | None = None,
+    incumbent: np.ndarray | None = None,
 ) -> np.ndarray:
     """Fit ``surrogate`` and return `n x d`-dim unit-cube points maximizing the acquisition.
 
@@ -61,7 +63,9 @@ def propose(
         warp: Output warp of the targets before fitting (see :mod:`hpo.searchers._warp`):
             ``"auto"``, ``"log"`` or ``"none"``.
         fixed: Column -> unit-cube value every proposed point keeps (e.g. a ``Choice``
-            selector: search one branch).
+            selector: search one branch; a fidelity column: propose at that fidelity).
+        incumbent: `m`-dim boolean mask of the observations the incumbent (EI's best
+            value, the local starts, the noisy-EI baseline) comes from; all by default.
     """
     import torch
 
@@ -72,7 +76,7 @@ def propose(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _propose(space, x_obs, warp_targets(y_obs, warp)[0], x_pending, surrogate, acquisition, rng, n, fixed)
+        return _propose(space, x_obs, warp_targets(y_obs, warp)[0], x_pending, surrogate, acquisition, rng, n, fixed, incumbent)
     finally:
         torch.set_num_threads(threads)
 
@@ -87,6 +91,7 @@ def _propose(
     rng: np.random.Generator,
     n: int,
     fixed: Mapping[int, float] | None = None,
+    incumbent: np.ndarray | None = None,
 ) -> np.ndarray:
     import numpy as np
     import torch
@@ -95,8 +100,10 @@ def _propose(
 
     surrogate.fit(x_obs, y_obs, _cat_dims(space))
     pending = np.zeros((0, space.d)) if x_pending is None else np.asarray(x_pending, dtype=float).reshape(-1, space.d)
+    rows = np.ones(len(y_obs), dtype=bool) if incumbent is None or not np.any(incumbent) else np.asarray(incumbent, dtype=bool)
+    x_inc, y_inc = x_obs[rows], y_obs[rows]
     # Local starts: the incumbent and multi-scale Gaussian perturbations of it.
-    best = x_obs[int(np.argmax(y_obs))]
+    best = x_inc[int(np.argmax(y_inc))]
     scales = np.repeat([0.1, 0.02, 0.004], 22)[:, None]
     local = np.vstack([best[None, :], best[None, :] + rng.normal(0.0, 1.0, size=(len(scales), space.d)) * scales])
     out = []
@@ -110,19 +117,19 @@ def _propose(
             # Only the surrogate's joint samples are used, so any surrogate serves here.
             acq = QLogNEI(
                 surrogate,
-                torch.as_tensor(x_obs, dtype=torch.float64),
+                torch.as_tensor(x_inc, dtype=torch.float64),
                 torch.as_tensor(pending, dtype=torch.float64),
                 seed=int(rng.integers(2**31)),
             )
         else:
-            acq = LogEI(surrogate, best_f=float(np.max(y_obs)))
+            acq = LogEI(surrogate, best_f=float(np.max(y_inc)))
         x, _ = optimize_acquisition(acq, space, rng, extra_starts=np.clip(local, 0.0, 1.0), fixed=fixed)
         out.append(x)
         pending = np.vstack([pending, x[None, :]])
     return np.asarray(out)
 
 
-class BOSearcher(RungTrust, Branches, BaseSearcher):
+class BOSearcher(AcrossFidelities, RungTrust, Branches, BaseSearcher):
     """GP (or any surrogate) Bayesian optimization with a scrambled-Sobol initial design.
 
     Args:
@@ -166,6 +173,17 @@ class BOSearcher(RungTrust, Branches, BaseSearcher):
             ended at median regret 0.10 (4 seeds; stuck in a branch whose optimum is not
             the global one on two), the decomposition at 3.6e-5 (5 seeds, all below 3e-4),
             TPE with ``group=True`` at 0.026; see ``benchmarks/results/robustness.md``.
+        fidelity_model: Which observations the model fits under a multi-fidelity
+            scheduler. ``"rung"`` (default): BOHB's model of one fidelity, see below.
+            ``"input"``: one model over every result at every fidelity, with the fidelity
+            (log-scaled to [0, 1] over the observed range) as one more input; the
+            acquisition holds it at the largest fidelity with at least 3 results and takes
+            the incumbent there (MOBSTER's rule, Klein et al. 2020, with the fidelity as an
+            ordinary ARD input instead of MOBSTER's exponential-decay kernel: a documented
+            deviation, so that any surrogate models fidelity; see
+            :mod:`hpo.searchers._bo_fidelity`). At most 400 points are fitted: results
+            below the target fidelity are subsampled past that. With one fidelity (FIFO)
+            both are the same.
 
     **Which observations the model sees.** Observations are grouped by the fidelity they
     reached; the model is fitted on the largest fidelity with at least
@@ -210,8 +228,12 @@ class BOSearcher(RungTrust, Branches, BaseSearcher):
         random_fraction: float | None = None,
         branch_floor: float = 0.5,
         conditional: str = "decompose",
+        fidelity_model: str = "rung",
     ) -> None:
         super().__init__(space, seed)
+        if fidelity_model not in ("rung", "input"):
+            raise ValueError(f"fidelity_model must be 'rung' or 'input', got {fidelity_model!r}")
+        self.fidelity_model = fidelity_model
         if conditional not in ("decompose", "joint"):
             raise ValueError(f"conditional must be 'decompose' or 'joint', got {conditional!r}")
         self.conditional = conditional
@@ -261,13 +283,18 @@ class BOSearcher(RungTrust, Branches, BaseSearcher):
         """`m x d`-dim encoded configs and `m x k`-dim targets (maximized) the model fits, or None.
 
         The largest fidelity with at least ``min(d + 1, n_init)`` results, plus imputed
-        failures (see the class docstring).
+        failures (see the class docstring). With ``fidelity_model="input"`` and several
+        fidelities seen: every fidelity's results, `m x (d + 1)`-dim with the fidelity
+        column last (:meth:`fidelity_training_data`); None until the rung model would start.
         """
         import numpy as np
 
         fitted = self._fitted_fidelity()
         if fitted is None:
             return None
+        if self.across_fidelities():
+            x, y, _ = self.fidelity_training_data()
+            return x, y
         results = self._by_fidelity[fitted]
         configs = [c for c, _ in results.values()]
         y = np.asarray([v for _, v in results.values()], dtype=float) * np.asarray(self.signs)
@@ -284,6 +311,8 @@ class BOSearcher(RungTrust, Branches, BaseSearcher):
         return max(ready) if ready else None
 
     def suggest(self, n: int, pending: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+        import numpy as np
+
         out: list[dict[str, Any]] = []
         data = self.training_data() if self._n_suggested >= self.n_init else None
         while len(out) < n and (self._n_suggested < self.n_init or data is None):
@@ -298,15 +327,20 @@ class BOSearcher(RungTrust, Branches, BaseSearcher):
             self._n_suggested += n_random
         if len(out) < n and data is not None:
             x_obs, y_obs = data
-            x_pending = self.space.encode(list(pending) + out) if (pending or out) else None
+            x_pending = self.encode_for_model(list(pending) + out) if (pending or out) else None
+            fixed = self.model_fixed()
+            incumbent = None
+            if fixed:  # across fidelities: the incumbent is the best at the target fidelity
+                (col, u), = fixed.items()
+                incumbent = np.abs(x_obs[:, col] - u) < 1e-9
             root = self._root_choice() if self.conditional == "decompose" else None
             if y_obs.shape[1] == 1 and (root is not None or (self.starved_branch([*pending, *out]) is not None)):
                 # one suggestion inside an option (a starved one, or the root model's pick); the rest in turn
                 branch = self.starved_branch([*pending, *out])
                 if branch is None and root is not None:
-                    branch = self._pick_branch(root[0], x_obs, y_obs[:, 0], x_pending)
+                    branch = self._pick_branch(root[0], x_obs, y_obs[:, 0], x_pending, incumbent)
                 assert branch is not None
-                out.append(self._suggest_in_branch(branch, x_obs, y_obs[:, 0], x_pending))
+                out.append(self._suggest_in_branch(branch, x_obs, y_obs[:, 0], x_pending, incumbent))
                 self._n_suggested += 1
                 return out if len(out) >= n else out + self.suggest(n - len(out), [*pending, *out])
             if y_obs.shape[1] > 1:
@@ -315,7 +349,7 @@ class BOSearcher(RungTrust, Branches, BaseSearcher):
                 points = propose_pareto(self.space, x_obs, y_obs, x_pending, self.rng, n - len(out))
             else:
                 points = propose(
-                    self.space,
+                    self.model_space(),
                     x_obs,
                     y_obs[:, 0],
                     x_pending,
@@ -324,8 +358,10 @@ class BOSearcher(RungTrust, Branches, BaseSearcher):
                     self.rng,
                     n - len(out),
                     self.warp,
+                    fixed=fixed,
+                    incumbent=incumbent,
                 )
-            out.extend(self.space.decode(points))
+            out.extend(self.decode_from_model(points))
             self._n_suggested += len(points)
         return out
 
