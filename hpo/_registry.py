@@ -69,6 +69,7 @@ SCHEDULERS = Registry(
         "asha": "hpo.schedulers.asha:ASHA",
         "pbt": "hpo.schedulers.pbt:PBT",
         "lcstopping": "hpo.schedulers.lcstopping:LCStopping",
+        "rising_bandits": "hpo.schedulers.rising_bandits:RisingBandits",
     },
 )
 EXECUTORS = Registry(

@@ -75,3 +75,13 @@ class View:
 
     def artifact_dir(self, trial_id: int) -> str:
         return self._study._trial_dir(trial_id)
+
+    def remaining(self) -> tuple[int | None, float | None]:
+        study = self._study
+        trials = None if study._n_trials is None else max(0, study._n_trials - study.ledger.n_counted)
+        seconds = None if study._deadline is None else max(0.0, study._deadline - study.executor.clock.time())
+        return trials, seconds
+
+    def annotate(self, trial_id: int, notes: Mapping[str, Any]) -> Trial:
+        trial = self._study.ledger[trial_id]
+        return self._study._record(trial.evolve(notes={**trial.notes, **notes}))

@@ -30,6 +30,7 @@ __all__ = [
     "ACQUISITIONS",
     "DEFAULT_SEARCHER",
     "searcher_for",
+    "searcher_like",
     "surrogate_names",
     "build",
     "describe",
@@ -83,6 +84,29 @@ def build(scheduler: Any, searcher: Any, space: Any, seed: int | None, surrogate
             raise _unrebuildable("scheduler", scheduler)
         return SCHEDULERS.build(scheduler, searcher=search)
     return _rebuild(scheduler, "scheduler", {"searcher": search})
+
+
+def searcher_like(template: Any, space: Any, seed: int | None) -> Any:
+    """A fresh searcher of ``template``'s kind and settings over another ``space``.
+
+    Schedulers that own several searchers (one per arm of :class:`~hpo.schedulers.RisingBandits`)
+    build them from the study's searcher this way, so what the user chose (``surrogate=``,
+    ``acquisition``, ...) reaches every one of them; nested surrogates are rebuilt fresh.
+
+    Args:
+        template: A searcher object, or a registered searcher name.
+        space: The new searcher's space.
+        seed: Its seed.
+
+    Raises:
+        HPOError: when ``template`` cannot be rebuilt (a class defined in a script, or an
+            argument JSON cannot hold), naming what to pass instead.
+    """
+    if isinstance(template, str):
+        return _searcher(template, space, seed, None)
+    spec = describe(template)
+    spec = {**spec, "params": {k: v for k, v in (spec.get("params") or {}).items() if k != "seed"}}
+    return _rebuild(spec, "searcher", {"space": space, "seed": seed})
 
 
 def _searcher(searcher: Any, space: Any, seed: int | None, surrogate: Any) -> Any:

@@ -85,7 +85,7 @@ class Study:
         self._max_budget: float | None = None
         self._callbacks: list[Any] = []
         self._warned_no_reports = False
-        self.scheduler.searcher.set_objective(spec.metric, spec.mode)
+        self.scheduler.set_objective(spec.metric, spec.mode)
         _recovery.recover_interrupted(self)
         self._enqueued.extend(t.trial_id for t in self.trials if t.status is TrialStatus.PENDING)
         _recovery.replay_history(self)

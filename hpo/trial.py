@@ -280,7 +280,8 @@ class StudyView(Protocol):
     """What schedulers and searchers may see of a running study.
 
     The only writing methods are :meth:`new_trial` and :meth:`take_enqueued`, which
-    create or claim the trial a new job is for; everything else is read-only.
+    create or claim the trial a new job is for, and :meth:`annotate`, which adds scheduler
+    notes to a trial; everything else is read-only.
     """
 
     @property
@@ -337,4 +338,13 @@ class StudyView(Protocol):
 
     def artifact_dir(self, trial_id: int) -> str:
         """The folder of a trial's files and checkpoint (see :mod:`hpo.checkpoint`)."""
+        ...
+
+    def remaining(self) -> tuple[int | None, float | None]:
+        """``(trials that may still be created, seconds before the deadline)``; None: no such limit."""
+        ...
+
+    def annotate(self, trial_id: int, notes: Mapping[str, Any]) -> Trial:
+        """Merge ``notes`` into a trial's :attr:`Trial.notes` and store it (e.g. why a
+        scheduler acted after its result); returns the updated trial."""
         ...

@@ -6,6 +6,8 @@ Installed as ``hpo.schedulers``; always import it under that name.
 * :class:`SuccessiveHalving`, :class:`Hyperband`: synchronous brackets (Li et al., JMLR 2018);
 * :class:`ASHA`: asynchronous successive halving with promotions (Li et al., MLSys 2020);
 * :class:`PBT`: population based training (Jaderberg et al., 2017);
+* :class:`RisingBandits`: algorithm selection over a ``Choice``'s options, each an arm
+  searched by its own searcher, weak arms eliminated (Li et al., AAAI 2020);
 * :class:`LCStopping`: stop trials whose LC-PFN-extrapolated curve will not beat the
   incumbent (Adriaensen et al., NeurIPS 2023), alone or around any of the above.
 
@@ -19,6 +21,7 @@ from hpo.schedulers.fifo import FIFOScheduler
 from hpo.schedulers.hyperband import Hyperband, SuccessiveHalving, hyperband_brackets
 from hpo.schedulers.lcstopping import LCStopping
 from hpo.schedulers.pbt import PBT
+from hpo.schedulers.rising_bandits import RisingBandits
 
 __all__ = [
     "BaseScheduler",
@@ -28,5 +31,6 @@ __all__ = [
     "ASHA",
     "PBT",
     "LCStopping",
+    "RisingBandits",
     "hyperband_brackets",
 ]

@@ -62,6 +62,10 @@ class BaseScheduler(ABC):
         The searcher learns of it separately, through :meth:`observe`.
         """
 
+    def set_objective(self, metric: str | Sequence[str], mode: str | Sequence[str]) -> None:
+        """Tell every searcher the scheduler owns what the study optimizes (the study calls this)."""
+        self.searcher.set_objective(metric, mode)
+
     def observe(self, observation: Observation) -> None:
         """Route an ended job's observation to the searcher that proposed its config."""
         self.searcher.observe([observation])

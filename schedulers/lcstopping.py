@@ -122,6 +122,9 @@ class LCStopping(BaseScheduler):
         if self._best is None or self.searcher.sign * trial.value > self.searcher.sign * self._best:
             self._best = trial.value
 
+    def set_objective(self, metric: Any, mode: Any) -> None:
+        self.base.set_objective(metric, mode)
+
     def observe(self, observation: Observation) -> None:
         self.base.observe(observation)  # the base scheduler's searcher proposes the configs
 

@@ -2,12 +2,13 @@
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from hpo.testing._drive import kill_when
 
 OBJECTIVE = '''
 import json, os, time
@@ -52,13 +53,7 @@ def test_sigkill_driver_then_resume_loses_and_reruns_nothing(tmp_path):
              "--seed", "1", "--no-progress"),
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 120
-    while len(_completed(db)) < 10:
-        assert driver.poll() is None, driver.stdout.read().decode()
-        assert time.monotonic() < deadline, "study made no progress"
-        time.sleep(0.05)
-    driver.send_signal(signal.SIGKILL)
-    driver.wait()
+    kill_when(driver, lambda: len(_completed(db)) >= 10)
     before = _completed(db)
     assert 10 <= len(before) < 30
     time.sleep(0.5)  # the workers die with their parent (PR_SET_PDEATHSIG)

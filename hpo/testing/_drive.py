@@ -1,7 +1,9 @@
-"""Drive an executor directly (without a Study), for executor contract tests."""
+"""Drive an executor directly (without a Study), for executor contract tests; kill a driver mid-study."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -29,3 +31,21 @@ def drive(
             elif isinstance(event, (Finished, Stopped, Failed)):
                 ended += 1
     return events
+
+
+def kill_when(process: subprocess.Popen, ready: Callable[[], bool], timeout: float = 120.0) -> None:
+    """SIGKILL ``process`` (a driver under test) as soon as ``ready()`` holds.
+
+    Raises:
+        AssertionError: with the process's output, if it exits first or ``timeout`` passes.
+    """
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None:
+            out = process.stdout.read().decode() if process.stdout is not None else ""
+            raise AssertionError(f"the process exited before it was killed:\n{out}")
+        if time.monotonic() > deadline:
+            raise AssertionError("the study made no progress")
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from hpo.budget import Budget
@@ -57,6 +58,9 @@ class _RecordingScheduler(BaseScheduler):
             self.reached[trial.trial_id] = trial.reached
         self.inner.on_complete(trial)
 
+    def set_objective(self, metric, mode) -> None:  # type: ignore[no-untyped-def]
+        self.inner.set_objective(metric, mode)
+
     def observe(self, observation) -> None:  # type: ignore[no-untyped-def]
         self.inner.observe(observation)
 
@@ -68,9 +72,15 @@ class _RecordingScheduler(BaseScheduler):
 
 
 class SchedulerContract:
-    """Subclass and implement :meth:`make_scheduler`."""
+    """Subclass and implement :meth:`make_scheduler`.
+
+    Override :attr:`space` for a scheduler that needs a particular space (e.g. a
+    ``Choice`` of arms); it must hold a top-level float ``x`` in [0, 1], which the
+    objective reads.
+    """
 
     budget = Budget(1, 9)
+    space = SPACE
 
     def make_scheduler(self, searcher: BaseSearcher, budget: Budget) -> BaseScheduler:
         raise NotImplementedError
@@ -78,10 +88,10 @@ class SchedulerContract:
     def _study(self, n_workers: int = 2, seed: int = 0):  # type: ignore[no-untyped-def]
         from hpo.study import Study
 
-        spec = StudySpec("contract", "loss", "min", SPACE.to_dict(), self.budget.to_dict(), None, {"seed": seed})
+        spec = StudySpec("contract", "loss", "min", self.space.to_dict(), self.budget.to_dict(), None, {"seed": seed})
         storage = MemoryStorage()
         storage.create_study(spec)
-        inner = self.make_scheduler(RandomSearcher(SPACE, seed), self.budget)
+        inner = self.make_scheduler(RandomSearcher(self.space, seed), self.budget)
         recorder = _RecordingScheduler(inner)
         study = Study(objectives.curve, storage, spec, recorder, InProcessExecutor(n_workers))
         return study, recorder
@@ -91,7 +101,7 @@ class SchedulerContract:
         study.optimize(n_trials=12)
         assert rec.jobs, "the scheduler gave no job"
         for job in rec.jobs:
-            assert SPACE.contains(job.trial.config)
+            assert self.space.contains(job.trial.config)
             assert 0 <= job.budget.start < job.budget.stop <= self.budget.max
 
     def test_study_reaches_n_trials(self) -> None:
@@ -113,15 +123,16 @@ class SchedulerContract:
 
     def test_enqueued_config_runs_first(self) -> None:
         study, rec = self._study(n_workers=1)
-        study.enqueue({"x": 0.123})
+        config = {**self.space.sample(np.random.default_rng(0)), "x": 0.123}
+        study.enqueue(config)
         study.optimize(n_trials=3)
-        assert rec.jobs[0].trial.config == {"x": 0.123}
+        assert rec.jobs[0].trial.config == config
 
     def test_restores_from_history(self) -> None:
         study, rec = self._study()
         study.optimize(n_trials=6)
         history = study.trials
-        fresh = self.make_scheduler(RandomSearcher(SPACE, 0), self.budget)
+        fresh = self.make_scheduler(RandomSearcher(self.space, 0), self.budget)
         fresh.restore(history)  # must accept a history with completed, paused, pruned and failed trials
         assert all(t.status in (TrialStatus.COMPLETED, TrialStatus.PRUNED, TrialStatus.PAUSED) for t in history)
 
