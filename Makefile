@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow lint bench-quick clean venv
+.PHONY: demo test test-slow lint bench-quick bench-peers clean venv
 
 venv: $(STAMP)
 
@@ -29,6 +29,11 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	HPO_RUN_SLOW=1 $(BIN)/python -m pytest tests
+
+# Benchmark peers that install beside our pins (SMAC3 for benchmarks.run cash); never part of
+# `make test` or `make demo`.
+bench-peers: $(STAMP)
+	$(BIN)/python -m pip install --quiet $(PIP_ARGS) "$(TORCH)" -e ".[peers]"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

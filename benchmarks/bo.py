@@ -101,58 +101,71 @@ def run_one(problem_key: str, method: str, seed: int, evals: int) -> dict[str, A
             "regret": regret, "times": times}
 
 
-def overhead(sizes: list[int], repeats: int = 5, seed: int = 0) -> list[dict[str, Any]]:
-    """Time per suggestion with ``n`` observations already made (Hartmann6), ours vs GPSampler.
+def _optuna_distributions(space: Any) -> dict[str, Any] | None:
+    """Optuna distributions of a flat space (None for a conditional one: GPSampler is skipped)."""
+    import optuna
 
-    For each ``n``: load ``n`` random observations, make one suggestion (``first``: includes
-    the cold hyperparameter fit), then ``repeats`` more suggestions, each after one new
-    observation (``steady``: the median of those).
+    from hpo.search_spaces import Categorical, Float, Int
+
+    out: dict[str, Any] = {}
+    for name, p in space.params.items():
+        if isinstance(p, Float):
+            out[name] = optuna.distributions.FloatDistribution(p.low, p.high, log=p.log)
+        elif isinstance(p, Int):
+            out[name] = optuna.distributions.IntDistribution(p.low, p.high, log=p.log)
+        elif isinstance(p, Categorical):
+            out[name] = optuna.distributions.CategoricalDistribution(list(p.choices))
+        else:
+            return None
+    return out
+
+
+def overhead(sizes: list[int], repeats: int = 5, seed: int = 0, problem: str = "hartmann6") -> list[dict[str, Any]]:
+    """Time per suggestion with ``n`` observations already made, ours (default BO) vs GPSampler.
+
+    For each ``n``: load ``n`` random observations of ``problem`` (a key of
+    :func:`benchmarks.problems.problems`), make one suggestion (``first``: includes the cold
+    hyperparameter fit), then ``repeats`` more suggestions, each after one new observation
+    (``steady``: the median of those). GPSampler is timed on flat spaces only.
     """
     import numpy as np
     import optuna
-    import torch
-    from botorch.test_functions import Hartmann
 
-    from hpo.search_spaces import Float, SearchSpace
+    from benchmarks.problems import problems
     from hpo.searchers import BOSearcher
-
 
     warnings.simplefilter("ignore")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    fn = Hartmann(dim=6)
-    names = [f"x{i}" for i in range(6)]
-    space = SearchSpace({n: Float(0.0, 1.0) for n in names})
+    prob = problems()[problem]()
+    space = prob.space
+    dists = _optuna_distributions(space)
     out = []
     for n in sizes:
         rng = np.random.default_rng(seed)
-        x = rng.random((n, 6))
-        y = fn(torch.tensor(x)).numpy()
-
-        def value(config: dict[str, Any]) -> float:
-            return float(fn(torch.tensor([[config[k] for k in names]], dtype=torch.float64)))
-
+        configs = space.sample(rng, n)
+        values = [prob.evaluate(c) for c in configs]
         # ours
         searcher = BOSearcher(space, seed=seed)
         searcher.set_objective("value", "min")
-        searcher.observe([_done(i + 1, dict(zip(names, x[i], strict=True)), float(y[i])) for i in range(n)])
+        searcher.observe([_done(i + 1, c, v) for i, (c, v) in enumerate(zip(configs, values, strict=True))])
         ours = []
         for r in range(repeats + 1):
             t0 = time.perf_counter()
             (config,) = searcher.suggest(1)
             ours.append(time.perf_counter() - t0)
-            searcher.observe([_done(n + r + 1, config, value(config))])
-        # Optuna GPSampler (with greenlet)
-        dists = {k: optuna.distributions.FloatDistribution(0.0, 1.0) for k in names}
-        study = optuna.create_study(sampler=optuna.samplers.GPSampler(seed=seed))
-        study.add_trials(
-            [optuna.trial.create_trial(params=dict(zip(names, x[i], strict=True)), distributions=dists, value=float(y[i])) for i in range(n)]
-        )
-        theirs = []
-        for _ in range(repeats + 1):
-            t0 = time.perf_counter()
-            trial = study.ask(dists)
-            theirs.append(time.perf_counter() - t0)
-            study.tell(trial, value(trial.params))
-        out.append({"n": n, "hpo_first": ours[0], "hpo_steady": float(np.median(ours[1:])), "hpo_all": ours,
-                    "gp_first": theirs[0], "gp_steady": float(np.median(theirs[1:])), "gp_all": theirs})
+            searcher.observe([_done(n + r + 1, config, prob.evaluate(config))])
+        row: dict[str, Any] = {"n": n, "problem": problem, "hpo_first": ours[0], "hpo_steady": float(np.median(ours[1:])),
+                               "hpo_all": ours}
+        if dists is not None:  # Optuna GPSampler (with greenlet)
+            study = optuna.create_study(sampler=optuna.samplers.GPSampler(seed=seed))
+            study.add_trials([optuna.trial.create_trial(params=dict(c), distributions=dists, value=v)
+                              for c, v in zip(configs, values, strict=True)])
+            theirs = []
+            for _ in range(repeats + 1):
+                t0 = time.perf_counter()
+                trial = study.ask(dists)
+                theirs.append(time.perf_counter() - t0)
+                study.tell(trial, prob.evaluate(trial.params))
+            row.update({"gp_first": theirs[0], "gp_steady": float(np.median(theirs[1:])), "gp_all": theirs})
+        out.append(row)
     return out

@@ -8,6 +8,7 @@
     python -m benchmarks.run ray --trials 1000 --repeats 3      # Ray dispatch: ours vs Ray Tune Tuner
     python -m benchmarks.run lcpfn                              # LC-PFN vs MCMC and last value
     python -m benchmarks.run early --seeds 10 --trials 100      # LC-PFN early stopping on LCBench
+    python -m benchmarks.run cash --seeds 10 --evals 100        # live sklearn CASH: Rising Bandits, BO, TPE, random
 
 Results go to ``benchmarks/results/`` (markdown tables, PNG plots, raw JSON), with the
 exact command written at the top of each table file.
@@ -204,12 +205,15 @@ def cmd_overhead(args: argparse.Namespace) -> int:
     from benchmarks.bo import overhead
 
     start = time.time()
-    rows = overhead(args.sizes, repeats=args.repeats)
+    rows = overhead(args.sizes, repeats=args.repeats, problem=args.problem)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "overhead_raw.json").write_text(json.dumps(rows))
+    stem = "overhead" if args.problem == "hartmann6" else f"overhead_{args.problem}"
+    (out / f"{stem}_raw.json").write_text(json.dumps(rows))
+    from benchmarks.problems import problems
+
     lines = [
-        "# Suggestion overhead: time per suggestion with n observations (Hartmann6, 6-D)",
+        f"# Suggestion overhead: time per suggestion with n observations ({problems()[args.problem]().name})",
         "",
         f"Command: `{_command()}`  ",
         f"Machine: {_machine()}; both methods run one after the other in the same process, default torch threads.  ",
@@ -222,11 +226,11 @@ def cmd_overhead(args: argparse.Namespace) -> int:
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(
-            f"| {r['n']} | {r['hpo_first']:.3f} s | {r['hpo_steady']:.3f} s | {r['gp_first']:.3f} s | {r['gp_steady']:.3f} s | {r['hpo_steady'] / r['gp_steady']:.2f} |"
-        )
+        theirs = (f"{r['gp_first']:.3f} s | {r['gp_steady']:.3f} s | {r['hpo_steady'] / r['gp_steady']:.2f}" if "gp_first" in r
+                  else "n/a (conditional space) | n/a | n/a")
+        lines.append(f"| {r['n']} | {r['hpo_first']:.3f} s | {r['hpo_steady']:.3f} s | {theirs} |")
     text = "\n".join(lines) + "\n"
-    (out / "overhead.md").write_text(text)
+    (out / f"{stem}.md").write_text(text)
     print(text)
     return 0
 
@@ -292,6 +296,59 @@ def cmd_mf(args: argparse.Namespace) -> int:
     (out / f"{stem}.md").write_text(text)
     print(text)
     return 0
+
+
+def add_batch_args(p: argparse.ArgumentParser, results: Path) -> None:
+    """The options every resumable per-seed suite shares (surrogates, cash)."""
+    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed..seeds-1 (split seeds over processes)")
+    p.add_argument("--evals", type=int, default=100)
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--resume", action="store_true", help="keep the runs already in the raw file")
+    p.add_argument("--out", default=str(results))
+
+
+def run_batch(
+    args: argparse.Namespace, stem: str, tasks: list[tuple[Any, ...]], run_one: Any, key: tuple[str, ...], label: Any
+) -> tuple[list[dict[str, Any]], list[str], int]:
+    """Run ``tasks`` (tuples in ``key`` order) in a process pool, saving raw runs as they finish.
+
+    Runs already in ``<out>/<stem>_raw.json.gz`` are kept and skipped with ``--resume``; the
+    file is merged under a lock (several batches may share it); one task raising is logged
+    and the batch goes on. The command, with its run count and minutes, is appended to
+    ``<stem>_commands.txt``.
+
+    Returns:
+        Every run in the raw file, the command log's lines, and the number of tasks run.
+    """
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    raw_path = out / f"{stem}_raw.json.gz"
+    runs: list[dict[str, Any]] = _read_gz(raw_path) if raw_path.exists() and args.resume else []
+    done = {tuple(r[k] for k in key) for r in runs}
+    todo = [t for t in tasks if tuple(t) not in done]
+    start = time.time()
+    failed: list[str] = []
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {pool.submit(run_one, *t): t for t in todo}
+        for i, f in enumerate(as_completed(futures)):
+            try:
+                r = f.result()
+            except Exception as exc:  # noqa: BLE001 - one run failing must not end the batch
+                failed.append(f"{' '.join(map(str, futures[f][:3]))}: {type(exc).__name__}: {exc}")
+                print(f"[{i + 1}/{len(futures)}] FAILED {failed[-1]}", flush=True)
+                continue
+            runs.append(r)
+            runs = _save_runs(raw_path, runs, merge=args.resume, key=key)
+            print(f"[{i + 1}/{len(futures)}] {label(r)}", flush=True)
+    if args.resume:
+        runs = _save_runs(raw_path, runs, merge=True, key=key)
+    log = out / f"{stem}_commands.txt"
+    previous = log.read_text().splitlines() if log.exists() and args.resume else []
+    crashed = f"; {len(failed)} failed: " + " | ".join(failed) if failed else ""
+    commands = [*previous, f"{_command()}   # {len(todo)} runs, {(time.time() - start) / 60:.1f} min{crashed}"]
+    log.write_text("\n".join(commands) + "\n")
+    return runs, commands, len(todo)
 
 
 def _save_runs(path: Path, runs: list[dict[str, Any]], merge: bool, key: tuple[str, ...] = ("task", "method", "seed", "workers")) -> list[dict[str, Any]]:
@@ -468,6 +525,7 @@ def main(argv: list[str] | None = None) -> int:
     ov = sub.add_parser("overhead", help="time per suggestion at n observations, ours vs Optuna GPSampler")
     ov.add_argument("--sizes", type=int, nargs="+", default=[100, 300, 1000])
     ov.add_argument("--repeats", type=int, default=5)
+    ov.add_argument("--problem", default="hartmann6", help="a bo problem key (hartmann6, mixed, conditional, ...)")
     ov.add_argument("--out", default=str(RESULTS))
     mf = sub.add_parser("mf", help="multi-fidelity on LCBench: ours vs Ray Tune ASHA/HyperBand and Optuna+Hyperband")
     mf.add_argument("--seeds", type=int, default=10)
@@ -513,12 +571,13 @@ def main(argv: list[str] | None = None) -> int:
     es.add_argument("--resume", action="store_true", help="keep the runs already in the raw file")
     es.add_argument("--jobs", type=int, default=2)
     es.add_argument("--out", default=str(RESULTS))
-    from benchmarks import surrogates_report
+    from benchmarks import cash_report, surrogates_report
 
     surrogates_report.add_parser(sub, RESULTS)
+    cash_report.add_parser(sub, RESULTS)
     args = parser.parse_args(argv)
     suites = {"early": cmd_early, "bo": cmd_bo, "overhead": cmd_overhead, "mf": cmd_mf, "replay": cmd_replay, "ray": cmd_ray,
-              "lcpfn": cmd_lcpfn, "surrogates": surrogates_report.cmd_surrogates}
+              "lcpfn": cmd_lcpfn, "surrogates": surrogates_report.cmd_surrogates, "cash": cash_report.cmd_cash}
     return suites[args.suite](args)
 
 

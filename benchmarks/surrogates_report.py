@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -14,57 +12,29 @@ _RUN_KEY = ("problem", "method", "seed", "evals")
 
 
 def add_parser(sub: Any, results: Path) -> None:
+    from benchmarks.run import add_batch_args
+
     p = sub.add_parser("surrogates", help="the same BO loop with every surrogate, beside Optuna TPE and GPSampler")
-    p.add_argument("--seeds", type=int, default=10)
-    p.add_argument("--first-seed", type=int, default=0)
-    p.add_argument("--evals", type=int, default=100)
+    add_batch_args(p, results)
     p.add_argument("--problems", nargs="*", help="problem keys (default: all of benchmarks.surrogates.GROUPS)")
     p.add_argument("--methods", nargs="*", help="hpo-<surrogate> and optuna-tpe / optuna-gp (default: all)")
-    p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--resume", action="store_true", help="keep the runs already in the raw file")
-    p.add_argument("--out", default=str(results))
 
 
 def cmd_surrogates(args: argparse.Namespace) -> int:
-    from benchmarks.run import _command, _machine, _read_gz, _save_runs
+    from benchmarks.run import _machine, run_batch
     from benchmarks.surrogates import GROUPS, methods, run_one
 
     keys = args.problems or list(GROUPS)
     names = args.methods or methods()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    raw_path = out / "surrogates_raw.json.gz"
-    runs: list[dict[str, Any]] = _read_gz(raw_path) if raw_path.exists() and args.resume else []
-    done = {(r["problem"], r["method"], r["seed"], len(r["values"])) for r in runs}
-    todo = [
+    tasks = [
         (p, m, s, args.evals)
         for s in range(args.first_seed, args.seeds)  # seed-major: a cut-short batch leaves equal seeds
         for p in keys
         for m in names
-        if (p, m, s, args.evals) not in done
     ]
-    start = time.time()
-    failed: list[str] = []
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {pool.submit(run_one, *t): t for t in todo}
-        for i, f in enumerate(as_completed(futures)):
-            try:
-                r = f.result()
-            except Exception as exc:  # noqa: BLE001 - one surrogate crashing must not end the batch
-                failed.append(f"{futures[f][0]} {futures[f][1]} seed {futures[f][2]}: {type(exc).__name__}: {exc}")
-                print(f"[{i + 1}/{len(futures)}] FAILED {failed[-1]}", flush=True)
-                continue
-            runs.append(r)
-            # merged under a lock: several batches (e.g. one per surrogate) may share the file
-            runs = _save_runs(raw_path, runs, merge=args.resume, key=_RUN_KEY)
-            print(f"[{i + 1}/{len(futures)}] {r['problem']} {r['method']} seed {r['seed']}: best {min(r['values']):.4g}", flush=True)
-    if args.resume:
-        runs = _save_runs(raw_path, runs, merge=True, key=_RUN_KEY)
-    log = out / "surrogates_commands.txt"
-    previous = log.read_text().splitlines() if log.exists() and args.resume else []
-    crashed = f"; {len(failed)} failed: " + " | ".join(failed) if failed else ""
-    commands = [*previous, f"{_command()}   # {len(todo)} runs, {(time.time() - start) / 60:.1f} min{crashed}"]
-    log.write_text("\n".join(commands) + "\n")
+    runs, commands, _ = run_batch(args, "surrogates", tasks, run_one, _RUN_KEY,
+                                  lambda r: f"{r['problem']} {r['method']} seed {r['seed']}: best {min(r['values']):.4g}")
+    out = Path(args.out)
     text = report(runs, commands, _machine(), args.evals)
     (out / "surrogates.md").write_text(text)
     _plot(runs, out / "surrogates_regret.png", args.evals)
