@@ -219,6 +219,14 @@ class Observation:
         """The first objective's value (None when unknown)."""
         return None if self.values is None else self.values[0]
 
+    @property
+    def cost_used(self) -> float:
+        """What the job cost, for cost-aware searchers: a ``cost`` the objective reported
+        (``hpo.report(cost=...)`` or returned; finite and >= 0, in the user's unit), else
+        :attr:`cost` (seconds of worker time)."""
+        reported = finite(self.metrics.get("cost"))
+        return float(reported) if reported is not None and reported >= 0 else float(self.cost)
+
     @classmethod
     def of(cls, trial: Trial, objectives: Sequence[str]) -> Observation:
         """The observation of a trial whose job just ended (``objectives``: the study's metrics)."""

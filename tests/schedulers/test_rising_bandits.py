@@ -217,3 +217,30 @@ class TestRisingBanditsContract(SchedulerContract):
 
     def make_scheduler(self, searcher, budget):
         return RisingBandits(searcher, window=2)
+
+
+def _arm_score(config):
+    return _score(config)
+
+
+def test_a_rising_bandits_object_resumes_with_its_settings_and_arm_searchers(tmp_path):
+    path = tmp_path / "rb.db"
+    space = SearchSpace(SPACE)
+    sched = RisingBandits(BOSearcher(space, seed=1, acquisition="ucb", n_init=3), window=2, horizon=30)
+    study = Study.create(_arm_score, space, metric="acc", mode="max", scheduler=sched, storage=str(path),
+                         executor="inprocess", seed=1)
+    study.optimize(n_trials=14)
+    gone = sched.eliminations()
+    study.close()
+    again = Study.load(str(path), objective=_arm_score, executor="inprocess")
+    try:
+        rb = again.scheduler
+        assert type(rb) is RisingBandits and (rb.window, rb.horizon) == (2, 30)
+        assert rb.eliminations() == gone and gone  # b and c score flat: gone within 14 trials
+        arm = rb._by_option["a"].searcher
+        assert type(arm) is BOSearcher and (arm.acquisition, arm.n_init) == ("ucb", 3)
+        assert arm.n_observed == rb.pulls("a") > 0  # the arm's own history was replayed to it
+        again.optimize(n_trials=20)
+        assert {t.config["learner"] for t in again.trials[14:]} == {"a"}
+    finally:
+        again.close()
