@@ -32,6 +32,7 @@ class Ledger:
         self.n_counted = 0  # trials that count toward n_trials (not interrupted-and-requeued)
         self.n_counted_finished = 0
         self.budget_used = 0.0
+        self.cost_used = 0.0  # sum of trial.cost_used (a reported cost, else seconds)
         self._best_id: int | None = None
         self._best_key: tuple[int, float, float, int] | None = None
 
@@ -56,6 +57,7 @@ class Ledger:
                 if t.status.is_finished:
                     self.n_counted_finished += k
             self.budget_used += k * t.budget
+            self.cost_used += k * t.cost_used
         self.trials[trial.trial_id] = trial
         if trial.status is TrialStatus.RUNNING:
             return trial  # ranked as of its last job's end until this job ends

@@ -45,6 +45,7 @@ SEARCHERS = Registry(
         "sobol": "hpo.searchers.sobol:SobolSearcher",
         "bo": "hpo.searchers.bo:BOSearcher",
         "bo-ts": "hpo.searchers.bo:thompson_bo",
+        "cfo": "hpo.searchers.cfo:CFO",
     },
 )
 SURROGATES = Registry(

@@ -33,7 +33,7 @@ def _add_run_options(p: argparse.ArgumentParser, resume: bool) -> None:
     )
     p.add_argument("--executor", default=None, help="local (processes, default), inprocess (threads), ray")
     p.add_argument("--scheduler", default=None, help="fifo (default), asha, hyperband, sh, pbt, lcstopping, rising_bandits" + (" (default: stored)" if resume else ""))
-    p.add_argument("--searcher", default=None, help="bo (default: GP BO after a Sobol design), bo-ts, random or sobol")
+    p.add_argument("--searcher", default=None, help="bo (default: GP BO after a Sobol design), bo-ts, random, sobol, cfo or carbs")
     ray = p.add_argument_group("ray executor")
     ray.add_argument("--address", default=None, help="Ray cluster: auto, HOST:PORT or ray://HOST:10001 (default: local)")
     ray.add_argument("--gpus-per-trial", type=float, default=None, help="GPUs per trial (fractions allowed)")
@@ -41,6 +41,8 @@ def _add_run_options(p: argparse.ArgumentParser, resume: bool) -> None:
     ray.add_argument("--max-retries", type=int, default=None, help="retries of a trial whose worker died (2)")
     p.add_argument("--timeout", type=float, default=None, help="wall-time budget in seconds")
     p.add_argument("--max-budget", type=float, default=None, help="total budget (e.g. epochs) over all trials")
+    p.add_argument("--max-cost", type=float, default=None,
+                   help="total cost over all trials: reported 'cost' metrics, else seconds of worker time")
     p.add_argument("--trial-timeout", type=float, default=None, help="seconds one trial may run before it is killed")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="log every trial")
@@ -77,23 +79,28 @@ def _parser() -> argparse.ArgumentParser:
     best = sub.add_parser("best", help="print the incumbent's config as JSON (the Pareto front for several objectives)")
     best.add_argument("storage")
     best.add_argument("--with-value", action="store_true", help="print {config, value, trial_id}")
+    best.add_argument("--front", nargs="?", const="cost", default=None, metavar="COST",
+                      help="print the cost-performance Pareto front (cost: a reported metric, default "
+                           "'cost': a reported cost, else seconds)")
     return parser
 
 
 def _run_study(study: Any, args: argparse.Namespace, n_trials: int | None) -> int:
     from hpo._progress import ProgressBar
 
-    if n_trials is None and args.timeout is None and args.max_budget is None:
-        raise HPOError("give a stopping rule: --trials, --timeout or --max-budget")
+    if n_trials is None and args.timeout is None and args.max_budget is None and args.max_cost is None:
+        raise HPOError("give a stopping rule: --trials, --timeout, --max-budget or --max-cost")
     callbacks: list[Any] = []
     progress = None if args.no_progress else ProgressBar(total=n_trials)
     try:
         if progress is not None:
             callbacks.append(progress)
             with progress.attach(study):
-                result = study.optimize(n_trials, timeout=args.timeout, max_budget=args.max_budget, callbacks=callbacks)
+                result = study.optimize(n_trials, timeout=args.timeout, max_budget=args.max_budget, max_cost=args.max_cost,
+                                        callbacks=callbacks)
         else:
-            result = study.optimize(n_trials, timeout=args.timeout, max_budget=args.max_budget, callbacks=callbacks)
+            result = study.optimize(n_trials, timeout=args.timeout, max_budget=args.max_budget, max_cost=args.max_cost,
+                                        callbacks=callbacks)
     finally:
         study.close()
     counts = ", ".join(f"{k.lower()} {v}" for k, v in sorted(result.counts().items()))
@@ -214,13 +221,20 @@ def _read_spec(storage: str) -> Any:
         store.close()
 
 
-def _print_front(result: Any) -> None:
-    """The Pareto front of a study with several objectives, one JSON line per trial."""
-    front = result.pareto_front
-    names = ", ".join(f"{m} ({d})" for m, d in zip(result.metrics, result.modes, strict=True))
+def _print_front(result: Any, cost: str | None = None) -> None:
+    """A Pareto front, one JSON line per trial: over every objective, or the first one against ``cost``."""
+    front = result.pareto_front(cost=cost)
+    metrics, modes = (result.metrics, result.modes) if cost is None else (result.metrics[:1], (result.modes[0],))
+    names = ", ".join(f"{m} ({d})" for m, d in zip(metrics, modes, strict=True))
+    if cost is not None:
+        names += f", {cost} (min)"
     print(f"pareto front over {names}: {len(front)} trial(s)")
+    if cost is not None:  # cheapest first
+        front = sorted(front, key=lambda t: t.cost_used if cost == "cost" else t.metrics.get(cost))
     for t in front:
-        values = {m: t.metrics.get(m) for m in result.metrics}
+        values = {m: t.metrics.get(m) for m in metrics}
+        if cost is not None:
+            values[cost] = t.cost_used if cost == "cost" else t.metrics.get(cost)
         print(json.dumps({"trial_id": t.trial_id, "values": values, "config": dict(t.config)}, sort_keys=True))
 
 
@@ -249,7 +263,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
             "running": [{"trial_id": t.trial_id, "worker": t.worker} for t in running],
         }
         if several:
-            out["pareto_front"] = [t.trial_id for t in result.pareto_front]
+            out["pareto_front"] = [t.trial_id for t in result.pareto_front()]
         print(json.dumps(out, sort_keys=True))
         return 0
     objectives = ", ".join(f"{m} {d}" for m, d in zip(result.metrics, result.modes, strict=True))
@@ -257,7 +271,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     print("trials: " + (", ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items())) or "none"))
     print(f"elapsed: {elapsed:.1f} s")
     if several:
-        print(f"pareto front: {len(result.pareto_front)} trial(s) (`hpo best` lists them)")
+        print(f"pareto front: {len(result.pareto_front())} trial(s) (`hpo best` lists them)")
     elif best is not None:
         print(f"incumbent: trial {best.trial_id}, {spec.metric}={best.value:.6g}, config {json.dumps(dict(best.config), sort_keys=True)}")
     else:
@@ -271,11 +285,11 @@ def _cmd_best(args: argparse.Namespace) -> int:
     from hpo.result import load_study
 
     result = load_study(args.storage)
-    if len(result.metrics) > 1:
-        if not result.pareto_front:
+    if len(result.metrics) > 1 or args.front:
+        if not result.pareto_front(cost=args.front):
             print(f"no completed trial in {args.storage!r}", file=sys.stderr)
             return 1
-        _print_front(result)
+        _print_front(result, args.front)
         return 0
     best = result.incumbent
     if best is None:

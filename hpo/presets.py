@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 #: Acquisition names of ``BOSearcher``.
-ACQUISITIONS = ("logei", "ucb", "ts", "qlognei")
+ACQUISITIONS = ("logei", "ucb", "ts", "qlognei", "ei_per_cost", "ei_cool")
 #: The searcher used when none is named.
 DEFAULT_SEARCHER = "bo"
 #: (scheduler name, searcher name) -> the searcher that preset uses instead.

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hpo.errors import HPOError
-from hpo.trial import Report, Trial, TrialStatus, as_objectives
+from hpo.trial import Report, Trial, TrialStatus, as_objectives, finite
 
 __all__ = ["StudyResult", "best_trial", "rank_key", "load_study"]
 
@@ -81,15 +81,28 @@ class StudyResult:
     def best_value(self) -> float | None:
         return None if self.incumbent is None else self.incumbent.value
 
-    @property
-    def pareto_front(self) -> list[Trial]:
-        """The non-dominated COMPLETED trials over every objective, in id order.
+    def pareto_front(self, cost: str | None = None) -> list[Trial]:
+        """The non-dominated COMPLETED trials, in id order.
 
-        With one objective it holds the best COMPLETED trial(s).
+        Args:
+            cost: None (default): the front over every objective (with one objective, the
+                best COMPLETED trial(s)). ``"cost"``: the cost-performance front, the first
+                objective against what each trial cost (:attr:`Trial.cost_used`: a reported
+                ``cost`` metric, else seconds of worker time), cost minimized. Any other
+                name: that reported metric as the cost.
         """
         from hpo.pareto import pareto_front
 
-        return list(pareto_front(self.trials, self.metrics, self.modes))
+        if cost is None:
+            return list(pareto_front(self.trials, self.metrics, self.modes))
+        key = "__cost__"
+        priced = {}
+        for t in self.trials:
+            value = t.cost_used if cost == "cost" else finite(t.metrics.get(cost))
+            if value is not None and t.status is TrialStatus.COMPLETED:
+                priced[t.trial_id] = t.evolve(metrics={**t.metrics, key: value})
+        front = {t.trial_id for t in pareto_front(priced.values(), (self.metrics[0], key), (self.modes[0], "min"))}
+        return [t for t in self.trials if t.trial_id in front]
 
     def counts(self) -> dict[str, int]:
         """Number of trials in each state."""
@@ -115,9 +128,12 @@ class StudyResult:
         raise HPOError("this in-memory study's reports are gone; use a file storage to keep them")
 
     def to_dataframe(self) -> Any:
-        """One row per trial: id, status, value(s), budget, timings, reason and ``config.*`` columns.
+        """One row per trial: id, status, value(s), budget, cost, timings, reason and ``config.*`` columns.
 
         With several objectives there is one ``values.<metric>`` column per objective.
+        ``on_front`` marks the members of :meth:`pareto_front` (the best trial(s) with one
+        objective), ``on_cost_front`` those of ``pareto_front(cost="cost")``; ``cost_used``
+        is what the cost front and ``max_cost`` count (a reported cost, else seconds).
         Needs pandas (``pip install pandas``).
         """
         try:
@@ -125,6 +141,8 @@ class StudyResult:
         except ImportError as exc:
             raise ImportError("StudyResult.to_dataframe() needs pandas: pip install pandas") from exc
         several = len(self.metrics) > 1
+        front = {t.trial_id for t in self.pareto_front()}
+        cost_front = {t.trial_id for t in self.pareto_front(cost="cost")}
         rows = []
         for t in self.trials:
             row: dict[str, Any] = {"trial_id": t.trial_id, "status": t.status.value, "value": t.value}
@@ -135,6 +153,9 @@ class StudyResult:
                     "budget": t.budget,
                     "reached": t.reached,
                     "cost": t.cost,
+                    "cost_used": t.cost_used,
+                    "on_front": t.trial_id in front,
+                    "on_cost_front": t.trial_id in cost_front,
                     "reason": t.reason,
                     "started_at": t.started_at,
                     "finished_at": t.finished_at,

@@ -83,6 +83,7 @@ class Study:
         self._n_trials: int | None = None
         self._deadline: float | None = None
         self._max_budget: float | None = None
+        self._max_cost: float | None = None
         self._callbacks: list[Any] = []
         self._warned_no_reports = False
         self.scheduler.set_objective(spec.metric, spec.mode)
@@ -270,6 +271,8 @@ class Study:
             return "timeout"
         if self._max_budget is not None and self.ledger.budget_used >= self._max_budget:
             return "max_budget"
+        if self._max_cost is not None and self.ledger.cost_used >= self._max_cost:
+            return "max_cost"
         return None
 
     # ------------------------------------------------------------------ the loop
@@ -279,6 +282,7 @@ class Study:
         *,
         timeout: float | None = None,
         max_budget: float | None = None,
+        max_cost: float | None = None,
         callbacks: Sequence[Any] = (),
     ) -> StudyResult:
         """Run until a stopping rule holds, then return the result.
@@ -291,17 +295,23 @@ class Study:
                 return when the running ones end.
             max_budget: Stop starting trials once the trials together consumed this much
                 budget (e.g. epochs).
+            max_cost: Stop starting trials once the trials together cost this much: the
+                sum of each trial's reported ``cost`` metric, or of its seconds of worker
+                time when it reports none (:attr:`Trial.cost_used`). Cost-aware searchers
+                (``acquisition="ei_cool"``) spread their cost exponent over it.
             callbacks: Objects with optional ``on_trial_end(study, trial)``.
 
         Ctrl-C stops at once: running trials are recorded FAILED ('interrupted') and
         re-queued, so ``Study.load`` / ``hpo resume`` continue where it stopped.
         """
-        for label, value in (("n_trials", n_trials), ("timeout", timeout), ("max_budget", max_budget)):
+        for label, value in (("n_trials", n_trials), ("timeout", timeout), ("max_budget", max_budget), ("max_cost", max_cost)):
             if value is not None and (isinstance(value, bool) or not value > 0):
                 raise HPOError(f"{label} must be positive, got {value!r}")
         self._n_trials = n_trials
         self._deadline = None if timeout is None else self.executor.clock.time() + timeout
         self._max_budget = max_budget
+        self._max_cost = max_cost
+        self.scheduler.set_cost_budget(max_cost)
         self._callbacks = list(callbacks)
         if n_trials is not None:
             self.storage.update_settings({**self.spec.settings, "n_trials": n_trials})

@@ -145,6 +145,11 @@ class Trial:
         return not (self.status is TrialStatus.FAILED and self.reason == INTERRUPTED)
 
     @property
+    def cost_used(self) -> float:
+        """What the trial cost (see :func:`cost_of`): the unit of ``max_cost`` and cost-aware searchers."""
+        return cost_of(self.metrics, self.cost)
+
+    @property
     def fidelity(self) -> float:
         """The budget position reached: :attr:`reached`, or :attr:`budget` before any job ended."""
         return float(self.budget if self.reached is None else self.reached)
@@ -171,6 +176,13 @@ def as_objectives(metric: str | Sequence[str], mode: str | Sequence[str]) -> tup
         if m not in ("min", "max"):
             raise HPOError(f"mode must be 'min' or 'max', got {m!r}")
     return metrics, modes
+
+
+def cost_of(metrics: Mapping[str, Any], seconds: float) -> float:
+    """A trial's cost: a ``cost`` metric the objective reported (``hpo.report(cost=...)`` or
+    returned; finite and >= 0, in the user's unit), else ``seconds`` of worker time."""
+    reported = finite(metrics.get("cost"))
+    return float(reported) if reported is not None and reported >= 0 else float(seconds)
 
 
 def finite(raw: Any) -> float | None:
@@ -221,11 +233,8 @@ class Observation:
 
     @property
     def cost_used(self) -> float:
-        """What the job cost, for cost-aware searchers: a ``cost`` the objective reported
-        (``hpo.report(cost=...)`` or returned; finite and >= 0, in the user's unit), else
-        :attr:`cost` (seconds of worker time)."""
-        reported = finite(self.metrics.get("cost"))
-        return float(reported) if reported is not None and reported >= 0 else float(self.cost)
+        """What the job cost, for cost-aware searchers (see :func:`cost_of`)."""
+        return cost_of(self.metrics, self.cost)
 
     @classmethod
     def of(cls, trial: Trial, objectives: Sequence[str]) -> Observation:

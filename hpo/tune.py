@@ -128,6 +128,7 @@ class TunedFunction:
         storage: Any = None,
         timeout: float | None = None,
         max_budget: float | None = None,
+        max_cost: float | None = None,
         trial_timeout: float | None = None,
         seed: int | None = None,
         name: str | None = None,
@@ -149,6 +150,7 @@ class TunedFunction:
                 already holds this study (same name, metric and space) it is continued.
             timeout: Wall-time budget in seconds.
             max_budget: Total budget (e.g. epochs) over all trials.
+            max_cost: Total cost over all trials: reported ``cost`` metrics, else seconds.
             trial_timeout: Seconds a single job may run.
             seed: Seed for reproducible suggestions.
             name: Study name (default: the function's name).
@@ -158,8 +160,8 @@ class TunedFunction:
                 joins this machine's cluster, ``"ray://host:10001"`` uses Ray Client.
             max_retries: For ``executor="ray"``: retries of a job whose worker died (2).
         """
-        if n_trials is None and timeout is None and max_budget is None:
-            raise HPOError("give at least one stopping rule: n_trials, timeout or max_budget")
+        if n_trials is None and timeout is None and max_budget is None and max_cost is None:
+            raise HPOError("give at least one stopping rule: n_trials, timeout, max_budget or max_cost")
         study = self.study(
             storage=storage,
             executor=executor,
@@ -180,8 +182,8 @@ class TunedFunction:
         try:
             if progress is not None:
                 with progress.attach(study):
-                    return study.optimize(n_trials, timeout=timeout, max_budget=max_budget, callbacks=extra)
-            return study.optimize(n_trials, timeout=timeout, max_budget=max_budget, callbacks=extra)
+                    return study.optimize(n_trials, timeout=timeout, max_budget=max_budget, max_cost=max_cost, callbacks=extra)
+            return study.optimize(n_trials, timeout=timeout, max_budget=max_budget, max_cost=max_cost, callbacks=extra)
         finally:
             study.close()
 
@@ -204,7 +206,7 @@ def tune(
         space: Parameter name to parameter (see :mod:`hpo.search_spaces`).
         metric: The metric to optimize, as returned or passed to ``hpo.report``, or a
             tuple of metrics for several objectives (``("val_loss", "latency_ms")``): the
-            result then has a :attr:`~hpo.result.StudyResult.pareto_front`. Cost reported
+            result then has a :meth:`~hpo.result.StudyResult.pareto_front`. Cost reported
             as a metric (e.g. ``"train_seconds"``) can be one of them.
         mode: ``"min"`` or ``"max"``, or a tuple with one per metric.
         scheduler: Registered name or object: ``"fifo"`` (default: every trial gets the full

@@ -66,6 +66,10 @@ class BaseScheduler(ABC):
         """Tell every searcher the scheduler owns what the study optimizes (the study calls this)."""
         self.searcher.set_objective(metric, mode)
 
+    def set_cost_budget(self, total: float | None) -> None:
+        """Tell every searcher the scheduler owns the study's total cost budget (``max_cost``)."""
+        self.searcher.set_cost_budget(total)
+
     def observe(self, observation: Observation) -> None:
         """Route an ended job's observation to the searcher that proposed its config."""
         self.searcher.observe([observation])

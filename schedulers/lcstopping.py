@@ -125,6 +125,9 @@ class LCStopping(BaseScheduler):
     def set_objective(self, metric: Any, mode: Any) -> None:
         self.base.set_objective(metric, mode)
 
+    def set_cost_budget(self, total: float | None) -> None:
+        self.base.set_cost_budget(total)
+
     def observe(self, observation: Observation) -> None:
         self.base.observe(observation)  # the base scheduler's searcher proposes the configs
 

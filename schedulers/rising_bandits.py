@@ -214,6 +214,12 @@ class RisingBandits(BaseScheduler):
             if arm.searcher is not None:
                 arm.searcher.set_objective(metric, mode)
 
+    def set_cost_budget(self, total: float | None) -> None:
+        super().set_cost_budget(total)
+        for arm in self._arms:
+            if arm.searcher is not None:
+                arm.searcher.set_cost_budget(total)
+
     # ------------------------------------------------------------------ state
     @property
     def arm_names(self) -> list[str]:

@@ -34,7 +34,7 @@ def test_tune_with_two_objectives_gives_a_pareto_front(searcher, tmp_path):
     result = f.run(n_trials=n, executor="inprocess", workers=2 if searcher == "bo" else 1, seed=0,
                    storage=str(tmp_path / "mo.db"))
     assert result.metrics == ("f1", "f2") and result.counts() == {"COMPLETED": n}
-    front = result.pareto_front
+    front = result.pareto_front()
     assert front
     points = {t.trial_id: (t.metrics["f1"], t.metrics["f2"]) for t in result.trials}
     on_front = {t.trial_id for t in front}
@@ -44,7 +44,7 @@ def test_tune_with_two_objectives_gives_a_pareto_front(searcher, tmp_path):
     frame = result.to_dataframe()
     assert {"values.f1", "values.f2"} <= set(frame.columns)
     again = hpo.load_study(tmp_path / "mo.db")
-    assert [t.trial_id for t in again.pareto_front] == [t.trial_id for t in front]
+    assert [t.trial_id for t in again.pareto_front()] == [t.trial_id for t in front]
 
 
 def test_bo_with_two_objectives_moves_towards_the_front(tmp_path):
@@ -61,7 +61,7 @@ def test_cost_reported_as_a_metric_can_be_an_objective():
     result = f.run(n_trials=6, executor="inprocess", seed=0)
     assert all(t.status is TrialStatus.COMPLETED for t in result.trials)
     # every trial costs the same 0.01 s: the front is the trial with the smallest f1
-    assert [t.trial_id for t in result.pareto_front] == [min(result.trials, key=lambda t: t.metrics["f1"]).trial_id]
+    assert [t.trial_id for t in result.pareto_front()] == [min(result.trials, key=lambda t: t.metrics["f1"]).trial_id]
 
 
 def test_a_missing_objective_fails_the_trial_with_its_name():
@@ -112,4 +112,4 @@ def test_cli_best_prints_the_front(tmp_path, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     front = [json.loads(line) for line in lines[1:]]
     assert front and all(set(p["values"]) == {"f1", "f2"} for p in front)
-    assert [p["trial_id"] for p in front] == [t.trial_id for t in hpo.load_study(db).pareto_front]
+    assert [p["trial_id"] for p in front] == [t.trial_id for t in hpo.load_study(db).pareto_front()]

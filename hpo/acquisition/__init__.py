@@ -3,6 +3,7 @@
 from hpo.acquisition.functions import (
     UCB,
     BaseAcquisition,
+    CostWeighted,
     LogEI,
     QLogNEI,
     ThompsonSampling,
@@ -16,6 +17,7 @@ __all__ = [
     "UCB",
     "ThompsonSampling",
     "QLogNEI",
+    "CostWeighted",
     "prune_inferior_points",
     "optimize_acquisition",
 ]

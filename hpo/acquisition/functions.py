@@ -11,6 +11,9 @@ negate minimized metrics).
 * :class:`UCB` — upper confidence bound ``mu + sqrt(beta) * sigma`` (Srinivas et al., 2010).
 * :class:`ThompsonSampling` — one joint posterior sample over a candidate set
   (Thompson 1933; Kandasamy et al., 2018 for the parallel case); discrete only.
+* :class:`CostWeighted` — a log-space acquisition divided by the predicted cost to a power
+  ``alpha``: EI per unit cost (Snoek et al., NeurIPS 2012) and CArBO's cost cooling (Lee
+  et al., 2020).
 * :class:`QLogNEI` — batch-/pending-aware Monte-Carlo log noisy EI (Ament et al. 2023)
   over the surrogate's joint samples, with the running trials in every sample's incumbent.
 
@@ -28,7 +31,7 @@ from hpo.surrogates.base import BaseSurrogate
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["BaseAcquisition", "LogEI", "UCB", "ThompsonSampling", "QLogNEI", "prune_inferior_points", "log_h"]
+__all__ = ["BaseAcquisition", "LogEI", "UCB", "ThompsonSampling", "QLogNEI", "CostWeighted", "prune_inferior_points", "log_h"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 _SQRT_HALF_PI = math.sqrt(math.pi / 2)
@@ -95,6 +98,34 @@ class LogEI(BaseAcquisition):
         sigma = _single(pred.variance).clamp_min(1e-18).sqrt()
         z = (mean - self.best_f) / sigma
         return log_h(z) + sigma.log()
+
+
+class CostWeighted(BaseAcquisition):
+    """``log(EI(x) / c(x)^alpha) = base(x) - alpha * mu_logcost(x)``, for a log-space ``base``.
+
+    Dividing in log space never divides a negative value by a cost (the pitfall of
+    BoTorch discussion #2194: a negative acquisition divided by cost prefers expensive
+    points); EI is positive, so its log is defined, and ``exp(mu_logcost)`` is the
+    predicted cost's median under a log-normal cost model.
+
+    Args:
+        base: A log-space acquisition (:class:`LogEI` or :class:`QLogNEI`).
+        cost: A fitted surrogate of the log cost.
+        alpha: The cost exponent (1: EI per unit cost; CArBO cools it from 1 to 0).
+    """
+
+    def __init__(self, base: BaseAcquisition, cost: BaseSurrogate, alpha: float) -> None:
+        super().__init__(base.surrogate)
+        self.base = base
+        self.cost = cost
+        self.alpha = float(alpha)
+
+    def __call__(self, x_unit: torch.Tensor) -> torch.Tensor:
+        value = self.base(x_unit)
+        if self.alpha == 0.0:
+            return value
+        log_cost = self.cost.predict(x_unit).mean.logsumexp(dim=-1)  # a batch of q points costs their sum
+        return value - self.alpha * log_cost
 
 
 class UCB(BaseAcquisition):

@@ -8,7 +8,7 @@ from hpo.searchers.base import BaseSearcher
 from hpo.searchers.random import RandomSearcher
 from hpo.searchers.sobol import SobolSearcher
 
-__all__ = ["BaseSearcher", "RandomSearcher", "SobolSearcher", "BOSearcher", "make_searcher"]
+__all__ = ["BaseSearcher", "RandomSearcher", "SobolSearcher", "BOSearcher", "CFO", "make_searcher"]
 
 
 def __getattr__(name: str) -> Any:
@@ -16,6 +16,10 @@ def __getattr__(name: str) -> Any:
         from hpo.searchers.bo import BOSearcher
 
         return BOSearcher
+    if name == "CFO":
+        from hpo.searchers.cfo import CFO
+
+        return CFO
     raise AttributeError(name)
 
 

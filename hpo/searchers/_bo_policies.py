@@ -159,7 +159,8 @@ class Branches:
             in_branch = np.abs(x_pending[:, j] - value) < 1e-9
             pend = x_pending[in_branch] if in_branch.any() else None
         (point,) = _propose_fn()(self.model_space(), x_obs[rows], y_obs[rows], pend, self._branch_surrogate, self.acquisition,
-                           self.rng, 1, self.warp, fixed=fixed, incumbent=None if incumbent is None else incumbent[rows])
+                           self.rng, 1, self.warp, fixed=fixed, incumbent=None if incumbent is None else incumbent[rows],
+                           cost=getattr(self, "_cost_arg", None))
         return self.decode_from_model(point[None, :])[0]
 
     def _root_choice(self) -> tuple[int, Any] | None:

@@ -104,6 +104,9 @@ class BaseSearcher(ABC):
         """
         self.n_observed += len(observations)
 
+    def set_cost_budget(self, total: float | None) -> None:
+        """Told the study's total cost budget (``optimize(max_cost=...)``); cost-aware searchers use it."""
+
     def replay(self, observations: Sequence[Observation]) -> None:
         """Rebuild from a stored history when a study is resumed.
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from hpo.presets import ACQUISITIONS
 from hpo.search_spaces import SearchSpace
+from hpo.searchers._bo_cost import CostAware, check_budget, is_cost_aware
 from hpo.searchers._bo_fidelity import AcrossFidelities
 from hpo.searchers._bo_policies import Branches, RungTrust
 from hpo.searchers._warp import WARPS, warp_targets
@@ -47,6 +48,7 @@ def propose(
     warp: str = "auto",
     fixed: Mapping[int, float] | None = None,
     incumbent: np.ndarray | None = None,
+    cost: tuple[Any, np.ndarray, np.ndarray, float] | None = None,
 ) -> np.ndarray:
     """Fit ``surrogate`` and return `n x d`-dim unit-cube points maximizing the acquisition.
 
@@ -66,6 +68,10 @@ def propose(
             selector: search one branch; a fidelity column: propose at that fidelity).
         incumbent: `m`-dim boolean mask of the observations the incumbent (EI's best
             value, the local starts, the noisy-EI baseline) comes from; all by default.
+        cost: For ``"ei_per_cost"``/``"ei_cool"``: ``(log-cost surrogate, `c x d`-dim
+            encoded configs, `c`-dim log costs, alpha)``; the score is then
+            ``log EI - alpha * mu_logcost`` (:class:`~hpo.acquisition.CostWeighted`). Without
+            it those acquisitions are plain LogEI.
     """
     import torch
 
@@ -76,7 +82,8 @@ def propose(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _propose(space, x_obs, warp_targets(y_obs, warp)[0], x_pending, surrogate, acquisition, rng, n, fixed, incumbent)
+        return _propose(space, x_obs, warp_targets(y_obs, warp)[0], x_pending, surrogate, acquisition, rng, n, fixed, incumbent,
+                        cost)
     finally:
         torch.set_num_threads(threads)
 
@@ -92,13 +99,23 @@ def _propose(
     n: int,
     fixed: Mapping[int, float] | None = None,
     incumbent: np.ndarray | None = None,
+    cost: tuple[Any, np.ndarray, np.ndarray, float] | None = None,
 ) -> np.ndarray:
     import numpy as np
     import torch
 
-    from hpo.acquisition import UCB, LogEI, QLogNEI, ThompsonSampling, optimize_acquisition
+    from hpo.acquisition import (
+        UCB,
+        CostWeighted,
+        LogEI,
+        QLogNEI,
+        ThompsonSampling,
+        optimize_acquisition,
+    )
 
     surrogate.fit(x_obs, y_obs, _cat_dims(space))
+    if cost is not None:
+        cost[0].fit(cost[1], cost[2], _cat_dims(space))
     pending = np.zeros((0, space.d)) if x_pending is None else np.asarray(x_pending, dtype=float).reshape(-1, space.d)
     rows = np.ones(len(y_obs), dtype=bool) if incumbent is None or not np.any(incumbent) else np.asarray(incumbent, dtype=bool)
     x_inc, y_inc = x_obs[rows], y_obs[rows]
@@ -123,13 +140,15 @@ def _propose(
             )
         else:
             acq = LogEI(surrogate, best_f=float(np.max(y_inc)))
+        if cost is not None and isinstance(acq, (LogEI, QLogNEI)):
+            acq = CostWeighted(acq, cost[0], cost[3])
         x, _ = optimize_acquisition(acq, space, rng, extra_starts=np.clip(local, 0.0, 1.0), fixed=fixed)
         out.append(x)
         pending = np.vstack([pending, x[None, :]])
     return np.asarray(out)
 
 
-class BOSearcher(AcrossFidelities, RungTrust, Branches, BaseSearcher):
+class BOSearcher(CostAware, AcrossFidelities, RungTrust, Branches, BaseSearcher):
     """GP (or any surrogate) Bayesian optimization with a scrambled-Sobol initial design.
 
     Args:
@@ -139,6 +158,13 @@ class BOSearcher(AcrossFidelities, RungTrust, Branches, BaseSearcher):
         acquisition: ``"logei"`` (default), ``"qlognei"``, ``"ucb"`` or ``"ts"``. With
             ``"logei"``, suggestions made while trials run use qLogNEI with the running
             configs as ``X_pending``. Several objectives always use qLogNEHVI.
+            Cost-aware (one objective): ``"ei_per_cost"``, EI divided by the cost a log-cost
+            GP predicts; ``"ei_cool"``, CArBO's cost cooling, EI / cost^alpha with alpha
+            falling from 1 to 0 as the total cost budget is spent (see
+            :mod:`hpo.searchers._bo_cost`). Cost is a reported ``cost`` metric, else the
+            trial's seconds.
+        cost_budget: Total cost budget of ``"ei_cool"``; by default the study's
+            ``optimize(max_cost=...)``.
         n_init: Initial design size; ``max(5, d + 1)`` by default.
         warp: Output warp (``"auto"``: a Yeo-Johnson power transform of the gaps to the
             incumbent with the exponent chosen by maximum likelihood, as in HEBO;
@@ -229,8 +255,12 @@ class BOSearcher(AcrossFidelities, RungTrust, Branches, BaseSearcher):
         branch_floor: float = 0.5,
         conditional: str = "decompose",
         fidelity_model: str = "rung",
+        cost_budget: float | None = None,
     ) -> None:
         super().__init__(space, seed)
+        self._own_budget = check_budget(cost_budget)
+        self.cost_budget = cost_budget
+        self._init_costs()
         if fidelity_model not in ("rung", "input"):
             raise ValueError(f"fidelity_model must be 'rung' or 'input', got {fidelity_model!r}")
         self.fidelity_model = fidelity_model
@@ -271,6 +301,7 @@ class BOSearcher(AcrossFidelities, RungTrust, Branches, BaseSearcher):
                     self._failed[obs.trial_id] = obs.config
             elif obs.values is not None and len(obs.values) == len(self.metrics):
                 self._by_fidelity.setdefault(obs.fidelity, {})[obs.trial_id] = (obs.config, obs.values)
+        self._observe_costs(observations)
         super().observe(observations)
 
     def replay(self, observations: Sequence[Observation]) -> None:
@@ -310,6 +341,16 @@ class BOSearcher(AcrossFidelities, RungTrust, Branches, BaseSearcher):
         ready = [f for f, res in self._by_fidelity.items() if len(res) >= need]
         return max(ready) if ready else None
 
+    def _cost_argument(self) -> tuple[Any, np.ndarray, np.ndarray, float] | None:
+        """``propose``'s ``cost`` for the cost-aware acquisitions, or None (others, or too few costs)."""
+        if not is_cost_aware(self.acquisition):
+            return None
+        alpha = self.cost_alpha()
+        data = self.cost_data(self.model_space(), self.encode_for_model)
+        if data is None or alpha == 0.0:
+            return None
+        return self.cost_model(), data[0], data[1], alpha
+
     def suggest(self, n: int, pending: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
         import numpy as np
 
@@ -329,6 +370,7 @@ class BOSearcher(AcrossFidelities, RungTrust, Branches, BaseSearcher):
             x_obs, y_obs = data
             x_pending = self.encode_for_model(list(pending) + out) if (pending or out) else None
             fixed = self.model_fixed()
+            self._cost_arg = self._cost_argument() if y_obs.shape[1] == 1 else None
             incumbent = None
             if fixed:  # across fidelities: the incumbent is the best at the target fidelity
                 (col, u), = fixed.items()
@@ -360,6 +402,7 @@ class BOSearcher(AcrossFidelities, RungTrust, Branches, BaseSearcher):
                     self.warp,
                     fixed=fixed,
                     incumbent=incumbent,
+                    cost=self._cost_arg,
                 )
             out.extend(self.decode_from_model(points))
             self._n_suggested += len(points)

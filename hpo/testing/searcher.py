@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from hpo.search_spaces import Categorical, Choice, Fixed, Float, Int, SearchSpace
@@ -30,6 +32,18 @@ CONDITIONAL = SearchSpace(
         "scale": Categorical([True, False]),
     }
 )
+
+
+def ask_tell(searcher: BaseSearcher, objective: Any, n: int, metric: str = "loss", mode: str = "min") -> list[float]:
+    """Run ``n`` sequential suggest/observe steps of ``objective(config) -> float``; the values, in order."""
+    searcher.set_objective(metric, mode)
+    values = []
+    for i in range(n):
+        (config,) = searcher.suggest(1)
+        value = float(objective(config))
+        values.append(value)
+        searcher.observe([Observation(i + 1, config, TrialStatus.COMPLETED, 1.0, {metric: value}, 0.0, (value,))])
+    return values
 
 
 class SearcherContract:
