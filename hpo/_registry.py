@@ -46,6 +46,7 @@ SEARCHERS = Registry(
         "bo": "hpo.searchers.bo:BOSearcher",
         "bo-ts": "hpo.searchers.bo:thompson_bo",
         "cfo": "hpo.searchers.cfo:CFO",
+        "carbs": "hpo.searchers.carbs:CARBS",
     },
 )
 SURROGATES = Registry(

@@ -8,7 +8,7 @@ from hpo.searchers.base import BaseSearcher
 from hpo.searchers.random import RandomSearcher
 from hpo.searchers.sobol import SobolSearcher
 
-__all__ = ["BaseSearcher", "RandomSearcher", "SobolSearcher", "BOSearcher", "CFO", "make_searcher"]
+__all__ = ["BaseSearcher", "RandomSearcher", "SobolSearcher", "BOSearcher", "CFO", "CARBS", "make_searcher"]
 
 
 def __getattr__(name: str) -> Any:
@@ -20,6 +20,10 @@ def __getattr__(name: str) -> Any:
         from hpo.searchers.cfo import CFO
 
         return CFO
+    if name == "CARBS":
+        from hpo.searchers.carbs import CARBS
+
+        return CARBS
     raise AttributeError(name)
 
 
