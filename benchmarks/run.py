@@ -9,6 +9,7 @@
     python -m benchmarks.run lcpfn                              # LC-PFN vs MCMC and last value
     python -m benchmarks.run early --seeds 10 --trials 100      # LC-PFN early stopping on LCBench
     python -m benchmarks.run cash --seeds 10 --evals 100        # live sklearn CASH: Rising Bandits, BO, TPE, random
+    python -m benchmarks.run cost --seeds 10                    # cost-aware search on LCBench (simulated cost)
 
 Results go to ``benchmarks/results/`` (markdown tables, PNG plots, raw JSON), with the
 exact command written at the top of each table file.
@@ -571,13 +572,15 @@ def main(argv: list[str] | None = None) -> int:
     es.add_argument("--resume", action="store_true", help="keep the runs already in the raw file")
     es.add_argument("--jobs", type=int, default=2)
     es.add_argument("--out", default=str(RESULTS))
-    from benchmarks import cash_report, surrogates_report
+    from benchmarks import cash_report, cost_aware_report, surrogates_report
 
     surrogates_report.add_parser(sub, RESULTS)
     cash_report.add_parser(sub, RESULTS)
+    cost_aware_report.add_parser(sub, RESULTS)
     args = parser.parse_args(argv)
     suites = {"early": cmd_early, "bo": cmd_bo, "overhead": cmd_overhead, "mf": cmd_mf, "replay": cmd_replay, "ray": cmd_ray,
-              "lcpfn": cmd_lcpfn, "surrogates": surrogates_report.cmd_surrogates, "cash": cash_report.cmd_cash}
+              "lcpfn": cmd_lcpfn, "surrogates": surrogates_report.cmd_surrogates, "cash": cash_report.cmd_cash,
+              "cost": cost_aware_report.cmd_cost}
     return suites[args.suite](args)
 
 
