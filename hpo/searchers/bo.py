@@ -209,7 +209,10 @@ class BOSearcher(CostAware, AcrossFidelities, RungTrust, Branches, BaseSearcher)
             deviation, so that any surrogate models fidelity; see
             :mod:`hpo.searchers._bo_fidelity`). At most 400 points are fitted: results
             below the target fidelity are subsampled past that. With one fidelity (FIFO)
-            both are the same.
+            both are the same. Side by side (``benchmarks/results/robustness.md``, 3-5
+            seeds): ``"input"`` ended better on 5 of 8 LCBench tasks and worse on 2 (by a
+            lot), equal on the live conditional task and digits MLP but slower to get going
+            there, at 1.3-3.4x the wall time; so ``"rung"`` stays the default.
 
     **Which observations the model sees.** Observations are grouped by the fidelity they
     reached; the model is fitted on the largest fidelity with at least
