@@ -38,7 +38,8 @@ the learner on all of a bundled scikit-learn dataset, five times.
   large learning rate) or a non-finite one counts as ``R2_FLOOR``, so that one blown-up
   fit does not set the scale every model of the scores has to fit.
 
-Methods (:data:`METHODS`): ``hpo-rb`` (our Rising Bandits scheduler), ``hpo-bo`` (our
+Methods (:data:`METHODS`): ``hpo-rb`` (our Rising Bandits scheduler), ``hpo-rb-c1`` (the
+same with arms judged after ``C + 1`` pulls, design or not: its default before 2026-12-02), ``hpo-bo`` (our
 default BO, decomposed conditional model), ``hpo-bo-joint`` (one GP over every column),
 ``optuna-tpe`` (multivariate TPE with ``group=True``, define-by-run), ``random`` (our
 random searcher) and ``smac`` (SMAC3's HPO facade, run only where ``smac`` is importable;
@@ -56,7 +57,7 @@ from typing import Any
 __all__ = ["CashProblem", "DATASETS", "METHODS", "SMAC_STATUS", "available", "run_one"]
 
 DATASETS = ("digits", "breast_cancer", "wine", "diabetes")
-METHODS = ("hpo-rb", "hpo-bo", "hpo-bo-joint", "optuna-tpe", "random", "smac")
+METHODS = ("hpo-rb", "hpo-rb-c1", "hpo-bo", "hpo-bo-joint", "optuna-tpe", "random", "smac")
 SVM_MAX_ITER = 100_000
 HGB_MAX_TREES = 300
 R2_FLOOR = -1.0
@@ -292,6 +293,10 @@ def _study_run(problem: CashProblem, method: str, seed: int, evals: int, objecti
             raise RuntimeError(f"hpo-rb: scheduler 'rising_bandits' is not registered in hpo._registry.SCHEDULERS "
                                f"(available: {', '.join(SCHEDULERS.names())})")
         kwargs["scheduler"] = "rising_bandits"
+    elif method == "hpo-rb-c1":  # DESIGN's earliest judgement: bounds after C + 1 = 6 pulls, design or not
+        from hpo.schedulers import RisingBandits
+
+        kwargs["scheduler"] = RisingBandits(BOSearcher(space, seed=seed), window=5, min_pulls=6)
     elif method == "hpo-bo-joint":
         kwargs["searcher"] = BOSearcher(space, seed=seed, conditional="joint")
     else:
@@ -299,7 +304,7 @@ def _study_run(problem: CashProblem, method: str, seed: int, evals: int, objecti
     study = Study.create(lambda config: {"score": objective(config)}, space, metric="score", mode="max", storage=None,
                          executor="inprocess", seed=seed, **kwargs)
     study.optimize(n_trials=evals)
-    if method != "hpo-rb":
+    if not method.startswith("hpo-rb"):
         return {}
     notes = [{"trial_id": t.trial_id, "note": t.notes["rising_bandits"]} for t in study.trials if "rising_bandits" in (t.notes or {})]
     return {"eliminations": json.loads(json.dumps(notes, default=str))}

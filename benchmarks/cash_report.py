@@ -102,7 +102,8 @@ def report(runs: list[dict[str, Any]], commands: list[str], machine: str, evals:
         "wine) or mean 5-fold CV R² (diabetes), fixed folds (`random_state=0`); learners SVM (rbf/poly/linear), "
         "random forest, HistGradientBoosting, kNN, logistic regression (ridge for diabetes), MLP; see "
         "`benchmarks/cash.py` for spaces and cost caps.  ",
-        "Methods: `hpo-rb` = our Rising Bandits scheduler (default searcher); `hpo-bo` = our BO (decomposed conditional "
+        "Methods: `hpo-rb` = our Rising Bandits scheduler (default searcher); `hpo-rb-c1` = the same with arms judged "
+        "after C + 1 = 6 pulls, design or not (DESIGN's earliest; its default before 2026-12-02); `hpo-bo` = our BO (decomposed conditional "
         "model); `hpo-bo-joint` = our BO with one GP over the joint space; `optuna-tpe` = TPESampler(multivariate=True, "
         "group=True), define-by-run; `random` = our random searcher; `smac` = SMAC3 HPO facade.  ",
         f"SMAC: {SMAC_STATUS}",

@@ -124,6 +124,17 @@ def test_parallel_pulls_count_pending_and_arms_get_their_own_searchers():
     study.close()
 
 
+def test_arms_are_judged_only_after_their_searchers_initial_design():
+    space = SearchSpace(SPACE)
+    bo = RisingBandits(BOSearcher(space, seed=0, n_init=4), window=3)
+    assert [bo.judged_after(o) for o in "abc"] == [4 + 3] * 3
+    assert RisingBandits(RandomSearcher(space), window=3).judged_after("a") == 4  # no design: C + 1
+    assert RisingBandits(BOSearcher(space, n_init=4), window=3, min_pulls=2).judged_after("a") == 4  # at least C + 1
+    assert RisingBandits(BOSearcher(space, n_init=4), window=3, min_pulls=12).judged_after("a") == 12
+    with pytest.raises(HPOError, match="min_pulls"):
+        RisingBandits(RandomSearcher(space), min_pulls=0)
+
+
 def test_bad_settings_are_typed_errors_naming_the_culprit():
     flat = SearchSpace({"x": Float(0.0, 1.0)})
     with pytest.raises(HPOError, match="top-level Choice"):
@@ -150,7 +161,7 @@ def test_by_name_from_tune_with_two_workers_and_bo_arms():
 
     study = train.study(executor="inprocess", workers=2, seed=0)
     try:
-        result = study.optimize(n_trials=30)
+        result = study.optimize(n_trials=40)  # BO arms are judged after 5 design + 5 pulls
     finally:
         study.close()
     assert isinstance(study.scheduler, RisingBandits)
@@ -229,18 +240,18 @@ def test_a_rising_bandits_object_resumes_with_its_settings_and_arm_searchers(tmp
     sched = RisingBandits(BOSearcher(space, seed=1, acquisition="ucb", n_init=3), window=2, horizon=30)
     study = Study.create(_arm_score, space, metric="acc", mode="max", scheduler=sched, storage=str(path),
                          executor="inprocess", seed=1)
-    study.optimize(n_trials=14)
+    study.optimize(n_trials=18)
     gone = sched.eliminations()
     study.close()
     again = Study.load(str(path), objective=_arm_score, executor="inprocess")
     try:
         rb = again.scheduler
         assert type(rb) is RisingBandits and (rb.window, rb.horizon) == (2, 30)
-        assert rb.eliminations() == gone and gone  # b and c score flat: gone within 14 trials
+        assert rb.eliminations() == gone and gone  # b and c score flat: gone after 3 + 2 pulls each
         arm = rb._by_option["a"].searcher
         assert type(arm) is BOSearcher and (arm.acquisition, arm.n_init) == ("ucb", 3)
         assert arm.n_observed == rb.pulls("a") > 0  # the arm's own history was replayed to it
-        again.optimize(n_trials=20)
-        assert {t.config["learner"] for t in again.trials[14:]} == {"a"}
+        again.optimize(n_trials=24)
+        assert {t.config["learner"] for t in again.trials[18:]} == {"a"}
     finally:
         again.close()
