@@ -105,7 +105,9 @@ def searcher_like(template: Any, space: Any, seed: int | None) -> Any:
     if isinstance(template, str):
         return _searcher(template, space, seed, None)
     spec = describe(template)
-    spec = {**spec, "params": {k: v for k, v in (spec.get("params") or {}).items() if k != "seed"}}
+    # settings the template derived from its own space (e.g. BO's n_init = d + 1) are derived again
+    derived = set(getattr(template, "space_derived", ())) | {"seed"}
+    spec = {**spec, "params": {k: v for k, v in (spec.get("params") or {}).items() if k not in derived}}
     return _rebuild(spec, "searcher", {"space": space, "seed": seed})
 
 

@@ -291,6 +291,8 @@ class BOSearcher(CostAware, AcrossFidelities, RungTrust, Branches, BaseSearcher)
         self._surrogate_name = surrogate if isinstance(surrogate, str) else None
         self.acquisition = acquisition
         self.n_init = n_init if n_init is not None else max(5, space.d + 1)
+        #: Constructor settings computed from the space (``presets.searcher_like`` recomputes them).
+        self.space_derived: tuple[str, ...] = () if n_init is not None else ("n_init",)
         self._design = SobolSearcher(space, seed)
         self._n_suggested = 0
         # fidelity -> trial id -> objective values (user units); failed trial ids

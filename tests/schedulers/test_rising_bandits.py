@@ -135,6 +135,18 @@ def test_arms_are_judged_only_after_their_searchers_initial_design():
         RisingBandits(RandomSearcher(space), min_pulls=0)
 
 
+def test_arm_searchers_derive_their_initial_design_from_their_own_space():
+    wide = SearchSpace({"learner": Choice({
+        "a": {f"a{i}": Float(0.0, 1.0) for i in range(9)},
+        "b": {"y": Float(0.0, 1.0)},
+    })})
+    sched = RisingBandits(BOSearcher(wide, seed=0))  # the template's design: d + 1 = 12 (with the selector)
+    assert sched.searcher.n_init == 12
+    assert [sched._by_option[o].searcher.n_init for o in "ab"] == [10, 5]  # max(5, d_arm + 1)
+    given = RisingBandits(BOSearcher(wide, seed=0, n_init=3))
+    assert [given._by_option[o].searcher.n_init for o in "ab"] == [3, 3]  # a user's setting carries over
+
+
 def test_bad_settings_are_typed_errors_naming_the_culprit():
     flat = SearchSpace({"x": Float(0.0, 1.0)})
     with pytest.raises(HPOError, match="top-level Choice"):
