@@ -109,13 +109,9 @@ def report(runs: list[dict[str, Any]], commands: list[str], machine: str, evals:
         f"SMAC: {SMAC_STATUS}",
         "",
     ]
-    for m, why in unavailable.items():
-        lines.append(f"- Not run: `{m}`: {why}")
-    failed = [c.split("failed: ", 1)[1] for c in commands if "failed: " in c]
-    if failed:
-        lines.append(f"- Failed runs (not recorded): {' | '.join(failed)}")
-    if unavailable or failed:
-        lines.append("")
+    from benchmarks.run import skipped_lines
+
+    lines += skipped_lines(unavailable, commands)
     lines += [
         "Cells: median [Q1, Q3] over seeds of the best CV score after n evaluations. s/eval: median over runs of "
         "the median seconds of one evaluation (five fits); overhead/eval: median over runs of (wall - evaluation "

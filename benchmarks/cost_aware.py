@@ -113,18 +113,9 @@ class CostTask:
         """The same space in ``flaml.tune`` domains (upper bounds of integer domains exclusive)."""
         from flaml import tune
 
-        from benchmarks.lcbench import EPOCHS
+        from benchmarks.lcbench import EPOCHS, LCBench
 
-        return {
-            "batch_size": tune.lograndint(16, 513),
-            "learning_rate": tune.loguniform(1e-4, 1e-1),
-            "momentum": tune.uniform(0.1, 0.99),
-            "weight_decay": tune.uniform(1e-5, 0.1),
-            "num_layers": tune.randint(1, 6),
-            "max_units": tune.lograndint(64, 1025),
-            "max_dropout": tune.uniform(0.0, 1.0),
-            "epochs": tune.randint(1, EPOCHS + 1),
-        }
+        return {**LCBench.tune_domains(tune), "epochs": tune.randint(1, EPOCHS + 1)}
 
     def evaluate(self, config: Mapping[str, Any]) -> tuple[float, float]:
         """``(val_error, cost)``: 100 - val accuracy (percent) and cumulative simulated seconds at ``config["epochs"]``."""

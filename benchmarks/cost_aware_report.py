@@ -116,13 +116,9 @@ def report(runs: list[dict[str, Any]], commands: list[str], machine: str, method
         f"FLAML: {ca.FLAML_STATUS}",
         "",
     ]
-    for m, why in unavailable.items():
-        lines.append(f"- Not run: `{m}`: {why}")
-    failed = [c.split("failed: ", 1)[1] for c in commands if "failed: " in c]
-    if failed:
-        lines.append(f"- Failed runs (not recorded): {' | '.join(failed)}")
-    if unavailable or failed:
-        lines.append("")
+    from benchmarks.run import skipped_lines
+
+    lines += skipped_lines(unavailable, commands)
     lines += [
         f"Cells: median [Q1, Q3] over seeds. At {pct} of max_cost, only the evaluations whose cumulative cost is "
         "within that spend count (the one that crossed max_cost does not). **HV**: hypervolume of those evaluations' "

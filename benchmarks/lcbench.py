@@ -97,6 +97,11 @@ class LCBench:
         """The same space as a Ray Tune ``param_space``."""
         from ray import tune
 
+        return LCBench.tune_domains(tune)
+
+    @staticmethod
+    def tune_domains(tune: Any) -> dict[str, Any]:
+        """The space in the domains of ``tune``: ``ray.tune`` or ``flaml.tune`` (same API)."""
         return {
             "batch_size": tune.lograndint(16, 513),
             "learning_rate": tune.loguniform(1e-4, 1e-1),

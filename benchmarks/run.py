@@ -309,6 +309,15 @@ def add_batch_args(p: argparse.ArgumentParser, results: Path) -> None:
     p.add_argument("--out", default=str(results))
 
 
+def skipped_lines(unavailable: dict[str, str], commands: list[str]) -> list[str]:
+    """Report lines naming the methods that could not run here and the runs that failed."""
+    lines = [f"- Not run: `{m}`: {why}" for m, why in unavailable.items()]
+    failed = [c.split("failed: ", 1)[1] for c in commands if "failed: " in c]
+    if failed:
+        lines.append(f"- Failed runs (not recorded): {' | '.join(failed)}")
+    return [*lines, ""] if lines else []
+
+
 def run_batch(
     args: argparse.Namespace, stem: str, tasks: list[tuple[Any, ...]], run_one: Any, key: tuple[str, ...], label: Any
 ) -> tuple[list[dict[str, Any]], list[str], int]:
