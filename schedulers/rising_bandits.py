@@ -234,11 +234,6 @@ class RisingBandits(BaseScheduler):
                 arm.searcher.set_cost_budget(total)
 
     # ------------------------------------------------------------------ state
-    @property
-    def arm_names(self) -> list[str]:
-        """The options, in order."""
-        return [arm.option for arm in self._arms]
-
     def active(self) -> list[str]:
         """The arms not eliminated."""
         return [arm.option for arm in self._arms if arm.eliminated is None]
@@ -400,7 +395,8 @@ class RisingBandits(BaseScheduler):
                 "round-robin and none is eliminated"
             )
         bounds = self.bounds(view)
-        lowers = {arm.option: self.best_so_far(arm.option)[-1] for arm in active if any(s is not None for s in arm.scores)}
+        curves = {arm.option: self.best_so_far(arm.option) for arm in active}
+        lowers = {arm.option: curves[arm.option][-1] for arm in active if any(s is not None for s in arm.scores)}
         gone = []
         for arm in active:
             b = bounds.get(arm.option)
@@ -412,7 +408,7 @@ class RisingBandits(BaseScheduler):
             by = max(rivals, key=lambda o: rivals[o])
             if b[1] < rivals[by]:
                 remaining = self._remaining(view, arm)
-                y = self.best_so_far(arm.option)
+                y = curves[arm.option]
                 gone.append((arm, {
                     "arm": arm.option,
                     "pulls": len(arm.scores),

@@ -49,6 +49,8 @@ class CostAware:
     seed: int | None
     cost_budget: float | None
     _fitted_fidelity: Any
+    encode_for_model: Any  # AcrossFidelities': configs -> the model's encoding
+    _own_budget: float | None
     _cost_surrogate: Any = None
 
     def _init_costs(self) -> None:
@@ -69,7 +71,7 @@ class CostAware:
 
         A ``cost_budget`` given to the constructor wins.
         """
-        if getattr(self, "_own_budget", None) is None:
+        if self._own_budget is None:
             self.cost_budget = total
 
     def cost_alpha(self) -> float:
@@ -92,7 +94,7 @@ class CostAware:
             return 0.0
         return min(1.0, max(0.0, (self.cost_budget - spent) / span))
 
-    def cost_data(self, model_space: SearchSpace, encode: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    def cost_data(self) -> tuple[np.ndarray, np.ndarray] | None:
         """`m x d` encoded configs and `m` log costs at the fitted fidelity, or None (too few)."""
         import numpy as np
 
@@ -102,7 +104,7 @@ class CostAware:
             return None
         configs = [c for c, _ in costs.values()]
         log_cost = np.log(np.maximum([c for _, c in costs.values()], MIN_COST))
-        return encode(configs), log_cost
+        return self.encode_for_model(configs), log_cost
 
     def cost_model(self) -> Any:
         """The log-cost GP (one per searcher, warm-started between fits)."""
@@ -111,10 +113,6 @@ class CostAware:
 
             self._cost_surrogate = GPSurrogate(seed=self.seed or 0)
         return self._cost_surrogate
-
-
-def is_cost_aware(acquisition: str) -> bool:
-    return acquisition in COST_ACQUISITIONS
 
 
 def check_budget(value: float | None) -> float | None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from hpo.presets import ACQUISITIONS
 from hpo.search_spaces import SearchSpace
-from hpo.searchers._bo_cost import CostAware, check_budget, is_cost_aware
+from hpo.searchers._bo_cost import COST_ACQUISITIONS, CostAware, check_budget
 from hpo.searchers._bo_fidelity import AcrossFidelities
 from hpo.searchers._bo_policies import Branches, RungTrust
 from hpo.searchers._warp import WARPS, warp_targets
@@ -348,10 +348,10 @@ class BOSearcher(CostAware, AcrossFidelities, RungTrust, Branches, BaseSearcher)
 
     def _cost_argument(self) -> tuple[Any, np.ndarray, np.ndarray, float] | None:
         """``propose``'s ``cost`` for the cost-aware acquisitions, or None (others, or too few costs)."""
-        if not is_cost_aware(self.acquisition):
+        if self.acquisition not in COST_ACQUISITIONS:
             return None
         alpha = self.cost_alpha()
-        data = self.cost_data(self.model_space(), self.encode_for_model)
+        data = self.cost_data()
         if data is None or alpha == 0.0:
             return None
         return self.cost_model(), data[0], data[1], alpha
