@@ -1,7 +1,7 @@
 """The LCBench surrogate (YAHPO Gym v1.0.2) run directly with onnxruntime.
 
-Data: ``$HPO_BENCHDATA/yahpo_lcbench`` (default ``../shared/benchdata`` next to the repo),
-format in that folder's README. One call evaluates a config's whole 52-epoch curve
+Data: ``$HPO_BENCHDATA/yahpo_lcbench``; by default the copy committed in ``benchmarks/data``
+(format and licences in ``benchmarks/data/README.md``), so a fresh clone runs the benchmarks. One call evaluates a config's whole 52-epoch curve
 (``time`` in seconds up to each epoch, ``val_accuracy`` in percent).
 
 Pfisterer, Schneider, Moosbauer, Binder & Bischl, "YAHPO Gym - An Efficient
@@ -26,10 +26,9 @@ TASKS = ("3945", "7593", "34539", "126025", "126026", "146212", "167104", "18990
 
 
 def benchdata_dir() -> Path:
-    """``$HPO_BENCHDATA``, default ``../shared/benchdata`` relative to the repo root."""
+    """``$HPO_BENCHDATA`` when set (an override), else the committed ``benchmarks/data``."""
     env = os.environ.get("HPO_BENCHDATA")
-    root = Path(__file__).resolve().parent.parent
-    return Path(env) if env else (root.parent / "shared" / "benchdata")
+    return Path(env) if env else Path(__file__).resolve().parent / "data"
 
 
 @functools.lru_cache(maxsize=1)
