@@ -17,10 +17,21 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["benchdata_dir", "LCBench", "TASKS", "EPOCHS", "PARAM_ORDER"]
+__all__ = ["benchdata_dir", "LCBench", "TASKS", "EPOCHS", "PARAM_ORDER", "PARAMS"]
 
 EPOCHS = 52
 PARAM_ORDER = ("batch_size", "learning_rate", "momentum", "weight_decay", "num_layers", "max_units", "max_dropout")
+#: The search space as plain data, ``name: (kind, low, high, log)`` with inclusive bounds, for
+#: libraries that cannot import ``hpo`` (the peers' environment builds its spaces from this).
+PARAMS: dict[str, tuple[str, float, float, bool]] = {
+    "batch_size": ("int", 16, 512, True),
+    "learning_rate": ("float", 1e-4, 1e-1, True),
+    "momentum": ("float", 0.1, 0.99, False),
+    "weight_decay": ("float", 1e-5, 0.1, False),
+    "num_layers": ("int", 1, 5, False),
+    "max_units": ("int", 64, 1024, True),
+    "max_dropout": ("float", 0.0, 1.0, False),
+}
 #: The tasks benchmarked (8 of 34): the four from the peers' notes plus four more.
 TASKS = ("3945", "7593", "34539", "126025", "126026", "146212", "167104", "189906")
 
@@ -68,15 +79,17 @@ class LCBench:
     def space() -> dict[str, Any]:
         from hpo.search_spaces import Float, Int
 
-        return {
-            "batch_size": Int(16, 512, log=True),
-            "learning_rate": Float(1e-4, 1e-1, log=True),
-            "momentum": Float(0.1, 0.99),
-            "weight_decay": Float(1e-5, 0.1),
-            "num_layers": Int(1, 5),
-            "max_units": Int(64, 1024, log=True),
-            "max_dropout": Float(0.0, 1.0),
-        }
+        return {name: (Int if kind == "int" else Float)(low, high, log=log) for name, (kind, low, high, log) in PARAMS.items()}
+
+    @staticmethod
+    def configspace(seed: int | None = None) -> Any:
+        """The same space as a ``ConfigSpace.ConfigurationSpace`` (SMAC3, DEHB)."""
+        from ConfigSpace import ConfigurationSpace, Float, Integer
+
+        return ConfigurationSpace(seed=seed, space=[
+            (Integer if kind == "int" else Float)(name, (int(low), int(high)) if kind == "int" else (low, high), log=log)
+            for name, (kind, low, high, log) in PARAMS.items()
+        ])
 
     @staticmethod
     def optuna_config(trial: Any) -> dict[str, Any]:

@@ -33,6 +33,8 @@ _LAZY = {
     "Study": "hpo.study",
     "StudyResult": "hpo.result",
     "load_study": "hpo.result",
+    "Reevaluation": "hpo._reevaluation",
+    "ReevalRow": "hpo._reevaluation",
     "Observation": "hpo.trial",
     "Budget": "hpo.budget",
     "JobBudget": "hpo.budget",

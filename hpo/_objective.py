@@ -18,6 +18,17 @@ from hpo.trial import Report
 __all__ = ["extract_value", "objective_ref", "load_objective"]
 
 
+def _show(value: Any) -> str:
+    """A short repr for messages that never raises (huge ints, a broken ``__repr__``)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"an int of {value.bit_length()} bits"
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - whatever the user's __repr__ raises
+        return f"<{type(value).__name__} object>"
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
 def extract_value(
     result: Any, metric: str | Sequence[str], reports: Sequence[Report]
 ) -> tuple[float, dict[str, Any]]:
@@ -51,18 +62,21 @@ def extract_value(
             raise ObjectiveError(f"objective's result has no {', '.join(map(repr, missing))} (keys: {sorted(map(str, metrics))})")
     elif isinstance(result, numbers.Real) and not isinstance(result, bool):
         if len(names) > 1:
-            raise ObjectiveError(f"objective returned one number {result!r}; with several objectives return a dict with {names!r}")
+            raise ObjectiveError(f"objective returned one number {_show(result)}; with several objectives return a dict with {names!r}")
         metrics = {names[0]: result}
     else:
         raise ObjectiveError(
-            f"objective returned {type(result).__name__} {result!r:.80}; expected a number or a dict with {wanted!r}"
+            f"objective returned {type(result).__name__} {_show(result)}; expected a number or a dict with {wanted!r}"
         )
     values = []
     for name in names:
         raw = metrics[name]
         if isinstance(raw, bool) or not isinstance(raw, numbers.Real):
-            raise ObjectiveError(f"{name!r} is {type(raw).__name__} {raw!r:.80}, expected a real number")
-        value = float(raw)
+            raise ObjectiveError(f"{name!r} is {type(raw).__name__} {_show(raw)}, expected a real number")
+        try:
+            value = float(raw)
+        except OverflowError:
+            raise ObjectiveError(f"{name!r} is {_show(raw)}, too large for a float") from None
         if not math.isfinite(value):
             raise ObjectiveError(f"{name!r} is {value} (not finite)")
         values.append(value)

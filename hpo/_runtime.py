@@ -54,6 +54,8 @@ class TrialContext:
         budget: The slice of budget this job runs.
         artifact_dir: A folder for this trial's files and checkpoints, or None.
         gpu_ids: GPU ids assigned to the trial (from ``CUDA_VISIBLE_DEVICES``); empty on CPU.
+        seed: The held-out seed of a re-evaluation run (:meth:`hpo.StudyResult.reevaluate`);
+            None during the search, where the objective uses its own (tuning) seed.
     """
 
     trial_id: int
@@ -61,6 +63,7 @@ class TrialContext:
     budget: JobBudget
     artifact_dir: str | None = None
     gpu_ids: tuple[str, ...] = ()
+    seed: int | None = None
     channel: Channel | None = field(default=None, repr=False)
     started: float = field(default_factory=time.monotonic, repr=False)
     next_step: float = 0

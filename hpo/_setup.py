@@ -8,6 +8,7 @@ back, with overrides; ``attach`` builds the scheduler, searcher and executor.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -198,14 +199,23 @@ def _check_same_study(
         )
 
 
-def _storable(options: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The executor options JSON can hold (a ``resources`` function cannot be stored)."""
+#: Option names that hold secrets (``init_kwargs={"_redis_password": ...}``, a token in
+#: ``runtime_env``'s ``env_vars``): never written to the study file, which others may read.
+_SECRET = re.compile(r"(^|[_-])pass(wd)?($|[_-])|password|token|secret|credential|api_?key|private_?key", re.I)
+
+
+def _storable(options: Mapping[str, Any] | None, where: str = "") -> dict[str, Any]:
+    """The executor options JSON can hold (a ``resources`` function cannot be stored), secrets left out."""
     out: dict[str, Any] = {}
     for key, value in (options or {}).items():
-        if not presets.storable(value):
-            logger.info("executor option %r is not stored (pass it again when you resume)", key)
+        if isinstance(key, str) and _SECRET.search(key):
+            logger.info("executor option %s looks like a secret and is not stored (pass it again when you "
+                        "resume)", f"{where}{key}")  # its name only, never its value
             continue
-        out[key] = value
+        if not presets.storable(value):
+            logger.info("executor option %r is not stored (pass it again when you resume)", f"{where}{key}")
+            continue
+        out[key] = _storable(value, f"{where}{key}.") if isinstance(value, Mapping) else value
     return out
 
 

@@ -23,6 +23,11 @@ budget position it was saved at. When a scheduler continues a trial from budget
 
 The state is pickled (torch tensors and ``state_dict()`` objects pickle fine) and written
 atomically, so a worker killed mid-save leaves the previous checkpoint intact.
+
+Checkpoints are trusted as the user's own files: unpickling one runs whatever code it
+names. hyperbandit only loads checkpoints from the study's own artifact folder, which the
+study's trials wrote; do not resume a study whose artifact folder came from someone you
+do not trust (see SECURITY.md). The files are created with the user's umask.
 """
 
 from __future__ import annotations

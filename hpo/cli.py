@@ -4,6 +4,8 @@
     hpo status study.db
     hpo best study.db
     hpo resume study.db
+    hpo report study.db -o report.html   # plots and a table, one self-contained HTML page
+    hpo reevaluate study.db --seeds 10   # the best configs on held-out seeds
 
 On a Ray cluster (``ray start --head`` here, ``ray start --address=HEAD:6379`` on each
 worker machine):
@@ -82,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     best.add_argument("--front", nargs="?", const="cost", default=None, metavar="COST",
                       help="print the cost-performance Pareto front (cost: a reported metric, default "
                            "'cost': a reported cost, else seconds)")
+    from hpo.viz._cli import add_parser as add_report_parser
+
+    add_report_parser(sub)  # `hpo report` lives in hpo/viz/_cli.py
+    from hpo import _cli_reevaluate
+
+    _cli_reevaluate.add_parser(sub)  # `hpo reevaluate` lives in hpo/_cli_reevaluate.py
     return parser
 
 
@@ -192,8 +200,15 @@ def _executor_options(args: argparse.Namespace, executor: str | None, resources:
 def _cmd_resume(args: argparse.Namespace) -> int:
     from hpo.study import Study
 
-    stored = _read_spec(args.storage).settings
+    spec = _read_spec(args.storage)
+    stored = spec.settings
     executor = args.executor or stored.get("executor", "local")
+    # A study file names code that resuming imports: say which, before anything is imported.
+    overridden = {"scheduler": args.scheduler, "searcher": args.searcher}
+    for what, ref in [("objective", spec.objective), *_stored_classes(stored, overridden)]:
+        if ref is not None:
+            print(f"hpo resume: importing {what} {ref!r} named in the study file {args.storage!r} "
+                  "(resume only study files you trust)", file=sys.stderr)
     study = Study.load(
         args.storage,
         scheduler=args.scheduler,
@@ -205,6 +220,25 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     )
     n_trials = args.trials if args.trials is not None else study.spec.settings.get("n_trials")
     return _run_study(study, args, n_trials)
+
+
+def _stored_classes(settings: Any, overridden: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(kind, "module:Class")`` of every plugin class outside ``hpo`` that the settings name."""
+    found: list[tuple[str, str]] = []
+
+    def visit(kind: str, value: Any) -> None:
+        if isinstance(value, dict):
+            ref = value.get("class")
+            if isinstance(ref, str) and not ref.startswith("hpo."):
+                found.append((f"{kind} class", ref))
+            params = value.get("params")
+            for name, nested in params.items() if isinstance(params, dict) else ():
+                visit(name, nested)
+
+    for kind in ("scheduler", "searcher", "surrogate"):
+        if overridden.get(kind) is None:
+            visit(kind, settings.get(kind))
+    return found
 
 
 def _read_spec(storage: str) -> Any:
@@ -309,6 +343,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     commands = {"run": _cmd_run, "resume": _cmd_resume, "status": _cmd_status, "best": _cmd_best}
+    from hpo.viz._cli import cmd as report_cmd
+
+    commands["report"] = report_cmd
+    from hpo._cli_reevaluate import cmd as reevaluate_cmd
+
+    commands["reevaluate"] = reevaluate_cmd
     try:
         return commands[args.command](args)
     except HPOError as exc:

@@ -182,6 +182,11 @@ def _rebuild(spec: Mapping[str, Any], kind: str, context: Mapping[str, Any]) -> 
         cls: Any = importlib.import_module(module)
         for part in qualname.split("."):
             cls = getattr(cls, part)
+        if not (isinstance(cls, type) and issubclass(cls, _plugin_bases())):  # a study file may be foreign
+            raise HPOError(
+                f"the study's settings name {ref!r} as its {kind}, which is not a scheduler, searcher or "
+                "surrogate class; refusing to call it"
+            )
         params = dict(spec.get("params") or {})
         for name, value in params.items():
             if not (isinstance(value, Mapping) and "class" in value):
@@ -209,12 +214,16 @@ def _unrebuildable(kind: str, ref: str, exc: BaseException | None = None) -> HPO
     )
 
 
-def _is_plugin(value: Any) -> bool:
+def _plugin_bases() -> tuple[type, ...]:
     from hpo.schedulers import BaseScheduler
     from hpo.searchers import BaseSearcher
     from hpo.surrogates.base import BaseSurrogate
 
-    return isinstance(value, (BaseScheduler, BaseSearcher, BaseSurrogate))
+    return (BaseScheduler, BaseSearcher, BaseSurrogate)
+
+
+def _is_plugin(value: Any) -> bool:
+    return isinstance(value, _plugin_bases())
 
 
 def storable(value: Any) -> bool:

@@ -5,12 +5,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hpo.errors import HPOError
 from hpo.trial import Report, Trial, TrialStatus, as_objectives, finite
+
+if TYPE_CHECKING:
+    from hpo._reevaluation import Reevaluation
 
 __all__ = ["StudyResult", "best_trial", "rank_key", "load_study"]
 
@@ -63,6 +66,7 @@ class StudyResult:
     storage: str | None = None
     stop_reason: str | None = None
     _report_source: Callable[[int], list[Report]] | None = field(default=None, repr=False, compare=False)
+    _live_storage: Any = field(default=None, repr=False, compare=False)  # an in-memory study's storage
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -126,6 +130,44 @@ class StudyResult:
             with SQLiteStorage(self.storage, readonly=True) as reader:
                 return reader.reports(trial_id)
         raise HPOError("this in-memory study's reports are gone; use a file storage to keep them")
+
+    def reevaluate(
+        self,
+        objective: Callable[..., Any] | None = None,
+        seeds: int | Sequence[int] = 10,
+        top_k: int = 5,
+        *,
+        callback: Callable[[Any], None] | None = None,
+    ) -> Reevaluation:
+        """Re-run the incumbent and the ``top_k`` best COMPLETED configs on held-out seeds.
+
+        Tune on the tuning seed, report on separate test seeds (Eimer, Lindauer & Raileanu,
+        "Hyperparameters in Reinforcement Learning and How To Tune Them", ICML 2023). Each
+        run gets its seed as ``hpo.trial_context().seed`` and, if the objective has a
+        ``seed`` parameter, as ``seed=``. Results are stored with the study (a re-run of the
+        same trial and seed replaces the earlier one); see :func:`hpo.reevaluate.reevaluate`.
+
+        Args:
+            objective: The function to run; None: the one stored with the study.
+            seeds: How many held-out seeds (from :data:`hpo.reevaluate.DEFAULT_SEED_START`),
+                or the seeds themselves.
+            top_k: How many of the best COMPLETED trials to re-run (with the incumbent).
+            callback: Called with each :class:`~hpo.reevaluate.ReevalRecord` as it is stored.
+
+        Returns:
+            The :class:`~hpo.reevaluate.Reevaluation` over every stored seed; its
+            ``recommended`` row is the best held-out mean, while :attr:`best_config` stays
+            the search incumbent.
+        """
+        from hpo.reevaluate import reevaluate
+
+        return reevaluate(self, objective, seeds, top_k, callback=callback)
+
+    def reevaluation(self) -> Reevaluation | None:
+        """The stored held-out re-evaluation (:meth:`reevaluate`), or None if there is none."""
+        from hpo.reevaluate import stored_reevaluation
+
+        return stored_reevaluation(self)
 
     def to_dataframe(self) -> Any:
         """One row per trial: id, status, value(s), budget, cost, timings, reason and ``config.*`` columns.

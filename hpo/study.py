@@ -179,7 +179,8 @@ class Study:
 
         Args:
             storage: The study's file (or storage object).
-            objective: The objective; by default re-imported from the stored reference.
+            objective: The objective; by default re-imported from the stored reference,
+                which imports code the study file names: load only files you trust (SECURITY.md).
             scheduler, searcher, surrogate, executor, workers, trial_timeout: Override
                 the stored settings (needed when the study was created with a plugin
                 object that cannot be rebuilt; the error says so).
@@ -341,7 +342,8 @@ class Study:
         metric: Any = self.metrics[0] if len(self.metrics) == 1 else self.metrics
         mode: Any = self.modes[0] if len(self.modes) == 1 else self.modes
         source = None if self.storage.durable else self.storage.reports
-        return StudyResult(self.incumbent, self.trials, metric, mode, self.storage.location, stop_reason, source)
+        return StudyResult(self.incumbent, self.trials, metric, mode, self.storage.location, stop_reason, source,
+                           None if self.storage.durable else self.storage)
 
     def _fill(self) -> None:
         while self.executor.capacity() > 0:

@@ -27,6 +27,10 @@ __all__ = ["Param", "Float", "Int", "Categorical", "Fixed", "Choice", "JSON_SCAL
 
 JSON_SCALARS = (str, int, float, bool, type(None))
 
+#: Largest magnitude of an ``Int`` bound: beyond it, float unit coordinates cannot tell
+#: neighbouring integers apart, so ``decode(encode(config))`` would not give them back.
+MAX_INT_MAGNITUDE = 2**44
+
 
 def _is_real(x: Any) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
@@ -34,6 +38,14 @@ def _is_real(x: Any) -> bool:
 
 def _is_integer(x: Any) -> bool:
     return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def _is_finite(x: Any) -> bool:
+    """``math.isfinite`` that answers False for an int too large for a float."""
+    try:
+        return math.isfinite(x)
+    except OverflowError:
+        return False
 
 
 def _grid_index(u: float, n: int) -> int:
@@ -53,7 +65,7 @@ class Param(ABC):
 
     @abstractmethod
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready description, the inverse of :func:`param_from_dict`."""
+        """JSON-ready description, the inverse of :func:`~hpo.search_spaces._dicts.param_from_dict`."""
 
     def from_unit(self, u: float) -> Any:
         """Value for unit coordinate ``u`` in ``[0, 1]``."""
@@ -92,17 +104,21 @@ class _Numeric(Param):
             v = getattr(self, attr)
             if not _is_real(v):
                 raise SearchSpaceError(name, f"{attr}={v!r} is not a number")
-            if not math.isfinite(v):
-                raise SearchSpaceError(name, f"{attr}={v!r} is not finite")
+            if not _is_finite(v):
+                raise SearchSpaceError(name, f"{attr}={v!r:.40} is not finite")
         if self.low > self.high:
             raise SearchSpaceError(name, f"inverted range: low={self.low} > high={self.high}")
         if not isinstance(self.log, bool):
             raise SearchSpaceError(name, f"log must be True or False, got {self.log!r}")
         if self.log and self.low <= 0:
             raise SearchSpaceError(name, f"log=True needs low > 0, got low={self.low}")
+        if not _is_finite(self.high - self.low):
+            raise SearchSpaceError(name, f"range [{self.low}, {self.high}] is too wide: high - low overflows")
         if self.step is not None:
-            if not _is_real(self.step) or not math.isfinite(self.step) or self.step <= 0:
+            if not _is_real(self.step) or not _is_finite(self.step) or self.step <= 0:
                 raise SearchSpaceError(name, f"step must be a positive number, got {self.step!r}")
+            if not _is_finite((self.high - self.low) / self.step):
+                raise SearchSpaceError(name, f"step={self.step!r} is too small for [{self.low}, {self.high}]")
 
     def _n_grid(self) -> int:
         return int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
@@ -155,8 +171,8 @@ class Float(_Numeric):
         return min(max((v - self.low) / (self.high - self.low), 0.0), 1.0)
 
     def check(self, name: str, value: Any) -> None:
-        if not _is_real(value) or not math.isfinite(value):
-            raise ConfigError(name, f"{value!r} is not a finite real number")
+        if not _is_real(value) or not _is_finite(value):
+            raise ConfigError(name, f"{value!r:.40} is not a finite real number")
         tol = 1e-9 * max(1.0, abs(self.high - self.low))
         if not self.low - tol <= value <= self.high + tol:
             raise ConfigError(name, f"{value!r} is outside [{self.low}, {self.high}]")
@@ -170,7 +186,8 @@ class Int(_Numeric):
     """An integer parameter in ``[low, high]`` (both included).
 
     Args:
-        low, high: Integer bounds, ``low <= high``.
+        low, high: Integer bounds, ``low <= high``, within ``+-2**44`` (beyond it the
+            unit-cube encoding cannot tell neighbouring integers apart).
         log: Sample and model on a log scale (needs ``low >= 1`` and ``step == 1``).
         step: Only ``low + k * step`` values.
     """
@@ -185,9 +202,18 @@ class Int(_Numeric):
             v = getattr(self, attr)
             if not _is_integer(v):
                 raise SearchSpaceError(name, f"{attr}={v!r} is not an integer")
+        for attr in ("low", "high"):
+            if abs(getattr(self, attr)) > MAX_INT_MAGNITUDE:
+                raise SearchSpaceError(
+                    name, f"{attr}={getattr(self, attr)!r:.40} is beyond +-2**44, where the unit-cube "
+                    "encoding cannot tell integers apart (use Float for such ranges)"
+                )
         self._validate_bounds(name)
         if self.log and self.step != 1:
             raise SearchSpaceError(name, f"log=True cannot be combined with step={self.step}")
+
+    def _n_grid(self) -> int:
+        return (self.high - self.low) // self.step + 1  # exact in integers
 
     def from_unit(self, u: float) -> int:
         if self.log:
@@ -286,6 +312,8 @@ class Fixed(Param):
             raise SearchSpaceError(
                 name, f"fixed value {self.value!r} is not a str, int, float, bool or None"
             )
+        if isinstance(self.value, float) and not math.isfinite(self.value):
+            raise SearchSpaceError(name, f"fixed value {self.value!r} is not finite")
 
     def check(self, name: str, value: Any) -> None:
         if type(value) is not type(self.value) or value != self.value:
@@ -333,10 +361,12 @@ class Choice(Param):
 
     def to_unit(self, value: Any) -> float:
         names = self.option_names
+        if not isinstance(value, str) or value not in names:
+            raise ConfigError(None, f"{value!r} is not one of the options {list(names)}")
         return (names.index(value) + 0.5) / len(names)
 
     def check(self, name: str, value: Any) -> None:
-        if value not in self.options:
+        if not isinstance(value, str) or value not in self.options:
             raise ConfigError(name, f"{value!r} is not one of the options {list(self.options)}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -344,50 +374,3 @@ class Choice(Param):
             "type": self.type_name,
             "options": {k: {n: p.to_dict() for n, p in sub.items()} for k, sub in self.options.items()},
         }
-
-
-_TYPES: dict[str, type[Param]] = {c.type_name: c for c in (Float, Int, Categorical, Fixed, Choice)}
-
-
-def _number(name: str, key: str, raw: Any) -> Any:
-    # YAML 1.1 reads "1e-5" as a string; accept numeric strings for bounds.
-    if isinstance(raw, str):
-        try:
-            return float(raw) if any(ch in raw for ch in ".eE") else int(raw)
-        except ValueError:
-            raise SearchSpaceError(name, f"{key}={raw!r} is not a number") from None
-    return raw
-
-
-def param_from_dict(name: str, spec: Any) -> Param:
-    """Build a parameter from its :meth:`Param.to_dict` form (as read from JSON or YAML)."""
-    if isinstance(spec, Param):
-        return spec
-    if not isinstance(spec, Mapping) or "type" not in spec:
-        raise SearchSpaceError(name, f"expected a mapping with a 'type' key, got {spec!r}")
-    kind = spec["type"]
-    cls = _TYPES.get(kind)
-    if cls is None:
-        raise SearchSpaceError(name, f"unknown type {kind!r}; known types: {sorted(_TYPES)}")
-    args = {k: v for k, v in spec.items() if k != "type"}
-    try:
-        if cls is Float or cls is Int:
-            for key in ("low", "high", "step"):
-                if key in args and args[key] is not None:
-                    args[key] = _number(name, key, args[key])
-            if cls is Int and args.get("step") is None:
-                args.pop("step", None)
-            return cls(**args)
-        if cls is Choice:
-            options = args.get("options")
-            if not isinstance(options, Mapping):
-                raise SearchSpaceError(name, "a choice needs 'options': a mapping of option name to sub-space")
-            return Choice(
-                {
-                    opt: {n: param_from_dict(n, p) for n, p in (sub or {}).items()}
-                    for opt, sub in options.items()
-                }
-            )
-        return cls(**args)
-    except TypeError as exc:
-        raise SearchSpaceError(name, f"bad fields for type {kind!r}: {exc}") from None

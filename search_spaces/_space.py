@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hpo.errors import ConfigError, SearchSpaceError
-from hpo.search_spaces._params import Categorical, Choice, Fixed, Float, Int, Param, param_from_dict
+from hpo.search_spaces._dicts import param_from_dict
+from hpo.search_spaces._params import Categorical, Choice, Fixed, Float, Int, Param
 
 if TYPE_CHECKING:
     import numpy as np
@@ -247,7 +248,7 @@ class SearchSpace:
                 if name not in config:
                     raise ConfigError(name, "missing from config")
                 fixed.check(name, config[name])
-        extra = sorted(set(config) - expected)
+        extra = sorted(set(config) - expected, key=repr)  # keys of any type
         if extra:
             raise ConfigError(extra[0], "not an active parameter of this space")
 

@@ -50,29 +50,39 @@ class JobChannel(Protocol):
     def failed(self, reason: str, tb: str | None, elapsed: float) -> None: ...
 
 
-def call_objective(objective: Callable[..., Any], config: Mapping[str, Any], budget: JobBudget) -> Any:
-    """Call ``objective(config, budget)``, or ``objective(config)`` if it takes one argument."""
+def call_objective(
+    objective: Callable[..., Any], config: Mapping[str, Any], budget: JobBudget, seed: int | None = None
+) -> Any:
+    """Call ``objective(config, budget)``, or ``objective(config)`` if it takes one argument.
+
+    A ``seed`` (a re-evaluation's held-out seed) is passed as ``seed=`` when the objective
+    has a parameter named ``seed``; it is never counted as the budget argument.
+    """
     try:
-        takes_budget = _takes_budget(objective)
+        takes_budget, takes_seed = _signature(objective)
     except TypeError:  # unhashable callable
-        takes_budget = _inspect_takes_budget(objective)
-    return objective(dict(config), budget) if takes_budget else objective(dict(config))
+        takes_budget, takes_seed = _inspect_signature(objective)
+    kwargs = {"seed": seed} if seed is not None and takes_seed else {}
+    return objective(dict(config), budget, **kwargs) if takes_budget else objective(dict(config), **kwargs)
 
 
 @functools.lru_cache(maxsize=128)
-def _takes_budget(objective: Callable[..., Any]) -> bool:
-    return _inspect_takes_budget(objective)
+def _signature(objective: Callable[..., Any]) -> tuple[bool, bool]:
+    return _inspect_signature(objective)
 
 
-def _inspect_takes_budget(objective: Callable[..., Any]) -> bool:
+def _inspect_signature(objective: Callable[..., Any]) -> tuple[bool, bool]:
+    """(takes a budget argument, has a ``seed`` parameter)."""
     try:
         params = inspect.signature(objective).parameters.values()
     except (TypeError, ValueError):  # builtins and some C callables
-        return True
+        return True, False
+    takes_seed = any(p.name == "seed" and p.kind is not p.POSITIONAL_ONLY for p in params)
     positional = [
-        p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+        p for p in params
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) and p.name != "seed"
     ]
-    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in positional)
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in positional), takes_seed
 
 
 def run_job(

@@ -36,6 +36,7 @@ similar), as with Ray Tune's ``storage_path``.
 from __future__ import annotations
 
 import math
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -48,7 +49,16 @@ from hpo.execution._ray_outcomes import RayOutcomes, _Run, _Slot
 from hpo.execution.base import BaseExecutor, Event, Failed, Stopped
 from hpo.trial import Decision, Job
 
-__all__ = ["RayExecutor", "normalize_resources"]
+__all__ = ["RayExecutor", "normalize_resources", "redact"]
+
+
+def redact(text: str) -> str:
+    """``text`` with the ``user:password@`` of any URL in it replaced by ``***@``.
+
+    Error messages name the cluster address; credentials in it are never shown.
+    """
+    return re.sub(r"(//)[^/@\s'\"]+@", r"\1***@", text)
+
 
 class RayExecutor(RayOutcomes, BaseExecutor):
     """Runs jobs as Ray tasks, with per-trial resources, streaming reports and retries.
@@ -132,7 +142,7 @@ class RayExecutor(RayOutcomes, BaseExecutor):
             try:
                 ray.init(**kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise HPOError(f"could not connect to the Ray cluster at {self.address!r}: {exc}") from exc
+                raise HPOError(redact(f"could not connect to the Ray cluster at {self.address!r}: {exc}")) from exc
         self._artifact_root = artifact_root
         self._key = uuid.uuid4().hex
         from hpo.execution._shipping import ship_objective

@@ -9,20 +9,54 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from hpo.trial import Observation, Report, Trial, TrialStatus
+from hpo._reevaluation import ReevalRecord
+from hpo.errors import HPOError, StorageCorruptError, StorageError
+from hpo.trial import Observation, Report, Trial, TrialStatus, as_objectives
 
-__all__ = ["StudySpec", "BaseStorage", "trial_to_row", "trial_from_row", "dumps", "loads", "SCHEMA_VERSION"]
+__all__ = [
+    "StudySpec", "BaseStorage", "trial_to_row", "trial_from_row", "report_from_row", "decoded", "dumps", "loads",
+    "SCHEMA_VERSION",
+]
 
 SCHEMA_VERSION = 3  # 2 added trials.notes; 3 typed fields (reached, restarts, retries, parent) and observations
 
 
 def dumps(value: Any) -> str:
-    """JSON with NaN/inf allowed (they round-trip through Python's json)."""
-    return json.dumps(value, sort_keys=True, default=repr)
+    """JSON with NaN/inf allowed (they round-trip through Python's json).
+
+    What JSON cannot hold (objects, keys that are not strings, cycles, ints too long to
+    print) is written as a repr, so recording what an objective returned never fails.
+    """
+    try:
+        return json.dumps(value, sort_keys=True, default=_safe_repr)
+    except (TypeError, ValueError, RecursionError):
+        return json.dumps(_jsonable(value, 0), sort_keys=True)
+
+
+def _safe_repr(value: Any) -> str:
+    if isinstance(value, int) and value.bit_length() > 10_000:  # Python refuses to print it
+        return f"<int of {value.bit_length()} bits>"
+    try:
+        return repr(value)
+    except Exception:  # noqa: BLE001 - whatever a user's __repr__ raises
+        return f"<{type(value).__name__} object>"
+
+
+def _jsonable(value: Any, depth: int) -> Any:
+    """``value`` with string keys, no cycles (cut at depth 32) and reprs for the rest."""
+    if depth > 32:
+        return _safe_repr(value)
+    if isinstance(value, Mapping):
+        return {k if isinstance(k, str) else _safe_repr(k): _jsonable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, depth + 1) for v in value]
+    if isinstance(value, (str, float, bool, type(None))) or (isinstance(value, int) and value.bit_length() <= 10_000):
+        return value
+    return _safe_repr(value)
 
 
 def loads(text: str | None) -> Any:
@@ -70,7 +104,25 @@ class StudySpec:
 
     @classmethod
     def from_json(cls, text: str) -> StudySpec:
-        return cls(**json.loads(text))
+        """The spec that :meth:`to_json` wrote.
+
+        Raises:
+            ValueError, TypeError: for text that is not a study record (not JSON, unknown
+                or missing fields, or fields of the wrong type), naming the field.
+        """
+        spec = cls(**json.loads(text))
+        for name, kind in (("name", str), ("space", Mapping), ("budget", Mapping), ("settings", Mapping)):
+            if not isinstance(getattr(spec, name), kind):
+                raise ValueError(f"field {name!r} is {type(getattr(spec, name)).__name__}, not {kind.__name__}")
+        if spec.objective is not None and not isinstance(spec.objective, str):
+            raise ValueError(f"field 'objective' is {type(spec.objective).__name__}, not str")
+        if isinstance(spec.created_at, bool) or not isinstance(spec.created_at, (int, float)):
+            raise ValueError(f"field 'created_at' is {type(spec.created_at).__name__}, not a number")
+        try:
+            as_objectives(spec.metric, spec.mode)
+        except (HPOError, TypeError) as exc:
+            raise ValueError(f"fields 'metric'/'mode': {exc}") from None
+        return spec
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -121,8 +173,48 @@ def trial_to_row(trial: Trial) -> dict[str, Any]:
     return row
 
 
+_REAL = (int, float)
+#: The type each decoded trial field must have (None is allowed for the optional ones).
+_ROW_TYPES: dict[str, tuple[Any, bool]] = {
+    "trial_id": (int, False), "config": (Mapping, False), "metrics": (Mapping, False),
+    "budget": (_REAL, False), "cost": (_REAL, False), "value": (_REAL, True), "reason": (str, True),
+    "traceback": (str, True), "requeued_from": (int, True), "created_at": (_REAL, True),
+    "started_at": (_REAL, True), "finished_at": (_REAL, True), "last_step": (_REAL, True),
+    "worker": (str, True), "reached": (_REAL, True), "parent": (int, True),
+}  # fmt: skip
+
+
+def decoded(location: str | None, what: str, decode: Callable[[Any], Any], row: Any) -> Any:
+    """``decode(row)``, or :class:`StorageCorruptError` naming the file and what was damaged."""
+    try:
+        return decode(row)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # JSONDecodeError is a ValueError
+        raise StorageCorruptError(
+            f"study file {location!r} is corrupt: {what} is unreadable ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def report_from_row(row: Mapping[str, Any]) -> Report:
+    """A report from its row (``step``, ``metrics`` as JSON, ``elapsed``).
+
+    Raises:
+        ValueError: naming the field, for a damaged row.
+    """
+    metrics = loads(row["metrics"])
+    if not isinstance(metrics, Mapping):
+        raise ValueError(f"its metrics are {type(metrics).__name__}, not a dict")
+    for name in ("step", "elapsed"):
+        if isinstance(row[name], bool) or not isinstance(row[name], _REAL):
+            raise ValueError(f"its {name} is {type(row[name]).__name__}, not a number")
+    return Report(row["step"], metrics, row["elapsed"])
+
+
 def trial_from_row(row: Mapping[str, Any]) -> Trial:
-    """A trial from a row; a row of schema version 2 has its typed fields in ``notes``."""
+    """A trial from a row; a row of schema version 2 has its typed fields in ``notes``.
+
+    Raises:
+        ValueError, TypeError, KeyError: naming the field, for a damaged row.
+    """
     keys = set(row.keys())
     data = {name: row[name] for name in _TRIAL_FIELDS if name in keys}
     data["config"] = loads(data["config"])
@@ -137,6 +229,10 @@ def trial_from_row(row: Mapping[str, Any]) -> Trial:
     data["restarts"] = int(data.get("restarts") or 0)
     data["retries"] = int(data.get("retries") or 0)
     data["status"] = TrialStatus(data["status"])
+    for name, (kind, optional) in _ROW_TYPES.items():
+        value = data.get(name)
+        if not (optional and value is None) and (isinstance(value, bool) or not isinstance(value, kind)):
+            raise ValueError(f"field {name!r} holds {type(value).__name__} {value!r:.40}")
     return Trial(**data)
 
 
@@ -192,6 +288,21 @@ class BaseStorage(ABC):
     @abstractmethod
     def observations(self) -> list[Observation]:
         """Every recorded observation, in the order they were made."""
+
+    def add_reevaluation(self, record: ReevalRecord) -> None:
+        """Record one held-out re-evaluation run (:mod:`hpo.reevaluate`).
+
+        A record for the same ``(trial_id, seed)`` replaces the earlier one. The default
+        raises: a storage that does not override it cannot keep re-evaluations.
+
+        Raises:
+            StorageError: naming the storage class.
+        """
+        raise StorageError(f"{type(self).__name__} cannot store re-evaluations (it does not implement add_reevaluation)")
+
+    def reevaluations(self) -> list[ReevalRecord]:
+        """Every stored re-evaluation record, ordered by trial id and seed. The default: none."""
+        return []
 
     def close(self) -> None:
         """Release files and locks. The default does nothing."""

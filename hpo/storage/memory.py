@@ -6,6 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from hpo._reevaluation import ReevalRecord
 from hpo.errors import StorageError, StudyMismatchError
 from hpo.storage.base import BaseStorage, StudySpec
 from hpo.trial import Observation, Report, Trial
@@ -21,6 +22,7 @@ class MemoryStorage(BaseStorage):
         self._trials: dict[int, Trial] = {}
         self._reports: dict[int, list[Report]] = {}
         self._observations: list[Observation] = []
+        self._reevaluations: dict[tuple[int, int], ReevalRecord] = {}
 
     def create_study(self, spec: StudySpec) -> None:
         if self._spec is not None:
@@ -65,3 +67,11 @@ class MemoryStorage(BaseStorage):
 
     def observations(self) -> list[Observation]:
         return list(self._observations)
+
+    def add_reevaluation(self, record: ReevalRecord) -> None:
+        if record.trial_id not in self._trials:
+            raise StorageError(f"trial {record.trial_id} does not exist")
+        self._reevaluations[(record.trial_id, record.seed)] = record
+
+    def reevaluations(self) -> list[ReevalRecord]:
+        return [self._reevaluations[k] for k in sorted(self._reevaluations)]

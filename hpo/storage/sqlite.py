@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
@@ -21,13 +23,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
+from hpo._reevaluation import ReevalRecord
 from hpo.errors import StorageCorruptError, StorageError, StorageLockedError, StudyMismatchError
 from hpo.storage.base import (
     SCHEMA_VERSION,
     BaseStorage,
     StudySpec,
+    decoded,
     dumps,
     loads,
+    report_from_row,
     trial_from_row,
     trial_to_row,
 )
@@ -73,7 +78,19 @@ CREATE TABLE IF NOT EXISTS reports (
     recorded_at REAL NOT NULL,
     PRIMARY KEY (trial_id, seq)
 );
+CREATE TABLE IF NOT EXISTS reevaluations (
+    trial_id INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    value REAL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (trial_id, seed)
+);
 """
+# ``reevaluations`` came after schema version 3 without a version bump: the table is only
+# added, so older readers ignore it, and files without it get it at their first re-evaluation.
+_REEVAL_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS reevaluations") :].rstrip().rstrip(";")
 
 
 def parse_sqlite_url(url: str | os.PathLike[str]) -> str:
@@ -121,18 +138,24 @@ class SQLiteStorage(BaseStorage):
         import fcntl
 
         lock_path = f"{self.path}.lock"
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)  # the umask applies, as to the study file
+        except OSError as exc:
+            raise StorageError(f"cannot create the lock file {lock_path!r} of the study: {exc.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            # the holder wrote "PID HOST" (older versions: "PID")
+            pid, _, host = os.pread(fd, 256, 0).decode(errors="replace").strip().partition(" ")
             os.close(fd)
             raise StorageLockedError(
-                f"study file {str(self.path)!r} is locked by another running driver (pid {holder}); "
-                "stop it first; to read the study while it runs, use hpo.load_study(path) or `hpo status`"
+                f"study file {str(self.path)!r} is locked by another running driver (pid {pid or 'unknown'})"
+                f"{f' on host {host!r}' if host else ''}; stop it first; to read the study while it runs, "
+                "use hpo.load_study(path) or `hpo status`"
             ) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}".encode(), 0)
         self._lock_fd = fd
 
     def _connect(self, timeout: float) -> sqlite3.Connection:
@@ -154,8 +177,10 @@ class SQLiteStorage(BaseStorage):
                 raise StorageLockedError(
                     f"study file {str(self.path)!r} is locked ({exc}) while trying to {action}"
                 ) from exc
+            if "decode" in str(exc):  # "Could not decode to UTF-8 column ...": damaged text
+                raise StorageCorruptError(f"study file {str(self.path)!r} is corrupt ({exc})") from exc
             raise StorageError(f"cannot {action} in {str(self.path)!r}: {exc}") from exc
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             raise StorageCorruptError(
                 f"study file {str(self.path)!r} is corrupt or not a SQLite database ({exc}); "
                 "it was left untouched"
@@ -165,6 +190,11 @@ class SQLiteStorage(BaseStorage):
         conn = self._db
         with self._errors("open the study"):
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not tables and self.readonly:
+                raise StorageCorruptError(
+                    f"study file {str(self.path)!r} holds no hyperbandit study: it is empty (truncated, "
+                    "or its driver has not created the study yet)"
+                )
             if tables and "hpo_meta" not in tables:
                 raise StudyMismatchError(
                     f"{str(self.path)!r} is a SQLite database but not a hyperbandit study "
@@ -175,6 +205,10 @@ class SQLiteStorage(BaseStorage):
                 if check != "ok":
                     raise StorageCorruptError(f"study file {str(self.path)!r} failed its integrity check: {check}")
                 version = conn.execute("SELECT value FROM hpo_meta WHERE key='schema_version'").fetchone()
+                if version is not None and not str(version[0]).isdecimal():
+                    raise StorageCorruptError(
+                        f"study file {str(self.path)!r} has an unreadable schema version {version[0]!r:.40}"
+                    )
                 if version is not None and int(version[0]) in (1, 2) and not self.readonly:
                     self._migrate(int(version[0]))
                     version = (str(SCHEMA_VERSION),)
@@ -305,14 +339,14 @@ class SQLiteStorage(BaseStorage):
     def trials(self) -> list[Trial]:
         with self._errors("read trials"):
             rows = self._db.execute("SELECT * FROM trials ORDER BY trial_id").fetchall()
-        return [trial_from_row(r) for r in rows]
+        return [decoded(self.location, f"trial {r['trial_id']}", trial_from_row, r) for r in rows]
 
     def reports(self, trial_id: int) -> list[Report]:
         with self._errors(f"read reports of trial {trial_id}"):
             rows = self._db.execute(
                 "SELECT step, metrics, elapsed FROM reports WHERE trial_id=? ORDER BY seq", (trial_id,)
             ).fetchall()
-        return [Report(r["step"], loads(r["metrics"]), r["elapsed"]) for r in rows]
+        return [decoded(self.location, f"a report of trial {trial_id}", report_from_row, r) for r in rows]
 
     def add_observation(self, observation: Observation) -> None:
         self._write(
@@ -323,11 +357,35 @@ class SQLiteStorage(BaseStorage):
 
     def observations(self) -> list[Observation]:
         with self._errors("read observations"):
-            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if "observations" not in tables:  # a version-2 file opened read-only
+            if not self._has_table("observations"):  # a version-2 file opened read-only
                 return []
             rows = self._db.execute("SELECT data FROM observations ORDER BY seq").fetchall()
-        return [Observation.from_dict(loads(r["data"])) for r in rows]
+        return [decoded(self.location, "an observation", lambda r: Observation.from_dict(loads(r["data"])), r)
+                for r in rows]
+
+    def add_reevaluation(self, record: ReevalRecord) -> None:
+        if self.readonly:
+            raise StorageError(f"{str(self.path)!r} was opened read-only; cannot record a re-evaluation")
+        value = record.value if record.value is not None and math.isfinite(record.value) else None
+        with self._errors(f"record a re-evaluation of trial {record.trial_id}"), self._tx() as conn:
+            conn.execute(_REEVAL_TABLE)
+            if conn.execute("SELECT 1 FROM trials WHERE trial_id=?", (record.trial_id,)).fetchone() is None:
+                raise StorageError(f"trial {record.trial_id} does not exist in {str(self.path)!r}")
+            conn.execute(
+                "INSERT OR REPLACE INTO reevaluations(trial_id, seed, value, status, reason, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (record.trial_id, record.seed, value, record.status, record.reason, record.created_at),
+            )
+
+    def reevaluations(self) -> list[ReevalRecord]:
+        with self._errors("read re-evaluations"):
+            if not self._has_table("reevaluations"):
+                return []
+            rows = self._db.execute("SELECT * FROM reevaluations ORDER BY trial_id, seed").fetchall()
+        return [ReevalRecord(r["trial_id"], r["seed"], r["value"], r["status"], r["reason"], r["created_at"]) for r in rows]
+
+    def _has_table(self, name: str) -> bool:
+        return self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
 
     def close(self) -> None:
         if self._conn is not None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hpo.errors import StudyMismatchError
+from hpo._reevaluation import ReevalRecord
+from hpo.errors import StorageError, StudyMismatchError
 from hpo.storage.base import BaseStorage, StudySpec
 from hpo.trial import Observation, Report, TrialStatus
 
@@ -106,6 +107,23 @@ class StorageContract:
         storage.add_observation(second)
         assert storage.observations() == [first, second]
 
+    def test_reevaluations_replace_by_trial_and_seed(self, storage: BaseStorage) -> None:
+        storage.create_study(SPEC)
+        a, b = storage.create_trial({"x": 0.2}), storage.create_trial({"x": 0.8})
+        assert storage.reevaluations() == []
+        first = ReevalRecord(b.trial_id, 11, 0.5, "COMPLETED", None, 1.0)
+        failed = ReevalRecord(a.trial_id, 11, None, "FAILED", "ValueError: seed 11", 2.0)
+        storage.add_reevaluation(first)
+        storage.add_reevaluation(failed)
+        storage.add_reevaluation(ReevalRecord(a.trial_id, 10, 0.25, "COMPLETED", None, 3.0))
+        again = ReevalRecord(b.trial_id, 11, 0.75, "COMPLETED", None, 4.0)
+        storage.add_reevaluation(again)  # the same trial and seed: the newer run replaces it
+        got = storage.reevaluations()
+        assert [(r.trial_id, r.seed) for r in got] == [(a.trial_id, 10), (a.trial_id, 11), (b.trial_id, 11)]
+        assert got[1] == failed and got[2] == again
+        with pytest.raises(StorageError, match="trial 99"):
+            storage.add_reevaluation(ReevalRecord(99, 1, 0.0))
+
     def test_durable_across_reopen(self, tmp_path: Path) -> None:
         path = tmp_path / "durable.db"
         first = self.make_storage(path)
@@ -116,11 +134,13 @@ class StorageContract:
         t = first.create_trial({"x": 0.1})
         first.update_trial(t.evolve(status=TrialStatus.RUNNING))
         first.add_report(t.trial_id, Report(0, {"loss": 2.0}, 0.0))
+        first.add_reevaluation(ReevalRecord(t.trial_id, 10_000, 1.5, "COMPLETED", None, 5.0))
         first.close()
         second = self.reopen(path)
         try:
             assert second.load_study() == SPEC
             assert [x.status for x in second.trials()] == [TrialStatus.RUNNING]
             assert second.reports(t.trial_id)[0].metrics == {"loss": 2.0}
+            assert second.reevaluations() == [ReevalRecord(t.trial_id, 10_000, 1.5, "COMPLETED", None, 5.0)]
         finally:
             second.close()

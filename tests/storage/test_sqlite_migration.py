@@ -76,3 +76,24 @@ def test_version_2_notes_become_typed_fields(tmp_path):
     row = conn.execute("SELECT reached, restarts, parent, notes FROM trials").fetchone()
     conn.close()
     assert row[:3] == (3.0, 1, 4) and json.loads(row[3]) == {"replaces": 2}
+
+
+def test_a_file_from_before_reevaluations_gets_the_table_at_its_first_one(tmp_path):
+    from hpo._reevaluation import ReevalRecord
+
+    path = tmp_path / "v3.db"
+    with SQLiteStorage(path) as storage:
+        storage.create_study(StudySpec("v3", "loss", "min", {}, {"min": 1, "max": 1}, None, {}))
+        trial = storage.create_trial({"x": 0.5})
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE reevaluations")  # as written by hyperbandit before re-evaluations
+    conn.commit()
+    conn.close()
+    with SQLiteStorage(path, readonly=True) as reader:
+        assert reader.reevaluations() == []
+    with SQLiteStorage(path, lock=False) as storage:  # no driver lock: works beside a running study
+        storage.add_reevaluation(ReevalRecord(trial.trial_id, 7, 0.5, "COMPLETED", None, 1.0))
+    with SQLiteStorage(path, readonly=True) as reader:
+        assert [(r.seed, r.value) for r in reader.reevaluations()] == [(7, 0.5)]
+        version = reader._db.execute("SELECT value FROM hpo_meta WHERE key='schema_version'").fetchone()[0]
+    assert version == str(SCHEMA_VERSION)
