@@ -1,4 +1,10 @@
-"""Sequential black-box optimization runs: ours (GP-LogEI) against Optuna and random search."""
+"""Sequential black-box optimization runs: ours (GP-LogEI) against Optuna, SMAC3, HEBO, Syne Tune and random search.
+
+Peers: SMAC3's HPO facade (Lindauer et al., JMLR 2022) runs in-process
+(:mod:`benchmarks.peers.smac_hpo`); HEBO (Cowen-Rivers et al., JAIR 2022) and Syne Tune's GP
+BO (Salinas et al., AutoML 2022) need ``numpy<1.27`` and run in ``.venv-peers`` behind an
+ask/tell pipe (:mod:`benchmarks.peers._pipe`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,22 @@ import time
 import warnings
 from typing import Any
 
-METHODS = ("hpo-gp-logei", "optuna-gp", "optuna-tpe", "random")
+METHODS = ("hpo-gp-logei", "optuna-gp", "optuna-tpe", "random", "smac-hpo", "hebo", "synetune-bo")
+#: Methods that run in the peers' environment, and the module each needs there.
+PEER_MODULES = {"hebo": "hebo", "synetune-bo": "syne_tune"}
+
+
+def unavailable(method: str) -> str | None:
+    """Why ``method`` cannot run here (its library is missing), or None."""
+    if method == "smac-hpo":
+        import importlib.util
+
+        return None if importlib.util.find_spec("smac") else "`smac` is not installed (`pip install smac`)"
+    if method in PEER_MODULES:
+        from benchmarks.peers import peer_unavailable
+
+        return peer_unavailable(PEER_MODULES[method])
+    return None
 
 
 def _done(trial_id: int, config: dict[str, Any], value: float) -> Any:
@@ -90,6 +111,14 @@ def run_one(problem_key: str, method: str, seed: int, evals: int) -> dict[str, A
             value = problem.evaluate(config)
             values.append(value)
             searcher.observe([_done(i + 1, config, value)])
+    elif method == "smac-hpo":
+        from benchmarks.peers.smac_hpo import smac_run
+
+        values, times = smac_run(problem, seed, evals)
+    elif method in PEER_MODULES:
+        from benchmarks.peers._pipe import peer_bo_run
+
+        values, times = peer_bo_run(problem, method, seed, evals)
     else:
         values, times = optuna_run(problem, method, seed, evals)
     best = float("inf")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmarks.multifidelity import OURS, PEERS
+from benchmarks.multifidelity import LIBRARY_PEERS, OURS, PEERS
 
 MF_OURS = ("hpo-asha", "hpo-hyperband", "hpo-asha-bo", "hpo-hyperband-bo", "hpo-asha-bo-ts", "hpo-hyperband-bo-ts")  # multi-fidelity ones
 
@@ -48,15 +48,19 @@ def report(
     stem: str = "multifidelity",
     live: bool = False,
     cash: bool = False,
+    unavailable: dict[str, str] | None = None,
 ) -> str:
-    """The markdown report; ``live`` for the digits task (best-known = best value any run reported)."""
+    """The markdown report; ``live`` for the digits task (best-known = best value any run reported).
+
+    ``unavailable`` names the requested methods that could not run here, with the reason.
+    """
     import numpy as np
 
     full = 9 if cash else 27 if live else 52
     tasks = sorted({r["task"] for r in runs}, key=lambda t: (not t.isdigit(), int(t) if t.isdigit() else t))
     main = [r for r in runs if r["workers"] == 4]
     best = {t: max([refs.get(t, -np.inf)] + [max(r["values"]) for r in runs if r["task"] == t]) for t in tasks}
-    methods = [m for m in OURS + PEERS if any(r["method"] == m for r in main)]
+    methods = [m for m in OURS + PEERS + LIBRARY_PEERS if any(r["method"] == m for r in main)]
     title = (
         "# Multi-fidelity benchmark, live conditional task: which scikit-learn learner and its settings "
         "(`benchmarks/cash_mf.py`), fidelity = training-set fraction in 9 steps; an 'epoch' below is one step"
@@ -94,7 +98,19 @@ def report(
         "`hpo-*-bo` are model-based (GP BO fitted on the largest budget with >= d+1 results, 1/3 random configs, BOHB-style, and a further random share of 1 - trust, the trust growing with Kendall's tau between the fitted rung and the next: `BOSearcher`), "
         "with LogEI (qLogNEI over the running configs); `hpo-*-bo-ts` pick by Thompson sampling (one joint GP posterior draw "
         "over 512 random and 67 incumbent-local candidates), which needs no pending-point integration and is 5x cheaper per suggestion; "
-        f"`hpo-random` = random search, every trial {full} epochs.",
+        f"`hpo-random` = random search, every trial {full} epochs."
+        + (
+            " Library peers (LCBench only, `benchmarks/peers/`): `synetune-mobster`, `synetune-hypertune`, `synetune-bohb` = "
+            "Syne Tune 0.13's MOBSTER, HyperTune (4 brackets) and BOHB (asynchronous, stopping type, grace period 1, "
+            "reduction 3) on its simulator backend with 4 workers (`UserBlackboxBackend` over the same LCBench surrogate; "
+            "its clock adds the scheduler's real compute time, so results depend a little on the machine's load), "
+            "the trace being every result the backend handed the tuner; "
+            f"`dehb` = DEHB 0.1.2 and `smac-mf` = SMAC3's MultiFidelityFacade (Hyperband, eta 3, budgets 1..{full}), ask/tell, "
+            "one evaluation at a time; both train every evaluation from scratch, so each pays its whole fidelity "
+            "(2, 6, 17 or 52 epochs) and a promoted config pays again."
+            if any(m in LIBRARY_PEERS for m in methods)
+            else ""
+        ),
         "",
     ]
     # which of ours is best overall (mean rank of final median regret over tasks)
@@ -110,22 +126,25 @@ def report(
                 finals[(t, m)] = float(np.median(c[:, -1]))
                 counts[(t, m)] = len(mr)
     ours_mf = [m for m in MF_OURS if all((t, m) in finals for t in tasks)]
-    peers = [p for p in PEERS + ("hpo-random",) if any((t, p) in finals for t in tasks)]
+    acceptance = [p for p in PEERS + ("hpo-random",) if any((t, p) in finals for t in tasks)]
+    peers = acceptance + [p for p in LIBRARY_PEERS if any((t, p) in finals for t in tasks)]
+    fraction = {p: 5 if p == "hpo-random" else 2 if p in LIBRARY_PEERS else 3 for p in peers}
 
     def reach(m: str, t: str, p: str) -> tuple[int | None, bool]:
         """Epochs ``m``'s median curve needs to reach peer ``p``'s final median regret on ``t``, and whether that is in time."""
         hit = first_reach(curves[(t, m)], finals[(t, p)])
-        limit = epochs // 5 if p == "hpo-random" else epochs // 3
+        limit = epochs // fraction[p]
         return hit, hit is not None and hit <= limit
 
     wins = {m: {p: sum(reach(m, t, p)[1] for t in tasks if (t, p) in finals) for p in peers} for m in ours_mf}
     ranks = {m: np.mean([sorted(finals[(t, o)] for o in ours_mf).index(finals[(t, m)]) for t in tasks]) for m in ours_mf}
-    # the best: most (task, peer) targets reached in time; ties by mean rank of the final regret
-    champion = min(ours_mf, key=lambda m: (-sum(wins[m].values()), ranks[m])) if ours_mf else None
+    # the best: most (task, peer) targets of the acceptance (Ray Tune, Optuna, random) reached in time; ties by mean rank
+    champion = min(ours_mf, key=lambda m: (-sum(wins[m][p] for p in acceptance), ranks[m])) if ours_mf else None
     lines += [
         f"Best of ours: **{champion}** (most task/peer targets of the acceptance reached in time; ties by mean rank of final median regret).",
         "",
     ]
+    lines += [f"- Not run: `{m}`: {why}" for m, why in (unavailable or {}).items()] + ([""] if unavailable else [])
     lines += ["## Final regret after the budget", "", "| task | best-known | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
     for t in tasks:
         cells = []
@@ -144,9 +163,11 @@ def report(
             f"## Epochs {champion} needs to reach each peer's final median regret",
             "",
             f"Target: at most 1/3 of the peer's {epochs} epochs against Ray Tune / Optuna ({epochs // 3}), "
-            f"at most 1/5 against full-budget random search ({epochs // 5}). Median curve over seeds.",
+            f"at most 1/5 against full-budget random search ({epochs // 5})"
+            + (f", at most 1/2 against the library peers ({epochs // 2})" if len(peers) > len(acceptance) else "")
+            + ". Median curve over seeds.",
             "",
-            "| task | " + " | ".join(p for p in PEERS + ("hpo-random",) if any((t, p) in finals for t in tasks)) + " |",
+            "| task | " + " | ".join(peers) + " |",
         ]
         lines.append("|---|" + "---|" * len(peers))
         seen = {p: sum((t, p) in finals for t in tasks) for p in peers}
@@ -160,18 +181,27 @@ def report(
                 cells.append(f"{hit if hit is not None else 'not reached'} ({'x' + format(epochs / hit, '.1f') + ' fewer' if hit else '-'}){' ✓' if ok else ''}")
             lines.append(f"| {t} | " + " | ".join(cells) + " |")
         lines += ["", "Tasks where each of our multi-fidelity methods reaches the peer's final median regret in time "
-                  "(1/3 of the epochs against Ray Tune / Optuna, 1/5 against random search):", "",
+                  "(1/3 of the epochs against Ray Tune / Optuna, 1/5 against random search"
+                  + (", 1/2 against the library peers" if len(peers) > len(acceptance) else "") + "):", "",
                   "| method | seeds | " + " | ".join(peers) + " |", "|---|---|" + "---|" * len(peers)]
         for m in ours_mf:
             n = sorted({counts[(t, m)] for t in tasks})
             lines.append(f"| {m} | {'-'.join(map(str, n[:: max(1, len(n) - 1)]))} | "
                          + " | ".join(f"{wins[m][p]}/{seen[p]}" for p in peers) + " |")
+        library = [p for p in peers if p in LIBRARY_PEERS]
+        if library:
+            lines += ["", f"Library peers: tasks where {champion} (our best, above) reaches the peer's final median regret "
+                      f"within 1/2 of the peer's {epochs} epochs ({epochs // 2}):", ""]
+            for p in library:
+                hits = [t for t in tasks if (t, p) in finals and reach(champion, t, p)[1]]
+                lines.append(f"- `{p}`: {len(hits)}/{seen[p]} tasks ({', '.join(hits) or 'none'}).")
         peer_n = {p: sorted({counts[(t, p)] for t in tasks if (t, p) in counts}) for p in peers}
         lines += ["", "Seeds per peer: " + ", ".join(f"{p} {'-'.join(map(str, v[:: max(1, len(v) - 1)]))}" for p, v in peer_n.items()) + "."]
-        recorded = [r for r in main if "restarts" in r]
-        if recorded:  # a Ray Tune trial re-reporting an epoch it had reported: a resume that retrained
-            lines.append(f"Ray Tune epochs re-trained after a pause: {sum(r['restarts'] for r in recorded)} "
-                         f"in the {len(recorded)} runs that count them.")
+        for library in ("Ray Tune", "Syne Tune"):
+            recorded = [r for r in main if "restarts" in r and r["method"].startswith(library.split()[0].lower())]
+            if recorded:  # a trial re-reporting an epoch it had reported: a resume that retrained
+                lines.append(f"{library} epochs re-trained after a pause: {sum(r['restarts'] for r in recorded)} "
+                             f"in the {len(recorded)} runs that count them.")
         lines.append("")
     # simulated time with 4 and 16 workers
     sim = [r for r in runs if r["method"] in OURS and "times" in r]

@@ -10,18 +10,61 @@ regret can be read against cumulative epochs and against simulated wall-clock ti
 * Ray Tune: a real ``Tuner`` run (function trainable, ``tune.report`` every epoch) with
   ``ASHAScheduler`` or ``HyperBandScheduler`` (whose paused trials resume from a
   checkpoint), stopped once the epoch budget is spent;
-* Optuna: ``TPESampler`` + ``HyperbandPruner`` (``trial.report``/``should_prune`` every epoch).
+* Optuna: ``TPESampler`` + ``HyperbandPruner`` (``trial.report``/``should_prune`` every epoch);
+* library peers (:data:`LIBRARY_PEERS`, LCBench only): Syne Tune's MOBSTER, Hyper-Tune and
+  BOHB on its simulator backend and DEHB, in the peers' environment
+  (:mod:`benchmarks.peers.mf_child`), and SMAC3's multi-fidelity facade here
+  (:mod:`benchmarks.peers.smac_mf`). DEHB and SMAC3 train each evaluation from scratch, so
+  each pays its whole fidelity in epochs.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from typing import Any
 
 OURS = ("hpo-asha", "hpo-hyperband", "hpo-asha-bo", "hpo-hyperband-bo", "hpo-asha-bo-ts", "hpo-hyperband-bo-ts", "hpo-random")
 PEERS = ("ray-asha", "ray-hyperband", "optuna-tpe-hyperband")
-METHODS = OURS + PEERS
+#: Peers from other HPO libraries, each with the module it needs (in the peers' environment,
+#: except ``smac``, which is in ours).
+PEER_LIBRARY = {"synetune-mobster": "syne_tune", "synetune-hypertune": "syne_tune", "synetune-bohb": "syne_tune",
+                "dehb": "dehb", "smac-mf": "smac"}
+LIBRARY_PEERS = tuple(PEER_LIBRARY)
+METHODS = OURS + PEERS + LIBRARY_PEERS
+
+
+def unavailable(method: str) -> str | None:
+    """Why ``method``'s library cannot run here (None when it can, or when it needs none)."""
+    import importlib.util
+
+    module = PEER_LIBRARY.get(method)
+    if module is None:
+        return None
+    if method == "smac-mf":
+        return None if importlib.util.find_spec(module) else f"`import {module}` failed: not installed in this environment"
+    return _peers_env_unavailable(module)
+
+
+@functools.cache
+def _peers_env_unavailable(module: str) -> str | None:
+    from benchmarks.peers import peer_unavailable
+
+    return peer_unavailable(module)
+
+
+def _library_peer(task: str, method: str, seed: int, epochs: int, workers: int) -> dict[str, Any]:
+    """A library peer's run on LCBench ``task``: SMAC3 here, the others in the peers' environment."""
+    if not task.isdigit():
+        raise ValueError(f"{method} runs on LCBench tasks only, not {task!r}")
+    if method == "smac-mf":
+        from benchmarks.peers.smac_mf import run_smac_mf
+
+        return run_smac_mf(task, seed, epochs)
+    from benchmarks.peers import run_child
+
+    return run_child("benchmarks.peers.mf_child", {"method": method, "task": task, "seed": seed, "epochs": epochs, "workers": workers})
 
 
 def _ours(task: str, method: str, seed: int, epochs: int, workers: int) -> dict[str, Any]:
@@ -239,6 +282,8 @@ def run_one(task: str, method: str, seed: int, epochs: int, workers: int = 4) ->
         out = _ours(task, method, seed, epochs, workers)
     elif method == "optuna-tpe-hyperband":
         out = _optuna(task, seed, epochs)
+    elif method in LIBRARY_PEERS:
+        out = _library_peer(task, method, seed, epochs, workers)
     else:
         out = _ray(task, method, seed, epochs)
     out["values"] = out["values"][:epochs]

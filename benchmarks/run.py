@@ -2,6 +2,7 @@
 
     python -m benchmarks.run bo --seeds 10 --evals 100          # full table (about 40 min on 2 cores)
     python -m benchmarks.run bo --quick                         # smoke test: 2 problems, 2 seeds, 15 evals
+    python -m benchmarks.run bo --methods smac-hpo hebo --seeds 3 --resume   # add peers to the existing table
     python -m benchmarks.run overhead --sizes 100 300 1000      # time per suggestion vs n
     python -m benchmarks.run mf --seeds 10                      # multi-fidelity on LCBench vs Ray Tune, Optuna
     python -m benchmarks.run replay --trials 10000              # simulated replay speed
@@ -10,6 +11,7 @@
     python -m benchmarks.run early --seeds 10 --trials 100      # LC-PFN early stopping on LCBench
     python -m benchmarks.run cash --seeds 10 --evals 100        # live sklearn CASH: Rising Bandits, BO, TPE, random
     python -m benchmarks.run cost --seeds 10                    # cost-aware search on LCBench (simulated cost)
+    python -m benchmarks.run ray-tune-adapter --seeds 5 --trials 30   # Ray Tune Tuner: HPOSearch vs random
 
 Results go to ``benchmarks/results/`` (markdown tables, PNG plots, raw JSON), with the
 exact command written at the top of each table file.
@@ -51,157 +53,6 @@ def _machine() -> str:
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
-def cmd_bo(args: argparse.Namespace) -> int:
-    from benchmarks.bo import METHODS, run_one
-    from benchmarks.problems import problems
-
-    keys = args.problems or (["branin", "hartmann6"] if args.quick else list(problems()))
-    methods = args.methods or list(METHODS)
-    seeds = list(range(2 if args.quick else args.seeds))
-    evals = 15 if args.quick else args.evals
-    tasks = [(p, m, s, evals) for p in keys for m in methods for s in seeds]
-    timing_evals = 0 if args.quick else args.timing_evals
-    if timing_evals:
-        tasks += [("hartmann6", m, 100 + s, timing_evals) for m in ("hpo-gp-logei", "optuna-gp") for s in range(args.timing_seeds)]
-    start = time.time()
-    runs: list[dict[str, Any]] = []
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(run_one, *t) for t in tasks]
-        for i, f in enumerate(futures):
-            runs.append(f.result())
-            r = runs[-1]
-            print(f"[{i + 1}/{len(tasks)}] {r['problem']} {r['method']} seed {r['seed']}: final regret {_fmt(r['regret'][-1])}", flush=True)
-    elapsed = time.time() - start
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = "bo_quick" if args.quick else "bo"
-    (out / f"{stem}_raw.json").write_text(json.dumps(runs))
-    main_runs = [r for r in runs if len(r["regret"]) == evals and r["seed"] < 100]
-    timing_runs = [r for r in runs if r["seed"] >= 100]
-    text = _bo_report(main_runs, timing_runs, keys, methods, evals, len(seeds), elapsed, stem)
-    (out / f"{stem}.md").write_text(text)
-    _bo_plot(main_runs, keys, methods, out / f"{stem}_regret.png")
-    print(text)
-    return 0
-
-
-def _bo_report(runs, timing_runs, keys, methods, evals, n_seeds, elapsed, stem) -> str:  # type: ignore[no-untyped-def]
-    import numpy as np
-
-    lines = [
-        "# Sequential BO benchmark: simple regret",
-        "",
-        f"Command: `{_command()}`  ",
-        f"Machine: {_machine()}; each run single-threaded (`torch.set_num_threads(1)`), 2 runs in parallel.  ",
-        f"{n_seeds} seeds x {evals} evaluations per method and problem, all in one run ({elapsed / 60:.1f} min).  ",
-        "Regret = best value so far - known optimum. Cells: median [Q1, Q3] over seeds.  ",
-        "Methods: `hpo-gp-logei` = hyperbandit BOSearcher (BoTorch SingleTaskGP Matérn-5/2 ARD + gamma priors, "
-        "noise >= 1e-6, Yeo-Johnson output warp of the gaps to the incumbent chosen by maximum likelihood (HEBO-style), "
-        "LogEI, Sobol initial design of max(5, d+1)); `optuna-gp` = Optuna GPSampler (greenlet installed); "
-        "`optuna-tpe` = TPESampler(multivariate=True); `random` = uniform random search.",
-        "",
-    ]
-    checkpoints = [c for c in (25, 50, 100) if c <= evals] or [evals]
-    summary: dict[str, dict[str, float]] = {}
-    for key in keys:
-        pruns = [r for r in runs if r["problem"] == key]
-        if not pruns:
-            continue
-        lines += [f"## {pruns[0]['name']}", ""]
-        head = "| method | " + " | ".join(f"regret @{c}" for c in checkpoints) + " | evals to reach TPE's final median | median s/suggestion @50 | @100 |"
-        lines += [head, "|" + "---|" * (len(checkpoints) + 4)]
-        tpe_final = None
-        tpe = [r["regret"][-1] for r in pruns if r["method"] == "optuna-tpe"]
-        if tpe:
-            tpe_final = float(np.median(tpe))
-        for m in methods:
-            mruns = [r for r in pruns if r["method"] == m]
-            if not mruns:
-                continue
-            cells = []
-            for c in checkpoints:
-                med, q1, q3 = _quartiles([r["regret"][c - 1] for r in mruns])
-                cells.append(f"{_fmt(med)} [{_fmt(q1)}, {_fmt(q3)}]")
-                summary.setdefault(key, {})[f"{m}@{c}"] = med
-            if tpe_final is not None:
-                med_curve = np.median(np.array([r["regret"] for r in mruns]), axis=0)
-                hit = np.nonzero(med_curve <= tpe_final)[0]
-                reach = str(int(hit[0]) + 1) if len(hit) else f"not within {evals}"
-            else:
-                reach = "-"
-            t50 = np.median([r["times"][min(49, len(r["times"]) - 1)] for r in mruns])
-            t100 = np.median([r["times"][min(99, len(r["times"]) - 1)] for r in mruns])
-            cells += [reach, f"{t50:.3f}", f"{t100:.3f}"]
-            lines.append(f"| {m} | " + " | ".join(cells) + " |")
-        lines.append("")
-    # verdict lines for continuous problems
-    cont = [k for k in keys if k in ("branin", "hartmann6", "ackley10", "levy10", "rosenbrock6")]
-    last = checkpoints[-1]
-    if cont and all(f"hpo-gp-logei@{last}" in summary.get(k, {}) for k in cont):
-        def wins(peer: str) -> list[str]:
-            return [k for k in cont if f"{peer}@{last}" in summary[k] and summary[k][f"hpo-gp-logei@{last}"] < summary[k][f"{peer}@{last}"]]
-
-        lines += [
-            "## Summary",
-            "",
-            f"- Median regret @{last} below Optuna GPSampler's on {len(wins('optuna-gp'))}/{len(cont)} continuous problems: {', '.join(wins('optuna-gp')) or 'none'}.",
-            f"- Median regret @{last} below TPE's on {len(wins('optuna-tpe'))}/{len(cont)} continuous problems: {', '.join(wins('optuna-tpe')) or 'none'}.",
-            "",
-        ]
-    if timing_runs:
-        lines += [
-            "## Time per suggestion along one long run (Hartmann6)",
-            "",
-            f"Median over {len({r['seed'] for r in timing_runs})} seeds of the time of the n-th suggestion "
-            "(and the mean over suggestions n-9..n, which includes our periodic hyperparameter refits).",
-            "",
-            "| method | n=50 | n=150 | n=300 | mean n=291..300 |",
-            "|---|---|---|---|---|",
-        ]
-        for m in ("hpo-gp-logei", "optuna-gp"):
-            mr = [r for r in timing_runs if r["method"] == m]
-            if not mr:
-                continue
-            n_max = len(mr[0]["times"])
-            cells = [f"{np.median([r['times'][n - 1] for r in mr]):.3f} s" if n <= n_max else "-" for n in (50, 150, 300)]
-            window = np.mean([np.mean(r["times"][max(0, n_max - 10):]) for r in mr])
-            lines.append(f"| {m} | " + " | ".join(cells) + f" | {window:.3f} s |")
-        lines.append("")
-    lines += [f"Raw per-run data: `{stem}_raw.json`; plot: `{stem}_regret.png`.", ""]
-    return "\n".join(lines)
-
-
-def _bo_plot(runs, keys, methods, path) -> None:  # type: ignore[no-untyped-def]
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    keys = [k for k in keys if any(r["problem"] == k for r in runs)]
-    cols = min(4, len(keys))
-    rows = (len(keys) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
-    for ax, key in zip(axes.flat, keys, strict=False):
-        for m in methods:
-            curves = np.array([r["regret"] for r in runs if r["problem"] == key and r["method"] == m])
-            if not len(curves):
-                continue
-            q1, med, q3 = np.percentile(np.maximum(curves, 1e-12), [25, 50, 75], axis=0)
-            xs = np.arange(1, curves.shape[1] + 1)
-            ax.plot(xs, med, label=m)
-            ax.fill_between(xs, q1, q3, alpha=0.2)
-        ax.set_yscale("log")
-        ax.set_title(next(r["name"] for r in runs if r["problem"] == key), fontsize=9)
-        ax.set_xlabel("evaluations")
-        ax.set_ylabel("simple regret")
-    for ax in list(axes.flat)[len(keys):]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-
-
 def cmd_overhead(args: argparse.Namespace) -> int:
     from benchmarks.bo import overhead
 
@@ -240,7 +91,7 @@ def cmd_mf(args: argparse.Namespace) -> int:
     """Multi-fidelity suite on LCBench; raw traces are appended as runs finish (resumable)."""
     from benchmarks.lcbench import TASKS, benchdata_dir
     from benchmarks.mf_report import report
-    from benchmarks.multifidelity import METHODS, OURS, reference_best, run_one
+    from benchmarks.multifidelity import METHODS, OURS, reference_best, run_one, unavailable
 
     quick = args.quick
     tasks = args.tasks or (list(TASKS[:2]) if quick else list(TASKS))
@@ -254,6 +105,8 @@ def cmd_mf(args: argparse.Namespace) -> int:
         return 0
     stem = ("multifidelity_cash" if cash else "multifidelity_digits" if live else "multifidelity") + ("_quick" if quick else "")
     methods = args.methods or list(METHODS)
+    skipped = {m: why for m in methods if (why := unavailable(m))}  # a peer whose library is missing: reported, not run
+    methods = [m for m in methods if m not in skipped]
     seeds = list(range(args.first_seed, 2 if quick else args.seeds))
     epochs = 520 if quick else args.epochs
     out = Path(args.out)
@@ -293,7 +146,7 @@ def cmd_mf(args: argparse.Namespace) -> int:
     log.write_text("\n".join(commands) + "\n")
     all_tasks = sorted({r["task"] for r in runs})
     refs = {} if live else {t: reference_best(t) for t in all_tasks}
-    text = report(runs, refs, epochs, commands, _machine(), out, stem=stem, live=live, cash=bool(cash))
+    text = report(runs, refs, epochs, commands, _machine(), out, stem=stem, live=live, cash=bool(cash), unavailable=skipped)
     (out / f"{stem}.md").write_text(text)
     print(text)
     return 0
@@ -522,16 +375,9 @@ def cmd_early(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
     sub = parser.add_subparsers(dest="suite", required=True)
-    bo = sub.add_parser("bo", help="sequential BO: regret vs evaluations against Optuna and random")
-    bo.add_argument("--seeds", type=int, default=10)
-    bo.add_argument("--evals", type=int, default=100)
-    bo.add_argument("--quick", action="store_true", help="smoke test: 2 problems, 2 seeds, 15 evals")
-    bo.add_argument("--problems", nargs="*")
-    bo.add_argument("--methods", nargs="*")
-    bo.add_argument("--jobs", type=int, default=2)
-    bo.add_argument("--timing-evals", type=int, default=300, help="length of the per-suggestion timing runs (0: none)")
-    bo.add_argument("--timing-seeds", type=int, default=2)
-    bo.add_argument("--out", default=str(RESULTS))
+    from benchmarks import bo_report
+
+    bo_report.add_parser(sub, RESULTS)
     ov = sub.add_parser("overhead", help="time per suggestion at n observations, ours vs Optuna GPSampler")
     ov.add_argument("--sizes", type=int, nargs="+", default=[100, 300, 1000])
     ov.add_argument("--repeats", type=int, default=5)
@@ -581,15 +427,21 @@ def main(argv: list[str] | None = None) -> int:
     es.add_argument("--resume", action="store_true", help="keep the runs already in the raw file")
     es.add_argument("--jobs", type=int, default=2)
     es.add_argument("--out", default=str(RESULTS))
-    from benchmarks import cash_report, cost_aware_report, surrogates_report
+    from benchmarks import (
+        cash_report,
+        cost_aware_report,
+        ray_tune_adapter,
+        surrogates_report,
+    )
 
     surrogates_report.add_parser(sub, RESULTS)
     cash_report.add_parser(sub, RESULTS)
     cost_aware_report.add_parser(sub, RESULTS)
+    ray_tune_adapter.add_parser(sub, RESULTS)
     args = parser.parse_args(argv)
-    suites = {"early": cmd_early, "bo": cmd_bo, "overhead": cmd_overhead, "mf": cmd_mf, "replay": cmd_replay, "ray": cmd_ray,
+    suites = {"early": cmd_early, "bo": bo_report.cmd_bo, "overhead": cmd_overhead, "mf": cmd_mf, "replay": cmd_replay, "ray": cmd_ray,
               "lcpfn": cmd_lcpfn, "surrogates": surrogates_report.cmd_surrogates, "cash": cash_report.cmd_cash,
-              "cost": cost_aware_report.cmd_cost}
+              "cost": cost_aware_report.cmd_cost, "ray-tune-adapter": ray_tune_adapter.cmd_ray_tune_adapter}
     return suites[args.suite](args)
 
 

@@ -32,16 +32,33 @@ logger = logging.getLogger("hpo.study")
 
 
 def recover_interrupted(study: Study) -> None:
-    """Mark trials left RUNNING by a dead driver FAILED('interrupted') and re-queue them."""
+    """Mark trials left RUNNING by a dead driver FAILED('interrupted') and re-queue them.
+
+    An interrupted trial that has no re-queued copy yet (its driver died between the two
+    writes of :func:`interrupt`: found by ``tests/test_chaos.py``) is re-queued now, so
+    each interrupted trial is re-queued exactly once, however often the driver dies.
+    """
+    requeued = {t.requeued_from for t in study.trials if t.requeued_from is not None}
     for trial in study.trials:
         if trial.status is TrialStatus.RUNNING:
             interrupt(study, trial)
+        elif trial.status is TrialStatus.FAILED and trial.reason == INTERRUPTED and trial.trial_id not in requeued:
+            _requeue(study, trial, study.executor.clock.timestamp())
 
 
 def interrupt(study: Study, trial: Trial) -> None:
-    """Record a cut-short trial as interrupted and queue its config again under a new id."""
+    """Record a cut-short trial as interrupted and queue its config again under a new id.
+
+    Two writes, in this order: a driver killed between them leaves an interrupted trial
+    without its copy, which :func:`recover_interrupted` re-queues on the next resume (the
+    other order could re-queue a config twice).
+    """
     now = study.executor.clock.timestamp()
     study._record(trial.evolve(status=TrialStatus.FAILED, reason=INTERRUPTED, finished_at=now))
+    _requeue(study, trial, now)
+
+
+def _requeue(study: Study, trial: Trial, now: float) -> None:
     again = study.storage.create_trial(trial.config, requeued_from=trial.trial_id, created_at=now)
     study.ledger.track(again)
     study._enqueued.append(again.trial_id)

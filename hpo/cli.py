@@ -276,7 +276,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from hpo.result import load_study
     from hpo.trial import TrialStatus
 
-    result = load_study(args.storage)
+    result = load_study(args.storage, reports=False)  # status shows no reports: not read
     spec, trials = _read_spec(args.storage), result.trials
     counts = result.counts()
     best = result.incumbent

@@ -1,7 +1,10 @@
 """Pareto dominance and hypervolume for studies with several objectives.
 
-* :func:`non_dominated` — the exact non-dominated mask of `m x k` objective values
-  (pairwise comparison, `O(m^2 k)`, in row blocks so memory stays `O(block x m x k)`).
+* :func:`non_dominated` — the exact non-dominated mask of `m x k` objective values: rows
+  in lexicographic order, each block compared with the front found so far (the
+  sort-then-filter idea of Kung, Luccio & Preparata, "On Finding the Maxima of a Set of
+  Vectors", JACM 1975), `O(m f k)` for a front of `f` rows (`O(m^2 k)` at worst), memory
+  `O(block x f x k)`. 10,000 trials take milliseconds, not seconds.
 * :func:`pareto_front` — the non-dominated trials among COMPLETED ones.
 * :func:`hypervolume` — the volume dominated by a set and bounded by a reference point:
   an exact sweep for two objectives, BoTorch's dimension-sweep ``Hypervolume``
@@ -24,7 +27,7 @@ __all__ = ["non_dominated", "pareto_front", "hypervolume"]
 
 T = TypeVar("T")
 
-_BLOCK = 256  # rows compared at once in non_dominated
+_BLOCK = 256  # rows filtered at once in non_dominated
 
 
 def _as_maximized(y: Any, maximize: Sequence[bool]) -> np.ndarray:
@@ -67,13 +70,31 @@ def non_dominated(y: Any, maximize: Sequence[bool]) -> np.ndarray:
     if len(valid) == 0:
         return mask
     v = s[valid]
-    keep = np.ones(len(v), dtype=bool)
-    for start in range(0, len(v), _BLOCK):
-        rows = v[start : start + _BLOCK, None, :]  # `b x 1 x k`, compared with every `m x k`
-        dominated = ((v[None] >= rows).all(-1) & (v[None] > rows).any(-1)).any(-1)
-        keep[start : start + _BLOCK] = ~dominated
+    # Lexicographically descending: a row that dominates another is larger in the first
+    # column where they differ, so every row's dominators come before it, and a dominated
+    # row's dominators are dominated by (or are) rows of the front found so far.
+    order = np.lexsort(v.T[::-1])[::-1]
+    keep = np.zeros(len(v), dtype=bool)
+    front = v[:0]
+    for start in range(0, len(order), _BLOCK):
+        rows = order[start : start + _BLOCK]
+        rows = rows[~_dominated_by(front, v[rows])]
+        rows = rows[~_dominated_by(v[rows], v[rows])]
+        keep[rows] = True
+        front = np.vstack([front, v[rows]])
     mask[valid] = keep
     return mask
+
+
+def _dominated_by(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """For each row of `n x k` ``b`` (maximized): whether a row of `f x k` ``a`` dominates it."""
+    import numpy as np
+
+    out = np.zeros(len(b), dtype=bool)
+    for start in range(0, len(a), 4 * _BLOCK):  # `n x 4 block x k` at a time
+        part = a[None, start : start + 4 * _BLOCK, :]
+        out |= ((part >= b[:, None, :]).all(-1) & (part > b[:, None, :]).any(-1)).any(-1)
+    return out
 
 
 def pareto_front(trials: Iterable[T], metrics: Sequence[str], modes: Sequence[str]) -> list[T]:

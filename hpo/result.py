@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -95,18 +96,21 @@ class StudyResult:
                 ``cost`` metric, else seconds of worker time), cost minimized. Any other
                 name: that reported metric as the cost.
         """
-        from hpo.pareto import pareto_front
+        from hpo.pareto import non_dominated, pareto_front
 
         if cost is None:
             return list(pareto_front(self.trials, self.metrics, self.modes))
-        key = "__cost__"
-        priced = {}
-        for t in self.trials:
-            value = t.cost_used if cost == "cost" else finite(t.metrics.get(cost))
-            if value is not None and t.status is TrialStatus.COMPLETED:
-                priced[t.trial_id] = t.evolve(metrics={**t.metrics, key: value})
-        front = {t.trial_id for t in pareto_front(priced.values(), (self.metrics[0], key), (self.modes[0], "min"))}
-        return [t for t in self.trials if t.trial_id in front]
+        priced, rows = [], []
+        for t in self.trials:  # COMPLETED, with a finite value and cost (no copies: 10,000 trials)
+            if t.status is TrialStatus.COMPLETED:
+                value, price = finite(t.metrics.get(self.metrics[0])), t.cost_used if cost == "cost" else finite(t.metrics.get(cost))
+                if value is not None and price is not None and math.isfinite(price):
+                    priced.append(t)
+                    rows.append((value, price))
+        if not priced:
+            return []
+        mask = non_dominated(rows, [self.modes[0] == "max", False])
+        return [t for t, keep in zip(priced, mask, strict=True) if keep]
 
     def counts(self) -> dict[str, int]:
         """Number of trials in each state."""
@@ -208,7 +212,7 @@ class StudyResult:
         return pd.DataFrame(rows)
 
 
-def load_study(path: str | os.PathLike[str]) -> StudyResult:
+def load_study(path: str | os.PathLike[str], *, reports: bool = True) -> StudyResult:
     """Read a stored study without taking its driver's lock, e.g. while it runs.
 
     The file is opened read-only (SQLite WAL readers see every committed write), so this
@@ -217,6 +221,9 @@ def load_study(path: str | os.PathLike[str]) -> StudyResult:
 
     Args:
         path: The study file (a path or ``"sqlite:///file.db"``).
+        reports: Read every trial's reports into the snapshot (one query). False (what
+            ``hpo status`` uses): :meth:`StudyResult.reports` reads them from the file when
+            asked, so they are as of that moment.
 
     Returns:
         A :class:`StudyResult` snapshot: trials, incumbent, Pareto front, every trial's
@@ -234,7 +241,7 @@ def load_study(path: str | os.PathLike[str]) -> StudyResult:
         if spec is None:
             raise HPOError(f"no study in {os.fspath(path)!r}")
         trials = reader.trials()
-        reports = {t.trial_id: reader.reports(t.trial_id) for t in trials}
+        stored = reader.all_reports() if reports else None
         location = reader.location
     running = any(t.status is TrialStatus.RUNNING for t in trials)
     return StudyResult(
@@ -244,6 +251,6 @@ def load_study(path: str | os.PathLike[str]) -> StudyResult:
         spec.mode,
         location,
         "running" if running else None,
-        _report_source=lambda trial_id: list(reports.get(trial_id, [])),
+        _report_source=None if stored is None else (lambda trial_id: list(stored.get(trial_id, []))),
     )
 

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hpo.search_spaces import Float, SearchSpace
+from hpo.searchers._bo_subset import subsample
 
 if TYPE_CHECKING:
     import numpy as np
@@ -120,11 +121,8 @@ class AcrossFidelities:
                 y.append(float(values[0]) * self.signs[0])
                 fids.append(f)
         y_arr, f_arr = np.asarray(y), np.asarray(fids)
-        keep = np.flatnonzero(f_arr >= target)
-        low = np.flatnonzero(f_arr < target)
-        if len(keep) + len(low) > MAX_POINTS:
-            low = np.sort(self.rng.choice(low, size=max(0, MAX_POINTS - len(keep)), replace=False))
-        rows = np.concatenate([keep, low]).astype(int)
+        # at and above the target always; below it, a uniform draw up to MAX_POINTS in all
+        rows = subsample(np.flatnonzero(f_arr >= target), np.flatnonzero(f_arr < target), MAX_POINTS, self.rng)
         configs = [configs[i] for i in rows]
         y_arr, f_arr = y_arr[rows], f_arr[rows]
         if self.failed == "impute" and self._failed:

@@ -13,17 +13,12 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hpo.search_spaces import SearchSpace
+from hpo.searchers._bo_propose import propose
 
 if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["RungTrust", "Branches"]
-
-
-def _propose_fn() -> Any:
-    from hpo.searchers.bo import propose  # bo imports this module
-
-    return propose
 
 
 class RungTrust:
@@ -88,6 +83,7 @@ class Branches:
     _failed: dict[int, Mapping[str, Any]]
     _by_fidelity: dict[float, dict[int, tuple[Mapping[str, Any], tuple[float, ...]]]]
     _branch_surrogate: Any
+    max_fit_points: int | None
     _surrogate_name: str | None
     model_space: Any  # BOSearcher's (AcrossFidelities): the space the model works in
     model_fixed: Any
@@ -158,9 +154,9 @@ class Branches:
         if x_pending is not None:
             in_branch = np.abs(x_pending[:, j] - value) < 1e-9
             pend = x_pending[in_branch] if in_branch.any() else None
-        (point,) = _propose_fn()(self.model_space(), x_obs[rows], y_obs[rows], pend, self._branch_surrogate, self.acquisition,
+        (point,) = propose(self.model_space(), x_obs[rows], y_obs[rows], pend, self._branch_surrogate, self.acquisition,
                            self.rng, 1, self.warp, fixed=fixed, incumbent=None if incumbent is None else incumbent[rows],
-                           cost=getattr(self, "_cost_arg", None))
+                           cost=getattr(self, "_cost_arg", None), max_fit_points=self.max_fit_points)
         return self.decode_from_model(point[None, :])[0]
 
     def _root_choice(self) -> tuple[int, Any] | None:
@@ -188,8 +184,9 @@ class Branches:
         fixed = {top.index(col): u for col, u in self.model_fixed().items()}
         # The root space's columns are the top-level columns, in order, with the same codecs.
         # ``self.surrogate`` is the root model: it sees every observation, as in "joint" mode.
-        (point,) = _propose_fn()(root, x_obs[:, top], y_obs, None if x_pending is None else x_pending[:, top],
-                           self.surrogate, self.acquisition, self.rng, 1, self.warp, fixed=fixed, incumbent=incumbent)
+        (point,) = propose(root, x_obs[:, top], y_obs, None if x_pending is None else x_pending[:, top],
+                           self.surrogate, self.acquisition, self.rng, 1, self.warp, fixed=fixed, incumbent=incumbent,
+                           max_fit_points=self.max_fit_points)
         cell = int(np.clip(np.floor(point[top.index(j)] * k), 0, k - 1))
         return {j: (cell + 0.5) / k}
 

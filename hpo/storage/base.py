@@ -182,6 +182,13 @@ _ROW_TYPES: dict[str, tuple[Any, bool]] = {
     "started_at": (_REAL, True), "finished_at": (_REAL, True), "last_step": (_REAL, True),
     "worker": (str, True), "reached": (_REAL, True), "parent": (int, True),
 }  # fmt: skip
+#: ``(field, type, optional, exact types that pass)`` of :data:`_ROW_TYPES`; the exact types
+#: are a fast path (never ``bool``).
+_CHECKS = tuple(
+    (name, kind, optional, frozenset({dict} if kind is Mapping else {int, float} if kind is _REAL else {kind}))
+    for name, (kind, optional) in _ROW_TYPES.items()
+)
+_FIELDS = frozenset(_TRIAL_FIELDS)
 
 
 def decoded(location: str | None, what: str, decode: Callable[[Any], Any], row: Any) -> Any:
@@ -201,12 +208,13 @@ def report_from_row(row: Mapping[str, Any]) -> Report:
         ValueError: naming the field, for a damaged row.
     """
     metrics = loads(row["metrics"])
-    if not isinstance(metrics, Mapping):
+    if type(metrics) is not dict and not isinstance(metrics, Mapping):
         raise ValueError(f"its metrics are {type(metrics).__name__}, not a dict")
-    for name in ("step", "elapsed"):
-        if isinstance(row[name], bool) or not isinstance(row[name], _REAL):
-            raise ValueError(f"its {name} is {type(row[name]).__name__}, not a number")
-    return Report(row["step"], metrics, row["elapsed"])
+    step, elapsed = row["step"], row["elapsed"]
+    for name, value in (("step", step), ("elapsed", elapsed)):
+        if type(value) is not float and (isinstance(value, bool) or not isinstance(value, _REAL)):
+            raise ValueError(f"its {name} is {type(value).__name__}, not a number")
+    return Report(step, metrics, elapsed)
 
 
 def trial_from_row(row: Mapping[str, Any]) -> Trial:
@@ -215,11 +223,13 @@ def trial_from_row(row: Mapping[str, Any]) -> Trial:
     Raises:
         ValueError, TypeError, KeyError: naming the field, for a damaged row.
     """
-    keys = set(row.keys())
-    data = {name: row[name] for name in _TRIAL_FIELDS if name in keys}
+    # by position: a name lookup in a sqlite3.Row scans its columns (10,000 trials: ~0.2 s)
+    data = {k: row[k] for k in row.keys()} if isinstance(row, Mapping) else dict(zip(row.keys(), row, strict=True))
+    if not _FIELDS.issuperset(data):
+        data = {name: data[name] for name in _TRIAL_FIELDS if name in data}
     data["config"] = loads(data["config"])
-    data["metrics"] = loads(data["metrics"]) or {}
-    notes = dict(loads(data["notes"]) or {})
+    data["metrics"] = {} if data["metrics"] == "{}" else (loads(data["metrics"]) or {})
+    notes = {} if data["notes"] == "{}" else dict(loads(data["notes"]) or {})
     for name, kind in _FROM_NOTES.items():
         if name in notes:
             raw = notes.pop(name)
@@ -229,9 +239,11 @@ def trial_from_row(row: Mapping[str, Any]) -> Trial:
     data["restarts"] = int(data.get("restarts") or 0)
     data["retries"] = int(data.get("retries") or 0)
     data["status"] = TrialStatus(data["status"])
-    for name, (kind, optional) in _ROW_TYPES.items():
+    for name, kind, optional, exact in _CHECKS:
         value = data.get(name)
-        if not (optional and value is None) and (isinstance(value, bool) or not isinstance(value, kind)):
+        if type(value) in exact or (optional and value is None):  # the common cases, without ABC checks
+            continue
+        if isinstance(value, bool) or not isinstance(value, kind):
             raise ValueError(f"field {name!r} holds {type(value).__name__} {value!r:.40}")
     return Trial(**data)
 
@@ -280,6 +292,15 @@ class BaseStorage(ABC):
     @abstractmethod
     def reports(self, trial_id: int) -> list[Report]:
         """A trial's reports, in the order they arrived."""
+
+    def all_reports(self) -> dict[int, list[Report]]:
+        """Trial id -> its reports in arrival order, for every trial with reports.
+
+        The default asks :meth:`reports` once per trial; storages that can read them in
+        one go (SQLite: one query) override it, so readers of a large study
+        (:func:`hpo.load_study`, ``hpo report``) do not issue one query per trial.
+        """
+        return {t.trial_id: found for t in self.trials() if (found := self.reports(t.trial_id))}
 
     @abstractmethod
     def add_observation(self, observation: Observation) -> None:

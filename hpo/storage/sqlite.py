@@ -311,20 +311,15 @@ class SQLiteStorage(BaseStorage):
         self, config: Mapping[str, Any], *, requeued_from: int | None = None, created_at: float | None = None
     ) -> Trial:
         created = time.time() if created_at is None else created_at
-        cursor = self._write(
-            "create a trial",
-            "INSERT INTO trials(config, status, requeued_from, created_at) VALUES (?, 'PENDING', ?, ?)",
-            (dumps(dict(config)), requeued_from, created),
-        )
+        cursor = self._write("create a trial", "INSERT INTO trials(config, status, requeued_from, created_at) VALUES (?, 'PENDING', ?, ?)",
+                             (dumps(dict(config)), requeued_from, created))
         return Trial(int(cursor.lastrowid or 0), dict(config), requeued_from=requeued_from, created_at=created)
 
     def update_trial(self, trial: Trial) -> None:
         row = trial_to_row(trial)
         trial_id = row.pop("trial_id")
         assignments = ", ".join(f"{k}=?" for k in row)
-        cursor = self._write(
-            f"update trial {trial_id}", f"UPDATE trials SET {assignments} WHERE trial_id=?", (*row.values(), trial_id)
-        )
+        cursor = self._write(f"update trial {trial_id}", f"UPDATE trials SET {assignments} WHERE trial_id=?", (*row.values(), trial_id))
         if cursor.rowcount != 1:
             raise StorageError(f"trial {trial_id} does not exist in {str(self.path)!r}")
 
@@ -342,18 +337,24 @@ class SQLiteStorage(BaseStorage):
         return [decoded(self.location, f"trial {r['trial_id']}", trial_from_row, r) for r in rows]
 
     def reports(self, trial_id: int) -> list[Report]:
-        with self._errors(f"read reports of trial {trial_id}"):
+        return self._reports(f"read reports of trial {trial_id}", "WHERE trial_id=?", (trial_id,)).get(trial_id, [])
+
+    def all_reports(self) -> dict[int, list[Report]]:
+        return self._reports("read reports", "", ())  # one query, not one per trial
+
+    def _reports(self, action: str, where: str, params: tuple[Any, ...]) -> dict[int, list[Report]]:
+        with self._errors(action):
             rows = self._db.execute(
-                "SELECT step, metrics, elapsed FROM reports WHERE trial_id=? ORDER BY seq", (trial_id,)
+                f"SELECT trial_id, step, metrics, elapsed FROM reports {where} ORDER BY trial_id, seq", params
             ).fetchall()
-        return [decoded(self.location, f"a report of trial {trial_id}", report_from_row, r) for r in rows]
+        out: dict[int, list[Report]] = {}
+        for r in rows:
+            out.setdefault(r[0], []).append(decoded(self.location, f"a report of trial {r[0]}", report_from_row, r))
+        return out
 
     def add_observation(self, observation: Observation) -> None:
-        self._write(
-            f"record an observation of trial {observation.trial_id}",
-            "INSERT INTO observations(trial_id, data) VALUES (?, ?)",
-            (observation.trial_id, dumps(observation.to_dict())),
-        )
+        self._write(f"record an observation of trial {observation.trial_id}", "INSERT INTO observations(trial_id, data) VALUES (?, ?)",
+                    (observation.trial_id, dumps(observation.to_dict())))
 
     def observations(self) -> list[Observation]:
         with self._errors("read observations"):

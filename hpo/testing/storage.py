@@ -92,6 +92,17 @@ class StorageContract:
         assert [r.step for r in got] == [0, 1, 2]
         assert math.isnan(got[1].metrics["loss"]) and got[2] == reports[2]
 
+    def test_all_reports_at_once_match_each_trials_reports(self, storage: BaseStorage) -> None:
+        storage.create_study(SPEC)
+        a, b, c = (storage.create_trial({"x": x}) for x in (0.1, 0.2, 0.3))
+        for trial, step in ((b, 0), (a, 0), (b, 1), (a, 1), (b, 2)):
+            storage.add_report(trial.trial_id, Report(step, {"loss": float(step)}, 0.1 * step))
+        everything = storage.all_reports()
+        assert set(everything) == {a.trial_id, b.trial_id}  # c has none
+        for trial in (a, b):
+            assert everything[trial.trial_id] == storage.reports(trial.trial_id)
+        assert [r.step for r in everything[b.trial_id]] == [0, 1, 2] and storage.reports(c.trial_id) == []
+
     def test_several_objectives_in_the_spec(self, storage: BaseStorage) -> None:
         spec = StudySpec(**{**SPEC.__dict__, "metric": ["loss", "latency_ms"], "mode": ["min", "min"]})
         storage.create_study(spec)

@@ -16,7 +16,7 @@ from typing import Any
 
 from hpo.errors import HPOError
 from hpo.trial import Trial, TrialStatus
-from hpo.viz._data import Section, StudyData
+from hpo.viz._data import Section, StudyData, sample_trials
 from hpo.viz._figures import layout
 
 __all__ = ["curves_section", "MAX_BANDS", "MIN_POINTS"]
@@ -166,8 +166,9 @@ def curves_section(data: StudyData, model: Any = True) -> Section:
         model: True: load the shipped LC-PFN; False/None: no bands; or any object with
             LC-PFN's ``predict_quantiles`` (e.g. a model already loaded).
     """
-    curves = {t.trial_id: pts for t in data.trials if (pts := _curve(data, t))}
-    head = f"Each trial's reported {data.metric} against its step."
+    drawn, sampled = sample_trials(data, [t for t in data.trials if data.reports.get(t.trial_id)])
+    curves = {t.trial_id: pts for t in drawn if (pts := _curve(data, t))}
+    head = f"Each trial's reported {data.metric} against its step." + (f" {sampled}" if sampled else "")
     if not curves:
         return Section("curves", "Learning curves", notes=(head, "No trial has reported intermediate values."))
     trials = {t.trial_id: t for t in data.trials}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,11 @@ if TYPE_CHECKING:
     from hpo.result import StudyResult
     from hpo.search_spaces import SearchSpace
 
-__all__ = ["Section", "StudyData", "collect", "best_so_far", "fmt", "values_of", "STATUS_COLOURS"]
+__all__ = ["Section", "StudyData", "collect", "best_so_far", "fmt", "values_of", "sample_trials", "STATUS_COLOURS",
+           "MAX_SHOWN"]
+
+#: Most trials one figure (or the table) draws; past it, :func:`sample_trials` picks them.
+MAX_SHOWN = 2000
 
 #: One colour per trial status, shared by every figure.
 STATUS_COLOURS = {
@@ -177,7 +181,8 @@ def _reports_of(result: StudyResult, from_file: bool) -> dict[int, list[Report]]
         from hpo.storage import SQLiteStorage
 
         with SQLiteStorage(result.storage, readonly=True) as reader:  # type: ignore[arg-type]
-            return {t.trial_id: reader.reports(t.trial_id) for t in result.trials}
+            stored = reader.all_reports()  # one query
+        return {t.trial_id: stored.get(t.trial_id, []) for t in result.trials}
     out: dict[int, list[Report]] = {}
     for t in result.trials:
         try:
@@ -249,3 +254,29 @@ def values_of(data: StudyData, metric: str | None = None) -> dict[int, float]:
         if v is not None:
             out[t.trial_id] = v
     return out
+
+
+def sample_trials(data: StudyData, trials: Sequence[Trial], keep: Iterable[int] = ()) -> tuple[list[Trial], str | None]:
+    """``trials``, or at most :data:`MAX_SHOWN` of them (their order kept) and a note saying so.
+
+    A 10,000-trial study would otherwise make a page of tens of megabytes that a browser
+    opens slowly. The sample is the rule of the BO searcher's fit subset
+    (:func:`hpo.searchers._bo_subset.fit_subset`): the trial ids in ``keep`` (e.g. the Pareto
+    front), the best quarter by the first objective, and a uniform random draw (seed 0)
+    of the rest, so the best trials are always drawn and the rest stay representative.
+    """
+    import numpy as np
+
+    from hpo.searchers._bo_subset import fit_subset
+
+    trials = list(trials)
+    sign = 1.0 if data.mode == "max" else -1.0
+    score = np.array([sign * v if (v := finite(t.value)) is not None else -np.inf for t in trials])
+    wanted = set(keep)
+    always = np.array([i for i, t in enumerate(trials) if t.trial_id in wanted], dtype=int)
+    rows = fit_subset(score, MAX_SHOWN, np.random.default_rng(0), always=always)
+    if rows is None:
+        return trials, None
+    note = (f"{len(trials):,} trials: {len(rows):,} are drawn, the best {MAX_SHOWN // 4:,} by {data.metric} "
+            "and a uniform random sample of the rest (seed 0), to keep the page light.")
+    return [trials[i] for i in rows], note

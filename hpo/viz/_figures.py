@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hpo.trial import Trial, TrialStatus, finite
-from hpo.viz._data import STATUS_COLOURS, Section, StudyData, best_so_far
+from hpo.viz._data import STATUS_COLOURS, Section, StudyData, best_so_far, sample_trials
 
 __all__ = ["history_section", "pareto_section", "timeline_section", "layout"]
 
@@ -58,7 +58,9 @@ def _by_status(trials: Sequence[Trial], x: Callable[[Trial], float]) -> list[dic
 
 
 def _best_line(xs: Sequence[float], best: Sequence[float | None]) -> dict[str, Any]:
+    """The best-so-far step line; only its steps (and its end) are kept: the same drawing."""
     pairs = [(x, b) for x, b in zip(xs, best, strict=True) if b is not None]
+    pairs = [p for i, p in enumerate(pairs) if i in (0, len(pairs) - 1) or p[1] != pairs[i - 1][1]]
     return {
         "type": "scatter",
         "mode": "lines",
@@ -81,8 +83,12 @@ def history_section(data: StudyData) -> Section:
     if not valued:
         return Section("history", "History", notes=(*notes, "No trial has a value yet."))
     trials = data.trials
+    drawn, sampled = sample_trials(data, valued)
+    if sampled:
+        notes.append(f"{sampled} The best-so-far lines use every trial.")
+    shown = {t.trial_id for t in drawn}
     by_number = {
-        "data": [*_by_status(valued, lambda t: t.trial_id), _best_line([t.trial_id for t in trials], best_so_far(trials, mode))],
+        "data": [*_by_status(drawn, lambda t: t.trial_id), _best_line([t.trial_id for t in trials], best_so_far(trials, mode))],
         "layout": layout("Value by trial number", "trial number", title),
     }
     ended = sorted(
@@ -106,7 +112,7 @@ def history_section(data: StudyData) -> Section:
     in_order = [t for _, t in ended]
     by_time = {
         "data": [
-            *_by_status([t for t in in_order if finite(t.value) is not None], lambda t: position[t.trial_id]),
+            *_by_status([t for t in in_order if t.trial_id in shown], lambda t: position[t.trial_id]),
             _best_line([position[t.trial_id] for t in in_order], best_so_far(in_order, mode)),
         ],
         "layout": layout("Value by cost" if priced else "Value by time", x_title, title),
@@ -166,7 +172,9 @@ def pareto_section(data: StudyData) -> Section:
             return Section("pareto", "Pareto front", notes=(*notes, "No COMPLETED trial has every objective yet."))
         ids = {t.trial_id for t in shown}
         shape = None if len(metrics) > 2 else ("hv" if modes[0] == "min" else "vh")
-        traces = _front_traces(shown, [t for t in front if t.trial_id in ids], lambda t: finite(t.metrics[a]),
+        drawn, sampled = sample_trials(data, shown, keep=[t.trial_id for t in front])
+        notes += [sampled] if sampled else []
+        traces = _front_traces(drawn, [t for t in front if t.trial_id in ids], lambda t: finite(t.metrics[a]),
                                lambda t: finite(t.metrics[b]), shape)
         fig = {"data": traces, "layout": layout("Pareto front", f"{a} ({modes[0]})", f"{b} ({modes[1]})")}
         return Section("pareto", "Pareto front", figures=(fig,), notes=tuple(notes))
@@ -178,12 +186,14 @@ def pareto_section(data: StudyData) -> Section:
             notes=("Does not apply: the study has one objective and no COMPLETED trial carries a cost.",),
         )
     front = result.pareto_front(cost="cost")
+    drawn, sampled = sample_trials(data, priced, keep=[t.trial_id for t in front])
     notes = (
         f"Cost-performance front (StudyResult.pareto_front(cost='cost')): {metrics[0]} ({modes[0]}) against "
         f"what each COMPLETED trial cost (a reported 'cost' metric, else seconds of worker time), cost "
         f"minimized: {len(front)} of {len(priced)} trials.",
+        *([sampled] if sampled else []),
     )
-    traces = _front_traces(priced, front, lambda t: t.cost_used, lambda t: t.value, "hv")
+    traces = _front_traces(drawn, front, lambda t: t.cost_used, lambda t: t.value, "hv")
     fig = {"data": traces, "layout": layout("Cost-performance front", "cost", f"{metrics[0]} ({modes[0]})")}
     return Section("pareto", "Pareto front", figures=(fig,), notes=notes)
 
@@ -206,7 +216,9 @@ def timeline_section(data: StudyData) -> Section:
     """A Gantt chart of trials per worker, coloured by status, failures and retries marked."""
     t0 = data.t0
     rows = []
-    for t in sorted(data.trials, key=lambda t: t.started_at or 0.0):
+    marked = [t.trial_id for t in data.trials if t.status is TrialStatus.FAILED or t.retries or t.restarts or t.requeued_from is not None]
+    drawn, sampled = sample_trials(data, data.trials, keep=marked)
+    for t in sorted(drawn, key=lambda t: t.started_at or 0.0):
         if t.started_at is None or t0 is None:
             continue
         end = data.ended_at(t) or t.started_at
@@ -216,6 +228,7 @@ def timeline_section(data: StudyData) -> Section:
         "drawn); a running trial's bar ends now. Lanes are the recorded workers (trial.worker; 'local' when "
         "none was recorded), split into #1, #2, ... where trials overlapped on one worker. A cross marks a "
         "failure, a diamond a trial that was retried, restarted without a checkpoint, or re-queued.",
+        *([f"{sampled} Failed, retried and re-queued trials are always drawn."] if sampled else []),
     )
     if not rows:
         return Section("timeline", "Timeline", notes=(*notes, "No trial has started yet."))

@@ -17,7 +17,7 @@ from typing import Any
 
 from hpo.errors import HPOError
 from hpo.trial import finite
-from hpo.viz._data import Section, StudyData, fmt
+from hpo.viz._data import Section, StudyData, fmt, sample_trials
 
 __all__ = ["plotly_js", "render_page", "table_section", "heldout_section"]
 
@@ -148,7 +148,8 @@ def table_section(data: StudyData) -> Section:
     several = len(metrics) > 1
     heads = ["id", "status", *(metrics if several else ["value"]), "budget", "cost", *names, "reason"]
     rows = []
-    for t in data.trials:
+    drawn, sampled = sample_trials(data, data.trials)
+    for t in drawn:
         values = [t.metrics.get(m) for m in metrics] if several else [t.value]
         cells = [_cell(t.trial_id), _cell(t.status.value), *(_cell(v) for v in values), _cell(t.fidelity),
                  _cell(t.cost_used)]
@@ -163,7 +164,8 @@ def table_section(data: StudyData) -> Section:
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
     notes = ("Click a header to sort, type to filter. Budget: the budget reached; cost: a reported 'cost', "
-             "else seconds of worker time; an empty parameter cell is an inactive conditional parameter.",)
+             "else seconds of worker time; an empty parameter cell is an inactive conditional parameter.",
+             *([f"{sampled} Every trial: hpo.load_study(path).to_dataframe()."] if sampled else []))
     return Section("trials", f"Trials ({len(data.trials)})", notes=notes, html=markup)
 
 

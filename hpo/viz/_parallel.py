@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hpo.trial import Trial, finite
-from hpo.viz._data import Section, StudyData, fmt
+from hpo.viz._data import Section, StudyData, fmt, sample_trials
 
 __all__ = ["parallel_section"]
 
@@ -97,12 +97,14 @@ def parallel_section(data: StudyData) -> Section:
     metric, mode = data.metric, data.mode
     trials: list[Trial] = [t for t in data.trials if finite(t.value) is not None]
     notes = [
-        f"Every trial with a value ({len(trials)} of {len(data.trials)}); colour: {metric}, brighter is better "
+        f"Trials with a value: {len(trials)} of {len(data.trials)}; colour: {metric}, brighter is better "
         f"({mode}). Drag along an axis to filter. Categorical parameters are integer ticks labelled with "
         "their choices, log-scaled ones are drawn as log10."
     ]
     if not trials:
         return Section("parallel", "Parallel coordinates", notes=(*notes, "No trial has a value yet."))
+    trials, sampled = sample_trials(data, trials)
+    notes += [sampled] if sampled else []
     params = {d.name: d.param for d in data.space.dims} if data.space is not None else {}
     dims = [_axis(name, params.get(name), [t.config.get(name) for t in trials]) for name in data.param_names()]
     if any(d["ticktext"][0] == INACTIVE for d in dims):
