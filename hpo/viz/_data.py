@@ -8,6 +8,7 @@ a :class:`~hpo.study.Study` as they are. Every section builder then sees one
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -267,7 +268,7 @@ def sample_trials(data: StudyData, trials: Sequence[Trial], keep: Iterable[int] 
     """
     import numpy as np
 
-    from hpo.searchers._bo_subset import fit_subset
+    from hpo.searchers._bo_subset import BEST_FRACTION, fit_subset
 
     trials = list(trials)
     sign = 1.0 if data.mode == "max" else -1.0
@@ -277,6 +278,7 @@ def sample_trials(data: StudyData, trials: Sequence[Trial], keep: Iterable[int] 
     rows = fit_subset(score, MAX_SHOWN, np.random.default_rng(0), always=always)
     if rows is None:
         return trials, None
-    note = (f"{len(trials):,} trials: {len(rows):,} are drawn, the best {MAX_SHOWN // 4:,} by {data.metric} "
+    n_best = min(MAX_SHOWN, math.ceil(BEST_FRACTION * MAX_SHOWN))
+    note = (f"{len(trials):,} trials: {len(rows):,} are drawn, the best {n_best:,} by {data.metric} "
             "and a uniform random sample of the rest (seed 0), to keep the page light.")
     return [trials[i] for i in rows], note
