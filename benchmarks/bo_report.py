@@ -26,12 +26,16 @@ METHOD_NOTES = {
     "optuna-gp": "Optuna GPSampler (greenlet installed)",
     "optuna-tpe": "TPESampler(multivariate=True)",
     "random": "uniform random search",
-    "smac-hpo": "SMAC3 2.4 `HyperparameterOptimizationFacade` (random forest, log-EI, Sobol initial design of at most "
-    "25% of the evaluations; Lindauer et al., JMLR 2022), ask/tell, conditional problem as ConfigSpace conditions",
+    "smac-hpo": "SMAC3 2.4 `HyperparameterOptimizationFacade` defaults (random forest, log-EI, Sobol initial design of "
+    "at most 25% of the evaluations, one config in five random, the forest refit every 8 suggestions, so its "
+    "s/suggestion alternates between refits and cheap asks; Lindauer et al., JMLR 2022), ask/tell, the conditional "
+    "problem as ConfigSpace conditions",
     "hebo": "HEBO 0.3.6 `HEBO` defaults (GP with input warping, power-transformed outputs, MACE acquisition by "
-    "NSGA-II, d+1 Sobol points; Cowen-Rivers et al., JAIR 2022), in `.venv-peers` over the ask/tell pipe",
-    "synetune-bo": "Syne Tune 0.13 `BayesianOptimization` defaults (GP-EI, searcher `bayesopt`; Salinas et al., "
-    "AutoML 2022), in `.venv-peers` over the ask/tell pipe",
+    "NSGA-II, d+1 Sobol points; Cowen-Rivers et al., JAIR 2022), in `.venv-peers` over the ask/tell pipe (pymoo "
+    "0.6.0 there runs without its compiled modules, which slows HEBO's suggestions)",
+    "synetune-bo": "Syne Tune 0.13 `BayesianOptimization` (GP-EI, searcher `bayesopt`; Salinas et al., AutoML 2022) "
+    "with defaults except `points_to_evaluate=[]`: its default first config is the centre of the space, which is "
+    "Ackley's optimum; in `.venv-peers` over the ask/tell pipe",
 }
 FLAT_UNION = ("hebo", "synetune-bo")
 
@@ -153,7 +157,8 @@ def _header(methods: list[str], commands: list[str], skipped: dict[str, str]) ->
         "",
         f"Machine: {_machine()}; each run single-threaded (`torch.set_num_threads(1)`; the peers' child processes "
         "with OMP/MKL/OpenBLAS threads = 1), `--jobs` runs in parallel.  ",
-        "Regret = best value so far - known optimum. Cells: median [Q1, Q3] over seeds.  ",
+        "Regret = best value so far - known optimum. Cells: median [Q1, Q3] over seeds. s/suggestion: median over "
+        "seeds of the n-th suggestion's seconds, and of the mean over the run.  ",
         "Methods: " + "; ".join(f"`{m}` = {METHOD_NOTES.get(m, 'an ablation variant of ours')}" for m in methods) + ".  ",
     ]
     if any(m in FLAT_UNION for m in methods):
@@ -190,8 +195,8 @@ def report(runs, timing_runs, keys, methods, evals, commands, skipped, stem) -> 
         pruns = [r for r in runs if r["problem"] == key]
         lines += [f"## {names[key]}", ""]
         lines += ["| method | seeds | " + " | ".join(f"regret @{c}" for c in checkpoints)
-                  + " | evals to reach TPE's final median | median s/suggestion @50 | @100 |",
-                  "|---|---|" + "---|" * (len(checkpoints) + 3)]
+                  + " | evals to reach TPE's final median | median s/suggestion @50 | @100 | mean |",
+                  "|---|---|" + "---|" * (len(checkpoints) + 4)]
         tpe = [r["regret"][-1] for r in pruns if r["method"] == "optuna-tpe"]
         tpe_final = float(np.median(tpe)) if tpe else None
         for m in methods:
@@ -206,6 +211,7 @@ def report(runs, timing_runs, keys, methods, evals, commands, skipped, stem) -> 
                 cells.append("-")
             for n in (50, 100):
                 cells.append(f"{np.median([r['times'][min(n - 1, len(r['times']) - 1)] for r in mruns]):.3f}")
+            cells.append(f"{np.median([np.mean(r['times']) for r in mruns]):.3f}")
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
         lines.append("")
     n_seeds = {m: len({r["seed"] for r in runs if r["method"] == m}) for m in overview}
@@ -278,21 +284,22 @@ def plot(runs: list[dict[str, Any]], keys: list[str], methods: list[str], path: 
     rows = (len(keys) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
     for ax, key in zip(axes.flat, keys, strict=False):
-        for m in methods:
+        for i, m in enumerate(methods):
             curves = np.array([r["regret"] for r in runs if r["problem"] == key and r["method"] == m])
             if not len(curves):
                 continue
             q1, med, q3 = np.percentile(np.maximum(curves, 1e-12), [25, 50, 75], axis=0)
             xs = np.arange(1, curves.shape[1] + 1)
-            ax.plot(xs, med, label=m)
-            ax.fill_between(xs, q1, q3, alpha=0.2)
+            ax.plot(xs, med, label=m, color=f"C{i % 10}")  # one colour per method in every panel
+            ax.fill_between(xs, q1, q3, alpha=0.2, color=f"C{i % 10}")
         ax.set_yscale("log")
         ax.set_title(next(r["name"] for r in runs if r["problem"] == key), fontsize=9)
         ax.set_xlabel("evaluations")
         ax.set_ylabel("simple regret")
     for ax in list(axes.flat)[len(keys):]:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
+    handles = {h.get_label(): h for ax in axes.flat for h in ax.get_lines()}  # every method, even if not in panel 1
+    axes.flat[0].legend(handles.values(), handles.keys(), fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
