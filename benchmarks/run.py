@@ -91,7 +91,14 @@ def cmd_mf(args: argparse.Namespace) -> int:
     """Multi-fidelity suite on LCBench; raw traces are appended as runs finish (resumable)."""
     from benchmarks.lcbench import TASKS, benchdata_dir
     from benchmarks.mf_report import report
-    from benchmarks.multifidelity import METHODS, OURS, reference_best, run_one, unavailable
+    from benchmarks.multifidelity import (
+        LIBRARY_PEERS,
+        METHODS,
+        OURS,
+        reference_best,
+        run_one,
+        unavailable,
+    )
 
     quick = args.quick
     tasks = args.tasks or (list(TASKS[:2]) if quick else list(TASKS))
@@ -104,7 +111,7 @@ def cmd_mf(args: argparse.Namespace) -> int:
         print(f"LCBench data not found under {benchdata_dir()} (set HPO_BENCHDATA); nothing to run")
         return 0
     stem = ("multifidelity_cash" if cash else "multifidelity_digits" if live else "multifidelity") + ("_quick" if quick else "")
-    methods = args.methods or list(METHODS)
+    methods = args.methods or [m for m in METHODS if not (live and m in LIBRARY_PEERS)]  # library peers: LCBench only
     skipped = {m: why for m in methods if (why := unavailable(m))}  # a peer whose library is missing: reported, not run
     methods = [m for m in methods if m not in skipped]
     seeds = list(range(args.first_seed, 2 if quick else args.seeds))

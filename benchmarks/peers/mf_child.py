@@ -18,12 +18,14 @@ last stdout line (:func:`benchmarks.peers.run_child`). It imports nothing from
   backend reports every epoch); the recorder appends each to the trace as it is fetched,
   and ``StoppingCriterion(max_num_evaluations=epochs - 1)`` ends the run once more than
   ``epochs - 1`` results were fetched (it counts the same results). Results fetched past
-  that point are cut off, so the trace holds exactly ``epochs`` entries. A fetch holds the
-  results of the simulated time that passed, which includes the scheduler's real compute
-  time (Syne Tune's design with ``sleep_time=0``); it lists them trial by trial, not in time
-  order, so ``sim_times`` (each result's simulated time) is not monotone. Results a trial
-  reported in the same fetch after the one that stopped it were trained and count, though
-  the scheduler never sees them.
+  that point are cut off, so the trace holds exactly ``epochs`` entries. One departure from
+  Syne Tune's simulator: its clock also advances by the scheduler's real compute time, so
+  results would depend on the machine's load (or a paused process); here it does not
+  (``_SimulatedOnlyBackend``). A fetch holds the results of the simulated time that passed
+  (one tuner sleep, 5 s, while all workers are busy), listed trial by trial rather than in
+  time order, so ``sim_times`` (each result's simulated time) is not monotone. Results a
+  trial reported in the same fetch after the one that stopped it were trained and count,
+  though the scheduler never sees them.
 * ``dehb``: DEHB 0.1.2, ask/tell, ``min_fidelity=1, max_fidelity=52, eta=3`` (fidelities
   1.93, 5.78, 17.3, 52, rounded to 2, 6, 17, 52 epochs). DEHB evaluates a config at a
   fidelity from scratch (no checkpoint continuation), so every evaluation pays its full
@@ -128,6 +130,18 @@ def run_synetune(method: str, task: str, seed: int, epochs: int, workers: int) -
                 if len(self.values) % max(1, epochs // 10) == 0:  # progress, on stderr
                     print(f"{len(self.values)} epochs, {len(self.last_epoch)} trials, {time.process_time():.0f} s CPU", file=sys.stderr)
 
+    class _SimulatedOnlyBackend(UserBlackboxBackend):
+        """Simulated time only: the scheduler's real compute time is not added to the clock.
+
+        Syne Tune's simulator advances its clock by the real seconds spent outside the backend,
+        so a loaded or paused machine hands the scheduler bigger batches of results, later. Here
+        the clock moves only by simulated training time and the tuner's sleeps
+        (``tuner_sleep_time``, 5 s), so a run is the same on any machine.
+        """
+
+        def _advance_by_outside_time(self) -> None:
+            pass
+
     blackbox = _blackbox(task)
     extra = {"brackets": 4} if method == "synetune-hypertune" else {}
     scheduler = getattr(baselines, SYNETUNE[method])(
@@ -138,7 +152,7 @@ def run_synetune(method: str, task: str, seed: int, epochs: int, workers: int) -
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["SYNETUNE_FOLDER"] = tmp  # the tuner's files go to a folder deleted afterwards
         tuner = Tuner(
-            trial_backend=UserBlackboxBackend(blackbox, elapsed_time_attr="time", max_resource_attr=MAX_RESOURCE),
+            trial_backend=_SimulatedOnlyBackend(blackbox, elapsed_time_attr="time", max_resource_attr=MAX_RESOURCE),
             scheduler=scheduler, stop_criterion=StoppingCriterion(max_num_evaluations=epochs - 1), n_workers=workers,
             sleep_time=0, callbacks=[SimulatorCallback(), recorder], results_update_interval=1e9,
             print_update_interval=1e9, save_tuner=False, tuner_name=f"{method}-{task}-{seed}",
@@ -187,8 +201,11 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     """Read the request from stdin, run it with the libraries' output sent to stderr, print the result."""
     import logging
+    import os
     import warnings
 
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # read when each BLAS loads (scipy's, later)
+        os.environ[var] = "1"
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)  # one BLAS thread, as in benchmarks.multifidelity.run_one
