@@ -8,10 +8,6 @@ commands go to ``bo_commands.txt`` and the table shows every method the raw file
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -55,27 +51,6 @@ def add_parser(sub: Any, results: Path) -> None:
     p.add_argument("--out", default=str(results))
 
 
-def _locked(path: Path) -> Any:
-    """An exclusive ``flock`` on ``<path>.lock``: batches sharing one raw file take turns writing it."""
-    import fcntl
-
-    lock = open(path.with_name(path.name + ".lock"), "w")  # noqa: SIM115 - closed (and unlocked) by the context
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    return lock
-
-
-def _save(path: Path, runs: list[dict[str, Any]], merge: bool) -> list[dict[str, Any]]:
-    """Write ``runs``, plus (``merge``) the runs another ``--resume`` batch has written meanwhile."""
-    with _locked(path):
-        if merge and path.exists():
-            mine = {_key(r) for r in runs}
-            runs = [r for r in json.loads(path.read_text()) if _key(r) not in mine] + runs
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(runs))
-        tmp.replace(path)
-    return runs
-
-
 def _key(run: dict[str, Any]) -> tuple[Any, ...]:
     return run["problem"], run["method"], run["seed"], len(run["regret"])
 
@@ -83,7 +58,7 @@ def _key(run: dict[str, Any]) -> tuple[Any, ...]:
 def cmd_bo(args: argparse.Namespace) -> int:
     from benchmarks.bo import METHODS, PEER_MODULES, run_one, unavailable
     from benchmarks.problems import problems
-    from benchmarks.run import _command, _fmt
+    from benchmarks.run import _fmt, run_batch
 
     keys = args.problems or (["branin", "hartmann6"] if args.quick else list(problems()))
     wanted = args.methods or [m for m in METHODS if not (args.quick and m in PEER_MODULES)]
@@ -98,34 +73,13 @@ def cmd_bo(args: argparse.Namespace) -> int:
     tasks += [("hartmann6", m, 100 + s, timing_evals) for m in (OURS, "optuna-gp") if timing_evals and m in methods
               for s in range(args.timing_seeds)]
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     stem = "bo_quick" if args.quick else "bo"
-    raw_path = out / f"{stem}_raw.json"
-    runs: list[dict[str, Any]] = json.loads(raw_path.read_text()) if raw_path.exists() and args.resume else []
-    done = {_key(r) for r in runs}
-    todo = [t for t in tasks if t not in done]
-    start = time.time()
-    failed: list[str] = []
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {pool.submit(run_one, *t): t for t in todo}
-        for i, f in enumerate(as_completed(futures)):
-            try:
-                r = f.result()
-            except Exception as exc:  # noqa: BLE001 - one run failing must not end the batch
-                failed.append(f"{' '.join(map(str, futures[f][:3]))}: {type(exc).__name__}: {str(exc)[-300:]}")
-                print(f"[{i + 1}/{len(todo)}] FAILED {failed[-1]}", flush=True)
-                continue
-            runs.append(r)
-            runs = _save(raw_path, runs, merge=args.resume)
-            print(f"[{i + 1}/{len(todo)}] {r['problem']} {r['method']} seed {r['seed']}: final regret "
-                  f"{_fmt(r['regret'][-1])}, {sum(r['times']):.0f} s asking", flush=True)
-    runs = _save(raw_path, runs, merge=args.resume)
-    log = out / f"{stem}_commands.txt"
-    crashed = f"; {len(failed)} failed: " + " | ".join(failed) if failed else ""
-    with _locked(log):
-        commands = log.read_text().splitlines() if log.exists() and args.resume else []
-        commands.append(f"{_command()}   # {len(todo)} runs, {(time.time() - start) / 60:.1f} min{crashed}")
-        log.write_text("\n".join(commands) + "\n")
+
+    def label(r: dict[str, Any]) -> str:
+        return (f"{r['problem']} {r['method']} seed {r['seed']}: final regret {_fmt(r['regret'][-1])}, "
+                f"{sum(r['times']):.0f} s asking")
+
+    runs, commands, _ = run_batch(args, stem, tasks, run_one, _key, label, raw_name=f"{stem}_raw.json")
     present = {r["problem"] for r in runs}
     keys = [k for k in problems() if k in present or k in keys]
     shown = list(dict.fromkeys([*(m for m in METHODS if any(r["method"] == m for r in runs)), *methods]))

@@ -69,7 +69,7 @@ def _append_runs(path: str, worker: int, n: int) -> None:
 def test_batches_appending_to_one_raw_file_at_once_lose_nothing(tmp_path):
     import multiprocessing as mp
 
-    from benchmarks.run import _read_gz
+    from benchmarks.run import _read_raw
 
     path = tmp_path / "raw.json.gz"
     procs = [mp.get_context("spawn").Process(target=_append_runs, args=(str(path), w, 15)) for w in range(3)]
@@ -78,6 +78,6 @@ def test_batches_appending_to_one_raw_file_at_once_lose_nothing(tmp_path):
     for p in procs:
         p.join(60)
     assert all(p.exitcode == 0 for p in procs)
-    keys = {(r["method"], r["seed"]) for r in _read_gz(path)}
+    keys = {(r["method"], r["seed"]) for r in _read_raw(path)}
     assert keys == {(f"m{w}", i) for w in range(3) for i in range(15)}  # every run of every writer
     assert not list(tmp_path.glob("*.tmp"))
