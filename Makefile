@@ -45,10 +45,40 @@ browser:
 test-slow: $(STAMP)
 	HPO_RUN_SLOW=1 HPO_HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest tests
 
-# Benchmark peers that install beside our pins (SMAC3 for benchmarks.run cash); never part of
-# `make test` or `make demo`.
-bench-peers: $(STAMP)
-	$(BIN)/python -m pip install --quiet $(PIP_ARGS) "$(TORCH)" -e ".[peers]"
+# Benchmark peers; never part of `make test` or `make demo`. Two environments:
+# - ours (.venv) gets SMAC3 and FLAML, which install beside our pins (benchmarks/peers/requirements-main.txt,
+#   the `peers` extra's exact versions). SMAC3 2.4.1 needs no pyrfr, so no swig from apt either.
+# - .venv-peers gets Syne Tune 0.13.0, DEHB 0.1.2 and HEBO 0.3.6, whose numpy<1.25 clashes with ours
+#   (benchmarks/peers/requirements.txt, exact pins). If that pip command fails, its last ERROR line is kept
+#   in .venv-peers/install-error.txt and the benchmark reports print it beside each peer they could not run.
+# Then the peers' smoke tests run, with no skips allowed (HPO_PEERS_STRICT=1).
+PEERS_VENV := .venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.installed
+PEERS_REQ := benchmarks/peers/requirements.txt
+PEERS_MAIN_REQ := benchmarks/peers/requirements-main.txt
+PEERS_MAIN_STAMP := $(VENV)/.peers-installed
+
+bench-peers: $(PEERS_STAMP) $(PEERS_MAIN_STAMP)
+	HPO_PEERS_STRICT=1 HPO_RUN_SLOW=1 HPO_PEERS_PYTHON="$(CURDIR)/$(PEERS_VENV)/bin/python" \
+		$(BIN)/python -m pytest -q tests/test_bo_peers.py tests/test_mf_peers.py
+
+$(PEERS_MAIN_STAMP): $(STAMP) $(PEERS_MAIN_REQ)
+	$(BIN)/python -m pip install --quiet $(PIP_ARGS) "$(TORCH)" -r $(PEERS_MAIN_REQ)
+	touch $@
+
+$(PEERS_STAMP): $(PEERS_REQ) Makefile
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	# torch is pinned in the same pip command, so no dependency can pull a CUDA build.
+	rm -f $(PEERS_VENV)/install-error.txt
+	if $(PEERS_VENV)/bin/python -m pip install --quiet $(PIP_ARGS) "$(TORCH)" -r $(PEERS_REQ) \
+		> $(PEERS_VENV)/pip.log 2>&1; then :; else status=$$?; \
+		tail -n 30 $(PEERS_VENV)/pip.log; \
+		grep -E '^(ERROR|error):' $(PEERS_VENV)/pip.log | tail -n 1 > $(PEERS_VENV)/install-error.txt; \
+		[ -s $(PEERS_VENV)/install-error.txt ] || tail -n 1 $(PEERS_VENV)/pip.log > $(PEERS_VENV)/install-error.txt; \
+		exit $$status; \
+	fi
+	touch $@
 
 # A smoke run of every benchmark suite into a scratch folder (the committed tables are untouched).
 bench-quick: $(STAMP)

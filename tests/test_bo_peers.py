@@ -2,19 +2,22 @@
 
 The pipe is tested with the child's numpy-only ``random`` method and with fake children run
 by this interpreter; SMAC3 runs in-process; HEBO and Syne Tune are skipped with the reason
-when the peers' environment lacks them.
+when the peers' environment lacks them (a failure instead under ``HPO_PEERS_STRICT=1``, which
+``make bench-peers`` sets after installing them).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from benchmarks.peers import ROOT
+from benchmarks.peers import ROOT, peer_unavailable
 from benchmarks.peers._pipe import CHILD, active_config, ask_tell
 from benchmarks.peers.bo_child import flat_params
 
@@ -29,6 +32,13 @@ CONDITIONAL = {
     },
     "lr": {"type": "float", "low": 1e-4, "high": 1.0, "log": True, "step": None},
 }
+
+
+def missing_peer(why: str) -> None:
+    """Skip for a peer library that is not installed; fail under ``HPO_PEERS_STRICT=1`` (``make bench-peers``)."""
+    if os.environ.get("HPO_PEERS_STRICT") == "1":
+        pytest.fail(f"HPO_PEERS_STRICT=1 (make bench-peers installed the peers), but {why}")
+    pytest.skip(why)
 
 
 def test_the_flat_union_holds_the_branch_choice_and_every_branch_parameter():
@@ -99,7 +109,7 @@ def test_smac_hpo_runs_its_evaluations_with_finite_regret(problem):
     from benchmarks.bo import run_one, unavailable
 
     if why := unavailable("smac-hpo"):
-        pytest.skip(why)
+        missing_peer(why)
     _check(run_one(problem, "smac-hpo", 0, 8), 8)
 
 
@@ -107,7 +117,8 @@ def test_smac_configspace_conditions_each_branch_parameter_on_the_choice():
     from benchmarks.peers.smac_hpo import configspace
     from hpo.search_spaces import SearchSpace
 
-    pytest.importorskip("ConfigSpace")
+    if importlib.util.find_spec("ConfigSpace") is None:
+        missing_peer("ConfigSpace (installed with smac) is not installed")
     cs = configspace(SearchSpace(CONDITIONAL), seed=0)
     assert {c.child.name: (c.parent.name, c.value) for c in cs.conditions} == {
         "a_x": ("model", "a"), "b_n": ("model", "b"), "b_c": ("model", "b")}
@@ -122,5 +133,20 @@ def test_peers_env_methods_run_over_the_pipe(method, problem):
     from benchmarks.bo import run_one, unavailable
 
     if why := unavailable(method):
-        pytest.skip(why)
+        missing_peer(why)
     _check(run_one(problem, method, 0, 5), 5)
+
+
+def test_a_failed_peers_install_names_pips_error_line(tmp_path, monkeypatch):
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    monkeypatch.setenv("HPO_PEERS_PYTHON", str(venv / "bin" / "python"))
+    assert peer_unavailable("json") is None
+    why = peer_unavailable("no_such_peer_module")
+    assert "No module named 'no_such_peer_module'" in why and "make bench-peers` failed" not in why
+    (venv / "install-error.txt").write_text("ERROR: No matching distribution found for hebo==9.9\n")
+    why = peer_unavailable("no_such_peer_module")
+    assert why.endswith("; `make bench-peers` failed: ERROR: No matching distribution found for hebo==9.9")
+    monkeypatch.setenv("HPO_PEERS_PYTHON", str(tmp_path / "none" / "python"))
+    assert "run `make bench-peers`" in peer_unavailable("json")

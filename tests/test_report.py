@@ -337,3 +337,32 @@ def test_importance_falls_back_to_the_largest_budget_enough_trials_reached(tmp_p
     fig = figures(page)[titles(page).index("Parameter importance (fANOVA)")]
     shares = dict(zip(fig["data"][0]["y"], fig["data"][0]["x"], strict=True))
     assert max(shares, key=shares.get) == "x"  # the only parameter the loss depends on
+
+
+def test_numpy_fanova_recovers_known_main_effects():
+    """y = x0 + x1 / 2 on the uniform cube: main effects 1/12 and 1/48, shares 0.8 and 0.2, no interaction."""
+    import doctest
+
+    import numpy as np
+
+    import hpo.viz._fanova as viz_fanova
+
+    x_unit = np.random.default_rng(0).random((300, 3))
+    found = viz_fanova.fanova(x_unit, x_unit[:, 0] + 0.5 * x_unit[:, 1], np.random.default_rng(0))
+    assert found.n_trees == viz_fanova.N_TREES
+    assert found.fractions / found.fractions.sum() == pytest.approx([0.8, 0.2, 0.0], abs=0.04)
+    assert found.fractions.sum() > 0.95  # an additive function: the main effects explain nearly all
+    flat = viz_fanova.fanova(x_unit, np.ones(300), np.random.default_rng(0))
+    assert flat.n_trees == 0 and not flat.fractions.any()
+    assert doctest.testmod(viz_fanova).failed == 0
+
+
+def test_a_report_imports_neither_optuna_nor_scikit_learn_nor_plotly(single):
+    """What keeps ``hpo report`` of a 10,000-trial study under 2 s (benchmarks/results/scale.md)."""
+    code = (
+        "import json, sys; from hpo.viz import render_report; page = render_report(sys.argv[1], lcpfn=False); "
+        "assert 'Parameter importance (fANOVA)' in page; "
+        "print(json.dumps([m for m in ('optuna', 'sklearn', 'scipy', 'plotly', 'pandas', 'torch') if m in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(single)], capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(out.stdout) == []

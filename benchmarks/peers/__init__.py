@@ -32,15 +32,31 @@ def peers_python() -> Path:
     return Path(env) if env else ROOT / ".venv-peers" / "bin" / "python"
 
 
+def _install_error(python: Path) -> str:
+    """``; `make bench-peers` failed: <pip's last ERROR line>`` when the peers' install failed, else ``""``.
+
+    ``make bench-peers`` keeps that line in ``<venv>/install-error.txt`` (``python`` is ``<venv>/bin/python``).
+    """
+    try:
+        line = (python.parent.parent / "install-error.txt").read_text(errors="replace").strip()
+    except OSError:
+        return ""
+    return f"; `make bench-peers` failed: {line}" if line else ""
+
+
 def peer_unavailable(module: str) -> str | None:
-    """Why ``module`` cannot be imported in the peers' environment (None when it can)."""
+    """Why ``module`` cannot be imported in the peers' environment (None when it can).
+
+    The reason is one line for a report's "Not run" list: the import's last error line, and pip's
+    error line when ``make bench-peers`` could not install the peers.
+    """
     python = peers_python()
     if not python.exists():
         return f"no peers environment at {python} (run `make bench-peers`)"
     proc = subprocess.run([str(python), "-c", f"import {module}"], capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
         lines = (proc.stderr or proc.stdout).strip().splitlines()
-        return f"`import {module}` failed in {python}: {lines[-1] if lines else proc.returncode}"
+        return f"`import {module}` failed in {python}: {lines[-1] if lines else proc.returncode}{_install_error(python)}"
     return None
 
 

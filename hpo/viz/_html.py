@@ -106,16 +106,21 @@ _SCRIPT = """
 def plotly_js() -> str:
     """plotly.js as bundled in the installed ``plotly`` package (inlined: the page works offline).
 
+    The file is found with :func:`importlib.util.find_spec`, which locates the package
+    without importing it (plotly's Python package is never loaded).
+
     Raises:
         HPOError: if the ``plotly`` package is not installed.
     """
-    try:
-        from importlib.resources import files
+    from importlib.util import find_spec
+    from pathlib import Path
 
-        return (files("plotly") / "package_data" / "plotly.min.js").read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
-        pass
-    try:
+    spec = find_spec("plotly")
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        bundled = Path(folder) / "package_data" / "plotly.min.js"
+        if bundled.is_file():
+            return bundled.read_text(encoding="utf-8")
+    try:  # an unusual install (e.g. zipped): ask plotly itself
         from plotly.offline import get_plotlyjs
     except ImportError as exc:
         raise HPOError("the HTML report needs plotly (its bundled plotly.js): pip install plotly") from exc

@@ -1,76 +1,108 @@
 """The report's parameter-importance section: fANOVA over the COMPLETED trials.
 
-The trials go into an in-memory Optuna study (``optuna.trial.create_trial``, with the
-distributions of :func:`hpo.integrations.optuna.to_distributions`), and
-``optuna.importance.FanovaImportanceEvaluator`` (Hutter, Hoos & Leyton-Brown, "An Efficient
-Approach for Assessing Hyperparameter Importance", ICML 2014) splits the variance of the
-first objective among the parameters. Optuna is imported here only, when a report is made.
+fANOVA (Hutter, Hoos & Leyton-Brown, "An Efficient Approach for Assessing Hyperparameter
+Importance", ICML 2014) fits a random forest to the first objective and splits its variance
+into each parameter's main effect, under the uniform measure on the search space. Here the
+forest and the decomposition are :mod:`hpo.viz._fanova` (NumPy only: a report imports
+neither scikit-learn nor Optuna, which took about 2 s of CPU on first use when the section
+used Optuna's ``FanovaImportanceEvaluator``). The configs are placed in the search space's
+unit cube (:meth:`hpo.search_spaces.Param.to_unit`: log-scaled parameters on their log
+scale, each choice of a categorical an equal slice, the cube the random searcher samples
+uniformly); without a stored space, numbers are scaled to their range and other values are
+categories. The bars are the main effects normalized to sum to 1, as Optuna's
+``get_param_importances(normalize=True)`` did, and the page says how much of the variance
+the main effects explain (the rest is interactions).
 
-fANOVA's cost grows faster than linearly with the trials (Optuna's 64 trees took about 1 s
-of CPU for 100 trials, 4.4 s for 300 and 100 s for 1,000 here), so past
-:data:`MAX_TRIALS` it is fitted on a uniform random sample of that many trials (seed 0),
-and the page says so: the variance decomposition is an average over the space, which a
-uniform sample estimates without bias.
+Past :data:`MAX_TRIALS` COMPLETED trials the forest is fitted on a uniform random sample of
+that many (seed 0), and the page says so: the decomposition is an average over the space,
+which a uniform sample estimates without bias, and the forest's cost grows with the trials.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
+from hpo.errors import HPOError
 from hpo.trial import Trial, TrialStatus, finite
 from hpo.viz._data import Section, StudyData
 from hpo.viz._figures import layout
+
+if TYPE_CHECKING:
+    from hpo.search_spaces import SearchSpace
 
 __all__ = ["importance_section", "MIN_TRIALS", "MAX_TRIALS"]
 
 #: COMPLETED trials needed before importances are computed.
 MIN_TRIALS = 5
-#: Most trials fANOVA is fitted on; beyond, a uniform random sample (seed 0).
+#: Most trials the forest is fitted on; beyond, a uniform random sample (seed 0).
 MAX_TRIALS = 100
 
-METHOD = (
-    "fANOVA (optuna.importance.FanovaImportanceEvaluator, a random forest of 64 trees, seed 0; "
-    "Hutter et al., ICML 2014)"
+METHOD = (  # the tree count is hpo.viz._fanova.N_TREES (not imported here: it loads NumPy)
+    "fANOVA (Hutter, Hoos & Leyton-Brown, ICML 2014): each parameter's main effect in a random forest "
+    "of 64 trees (seed 0), over the search space's unit cube (log-scaled parameters on their log scale)"
 )
 
+#: ``value -> position in [0, 1]``; raises for a value outside the space.
+_Encode = Callable[[Any], float]
 
-def _inferred(trials: Sequence[Trial]) -> dict[str, Any]:
-    """Distributions read off the configs, for a result without its search space."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution
 
-    out: dict[str, Any] = {}
-    for name in {k for t in trials for k in t.config}:
+def _space_columns(space: SearchSpace) -> tuple[dict[str, _Encode], list[str]]:
+    """The varying parameters of ``space`` with their encoders, and every parameter's name."""
+    columns: dict[str, _Encode] = {}
+    for dim in space.dims:
+        param = dim.param
+        if dim.n_choices == 1 or (dim.kind != "categorical" and param.high <= param.low):  # type: ignore[attr-defined]
+            continue  # a single value explains nothing
+
+        def encode(value: Any, name: str = dim.name, param: Any = param) -> float:
+            param.check(name, value)
+            return float(param.to_unit(value))
+
+        columns[dim.name] = encode
+    return columns, [dim.name for dim in space.dims]
+
+
+def _inferred_columns(data: StudyData, trials: Sequence[Trial]) -> tuple[dict[str, _Encode], list[str]]:
+    """Columns read off the configs, for a result without its search space: numbers scaled
+    to their range, any other values as categories (sorted by ``repr``)."""
+    columns: dict[str, _Encode] = {}
+    names = data.param_names()
+    for name in names:
         values = [t.config[name] for t in trials if name in t.config]
         numbers = [finite(v) for v in values]
-        if all(v is not None for v in numbers):
-            lo, hi = min(numbers), max(numbers)  # type: ignore[type-var]
-            if hi > lo:  # type: ignore[operator]
-                out[name] = FloatDistribution(float(lo), float(hi))  # type: ignore[arg-type]
+        present = [v for v in numbers if v is not None]
+        if present and len(present) == len(numbers):
+            lo, hi = min(present), max(present)
+            if hi > lo:
+                columns[name] = partial(_scaled, low=lo, high=hi)
         elif all(isinstance(v, (str, int, float, bool)) or v is None for v in values):
-            out[name] = CategoricalDistribution(sorted(set(values), key=repr))
-    return out
+            choices = {repr(v): i for i, v in enumerate(sorted(set(values), key=repr))}
+            if len(choices) > 1:
+                columns[name] = partial(_coded, choices=choices)
+    return columns, names
 
 
-def _distributions(data: StudyData, trials: Sequence[Trial]) -> dict[str, Any]:
-    if data.space is None:
-        return _inferred(trials)
-    from hpo.integrations.optuna import to_distributions
+def _scaled(value: Any, low: float, high: float) -> float:
+    return (float(value) - low) / (high - low)
 
-    return to_distributions(data.space)
+
+def _coded(value: Any, choices: dict[str, int]) -> float:
+    return (choices[repr(value)] + 0.5) / len(choices)
 
 
 def _importances(data: StudyData, done: Sequence[Trial]) -> tuple[dict[str, float], list[str]]:
-    """``({param: importance}, notes)`` for the first objective."""
-    import optuna
-    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+    """``({param: share}, notes)`` for the first objective."""
+    import numpy as np
+
+    from hpo.viz._fanova import fanova
 
     notes = []
-    dists = _distributions(data, done)
+    columns, names = _space_columns(data.space) if data.space is not None else _inferred_columns(data, done)
     common = set.intersection(*(set(t.config) for t in done))
-    used = {n: d for n, d in dists.items() if n in common and not d.single()}
-    dropped = sorted(n for n in dists if n not in common)
+    used = {n: encode for n, encode in columns.items() if n in common}
+    dropped = sorted(n for n in names if n not in common)
     if dropped:
         notes.append(
             "Conditional space: only the parameters present in every COMPLETED trial are used; left out: "
@@ -78,29 +110,28 @@ def _importances(data: StudyData, done: Sequence[Trial]) -> tuple[dict[str, floa
         )
     if not used:
         return {}, [*notes, "No parameter varies across every COMPLETED trial."]
-    frozen, skipped = [], 0
+    rows, values, skipped = [], [], 0
     for t in done:
-        params = {n: (int(t.config[n]) if isinstance(d, optuna.distributions.IntDistribution) else t.config[n])
-                  for n, d in used.items()}
         try:
-            frozen.append(optuna.trial.create_trial(params=params, distributions=used, value=float(t.value)))  # type: ignore[arg-type]
-        except (ValueError, TypeError):
+            rows.append([encode(t.config[n]) for n, encode in used.items()])
+        except (HPOError, ValueError, TypeError, KeyError):
             skipped += 1  # a config outside the stored space
+            continue
+        values.append(float(t.value))  # type: ignore[arg-type]
     if skipped:
         notes.append(f"{skipped} trial(s) whose config lies outside the search space were left out.")
-    if len(frozen) < MIN_TRIALS:
-        return {}, [*notes, _not_enough(len(frozen))]
-    old = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "study created" line; restored below
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            study = optuna.create_study(direction="maximize" if data.mode == "max" else "minimize")
-            study.add_trials(frozen)
-            found = get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0), normalize=True)
-    finally:
-        optuna.logging.set_verbosity(old)
-    return {k: float(v) for k, v in found.items()}, notes
+    if len(rows) < MIN_TRIALS:
+        return {}, [*notes, _not_enough(len(rows))]
+    found = fanova(np.clip(np.array(rows, dtype=float), 0.0, 1.0), np.array(values), np.random.default_rng(0))
+    explained = float(found.fractions.sum())
+    if found.n_trees == 0 or explained <= 0.0:
+        why = "the values do not vary" if found.n_trees == 0 else "no parameter has a main effect"
+        return {}, [*notes, f"No importances: {why}."]
+    notes.append(
+        f"The parameters' main effects explain {100 * explained:.0f}% of the forest's variance (the rest is "
+        "interactions between parameters); the bars divide that part among them (normalized to sum to 1)."
+    )
+    return {n: float(v) / explained for n, v in zip(used, found.fractions, strict=True)}, notes
 
 
 def _not_enough(n: int) -> str:
@@ -151,8 +182,8 @@ def importance_section(data: StudyData) -> Section:
         import numpy as np
 
         picked = np.sort(np.random.default_rng(0).choice(len(done), size=MAX_TRIALS, replace=False))
-        head += (f" fANOVA is fitted on a uniform random sample of {MAX_TRIALS} of these {len(done)} trials "
-                 "(seed 0): its cost grows faster than linearly with the trials.")
+        head += (f" The forest is fitted on a uniform random sample of {MAX_TRIALS} of these {len(done)} trials "
+                 "(seed 0): its cost grows with the trials.")
         done = [done[i] for i in picked]
     try:
         found, notes = _importances(data, done)
