@@ -341,16 +341,26 @@ def cmd_ray(args: argparse.Namespace) -> int:
 def cmd_lcpfn(args: argparse.Namespace) -> int:
     """LC-PFN against MCMC and last value, on prior and real curves."""
     from benchmarks.lcbench import benchdata_dir
-    from benchmarks.lcpfn.evaluate import report, run
+    from benchmarks.lcpfn.evaluate import run
+    from benchmarks.lcpfn.tables import calibration_plot, report
 
     args.curves = args.curves or str(benchdata_dir() / "curves")
     results = run(args)
     out = Path(args.out)
     (out / "lcpfn_raw.json").write_text(json.dumps(results, default=float))
-    text = report(results, _command())
+    plot = calibration_plot(results, out / "lcpfn_calibration.png").name
+    text = report(results, _command(), plot)
     (out / "lcpfn.md").write_text(text)
     print(text)
     return 0
+
+
+def _shipped_weights() -> str:
+    """The LC-PFN weights ``LCPFN.load()`` gives, in words (variant and version)."""
+    from hpo.surrogates.lcpfn import DEFAULT_VARIANT, WEIGHTS_DIR
+
+    meta = json.loads((WEIGHTS_DIR / DEFAULT_VARIANT / "lcpfn.json").read_text())
+    return f"shipped default, variant {DEFAULT_VARIANT} ({meta['version']}, hpo/surrogates/lcpfn/weights/{DEFAULT_VARIANT})"
 
 
 def _early_one(*args: Any) -> dict[str, Any]:
@@ -394,7 +404,7 @@ def cmd_early(args: argparse.Namespace) -> int:
         commands.append(f"{_command()}   # {len(todo)} runs")
         log.write_text("\n".join(commands) + "\n")
     refs = {t: reference_best(t) for t in sorted({r["task"] for r in runs})}
-    weights = args.weights or "shipped (hpo/surrogates/lcpfn/weights)"
+    weights = args.weights or _shipped_weights()
     text = report(runs, refs, args.trials, commands, _machine(), weights)
     (out / "early_stopping.md").write_text(text)
     print(text)
@@ -436,7 +446,8 @@ def main(argv: list[str] | None = None) -> int:
     ry.add_argument("--once", nargs="*", default=["ray-tune"], help="methods run in the first repeat only (slow ones)")
     ry.add_argument("--out", default=str(RESULTS))
     lc = sub.add_parser("lcpfn", help="LC-PFN vs MCMC (Domhan et al.) and last value on prior and real curves")
-    lc.add_argument("--weights", default=None, help="folder with lcpfn.pt/lcpfn.json (default: the shipped ones)")
+    lc.add_argument("--weights", default=None, help="one folder with lcpfn.pt/lcpfn.json (instead of the shipped variants)")
+    lc.add_argument("--variants", nargs="*", default=["mixture", "paper"], help="shipped weight variants to evaluate")
     lc.add_argument("--prior-curves", type=int, default=1000)
     lc.add_argument("--mcmc-curves", type=int, default=50, help="prior curves that MCMC also fits (time)")
     lc.add_argument("--mcmc-real", type=int, default=10, help="real curves per file that MCMC also fits")

@@ -45,3 +45,27 @@ def test_early_stopping_table_counts_a_task_as_met_only_with_both_conditions():
     # task 1: 0.38 of the epochs, 0.56 % worse -> met; task 2: 0.58 of the epochs; task 3: 2.2 % worse
     assert "| hpo-fifo-lc vs hpo-fifo | 1 | 0.38 [0.38, 0.38] | 0.56 [0.56, 0.56] | 0.5 [0.5, 0.5] | yes |" in text
     assert "meets on 1 of 3 tasks" in text
+
+
+def _block(lcpfn_se: float, last_se: float, ll: float = 1.0, mcmc_ll: float = 0.5) -> dict:
+    cell = {"ll": [ll], "se": [lcpfn_se], "seconds": [0.01]}
+    return {"lcpfn": cell, "lcpfn on the MCMC curves": cell, "mcmc": {"ll": [mcmc_ll], "se": [1.0], "seconds": [5.0]},
+            "last": {"ll": [0.0], "se": [last_se], "seconds": [0.0]}}  # fmt: skip
+
+
+def test_lcpfn_acceptance_table_applies_the_cutoff_rules_and_the_paper_prior_margin():
+    from benchmarks.lcpfn.tables import acceptance
+
+    def variant(real_se: dict[int, float], prior_ll: float, coverage: float) -> dict:
+        return {"real": {"set": {c: _block(se, 0.02) for c, se in real_se.items()}},
+                "prior": {c: _block(0.0, 0.0, ll=prior_ll) for c in (10, 20)},
+                "calibration": {"set": {"cutoff": 40, "coverage_90": coverage, "n": 1}}}  # fmt: skip
+
+    results = {"variants": {"mixture": variant({10: 0.05, 20: 0.01, 80: 0.03}, 1.95, 0.85),
+                            "paper": variant({10: 0.04, 20: 0.03, 80: 0.01}, 2.0, 0.6)}}  # fmt: skip
+    text = "\n".join(acceptance(results))
+    assert "| set | 10% | 1 | 5.00e-02 | 4.00e-02 | 2.00e-02 | no | no | no worse than paper: **missed** |" in text
+    assert "| set | 20% | 1 | 1.00e-02 | 3.00e-02 | 2.00e-02 | yes | yes | beat last value: **met** |" in text
+    assert "| set | 80% | 1 | 3.00e-02 | 1.00e-02 | 2.00e-02 | no | no | beat last value: **missed** |" in text
+    assert "| 10 | 1 | 1.950 | 2.000 | -0.050 **met** |" in text  # within 0.1 nats of the paper weights
+    assert "| set | 1 | 85.0% | 60.0% | **met** |" in text

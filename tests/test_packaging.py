@@ -40,7 +40,7 @@ def test_wheel_has_only_the_hpo_top_level_package(tmp_path):
     for folder, target in mapped.items():
         sources += [f"{target}/{p.relative_to(ROOT / folder).as_posix()}" for p in (ROOT / folder).rglob("*.py")]
     # the trained LC-PFN weights ship too (LCPFN.load() must work offline from the wheel)
-    sources += [p.relative_to(ROOT).as_posix() for p in (ROOT / "hpo/surrogates/lcpfn/weights").glob("lcpfn.*")]
+    sources += [p.relative_to(ROOT).as_posix() for p in (ROOT / "hpo/surrogates/lcpfn/weights").glob("*/lcpfn.*")]
     missing = sorted(set(sources) - set(names))
     assert missing == []
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)

@@ -97,104 +97,120 @@ def real_curves(folder: Path) -> dict[str, list[np.ndarray]]:
 
 
 def run(args: Any) -> dict[str, Any]:
+    """Every variant (``args.variants``, or the one folder ``args.weights``) on the same curves.
+
+    Returns ``{"mcmc": settings, "variants": {name: {"weights", "prior", "prior_mixture", "real",
+    "calibration"}}}``. MCMC is fitted once per curve and cutoff (the first variant) and shared.
+    """
     import torch
 
     from hpo.surrogates.lcpfn import LCPFN
-    from hpo.surrogates.lcpfn.prior import CurvePrior
+    from hpo.surrogates.lcpfn.prior import PRIORS
 
     torch.set_num_threads(getattr(args, "threads", 1))  # MCMC runs on one core; so does LC-PFN here
-    pfn = LCPFN.load(args.weights) if args.weights else LCPFN.load()
     settings = {"steps": args.mcmc_steps, "burn": args.mcmc_burn, "walkers": args.mcmc_walkers}
-    rng = np.random.default_rng(12345)  # training used another seed
     sig = last_value_sigmas(np.random.default_rng(777))
-    results: dict[str, Any] = {"weights": pfn.meta, "mcmc": {**settings, "curves": args.mcmc_curves}, "prior": {}, "real": {}}
     old = json.loads(Path(args.reuse_mcmc).read_text()) if getattr(args, "reuse_mcmc", None) else None
+    results: dict[str, Any] = {"mcmc": {**settings, "curves": args.mcmc_curves}, "variants": {}}
     if old is not None:
         results["mcmc"] = {**old["mcmc"], "reused_from": str(args.reuse_mcmc)}
         settings = {k: old["mcmc"][k] for k in ("steps", "burn", "walkers")}
-    prior = list(CurvePrior().sample(args.prior_curves, rng))
-    for c in CUTOFFS:
-        results["prior"][c] = evaluate_set(prior, [c] * len(prior), pfn, [sig[c]] * len(prior), set(range(args.mcmc_curves)),
-                                           settings, old["prior"][str(c)] if old else None)  # fmt: skip
-        print(f"[lcpfn-eval] prior cutoff {c}: " + json.dumps({m: float(np.mean(v['ll'])) if v['ll'] else None
-                                                                for m, v in results["prior"][c].items()}), flush=True)  # fmt: skip
-    for name, curves in real_curves(Path(args.curves)).items():
-        results["real"][name] = {}
-        pick = set(np.random.default_rng(1).choice(len(curves), min(args.mcmc_real, len(curves)), replace=False).tolist())
-        for c in CUTOFFS:
-            cuts = [max(1, int(round(len(curve) * c / 100))) for curve in curves]
-            results["real"][name][c] = evaluate_set(curves, cuts, pfn, [sig[c]] * len(curves), pick, settings,
-                                                    old["real"][name][str(c)] if old else None)  # fmt: skip
-            print(f"[lcpfn-eval] {name} cutoff {c}%: done", flush=True)
+    names = [None] if getattr(args, "weights", None) else list(getattr(args, "variants", None) or ["mixture", "paper"])
+    real = real_curves(Path(args.curves))
+    for name in names:
+        pfn = LCPFN.load(args.weights) if name is None else LCPFN.load(variant=name)
+        label = name or str(args.weights)
+        res: dict[str, Any] = {"weights": pfn.meta, "real": {}, "calibration": {}}
+        for prior in ("paper", "mixture"):
+            key = "prior" if prior == "paper" else "prior_mixture"
+            rng = np.random.default_rng(12345 if prior == "paper" else 54321)  # training used other seeds
+            curves = list(PRIORS[prior]().sample(args.prior_curves, rng))
+            res[key] = {}
+            for c in CUTOFFS:
+                reuse = _earlier(old, key, c)
+                res[key][c] = evaluate_set(curves, [c] * len(curves), pfn, [sig[c]] * len(curves),
+                                           set(range(min(args.mcmc_curves, len(curves)))), settings, reuse)  # fmt: skip
+                print(f"[lcpfn-eval] {label} {key} cutoff {c}: lcpfn ll {np.mean(res[key][c]['lcpfn']['ll']):.3f}", flush=True)
+        for set_name, curves in real.items():
+            res["real"][set_name] = {}
+            pick = set(np.random.default_rng(1).choice(len(curves), min(args.mcmc_real, len(curves)), replace=False).tolist())
+            for c in CUTOFFS:
+                cuts = [max(1, int(round(len(curve) * c / 100))) for curve in curves]
+                res["real"][set_name][c] = evaluate_set(curves, cuts, pfn, [sig[c]] * len(curves), pick, settings,
+                                                        _earlier(old, "real", c, set_name))  # fmt: skip
+            res["calibration"][set_name] = calibration(pfn, curves, CALIBRATION_CUTOFF)
+            res.setdefault("decisions", {})[set_name] = decisions(pfn, curves)
+            print(f"[lcpfn-eval] {label} {set_name}: done", flush=True)
+        results["variants"][label] = res
+        # later variants reuse the MCMC fits made so far (same curves, same settings)
+        old = _flat(old) if old is not None else {"mcmc": results["mcmc"]}
+        for key in ("prior", "prior_mixture", "real"):
+            old.setdefault(key, res[key])
     return results
 
 
-def report(results: dict[str, Any], command: str) -> str:
-    def stat(values: list[float], fmt: str = "{:.3f}") -> str:
-        if not values:
-            return "-"
-        q1, med, q3 = np.percentile(values, [25, 50, 75])
-        return f"{fmt.format(np.mean(values))} (median {fmt.format(med)})"
-
-    w = results["weights"]
-    m = results["mcmc"]
-    lines = [
-        "# LC-PFN: learning-curve extrapolation against MCMC (Domhan et al. 2015) and last value",
-        "",
-        f"Command: `{command}`  ",
-        f"Weights: `{w.get('version')}`, {w.get('parameters', '?'):,} parameters, trained {w.get('train_seconds', 0) / 60:.0f} min "
-        f"on {w.get('curves_seen', 0):,} prior curves, final training loss {w.get('final_loss')}; training command `{w.get('command')}`.  ",
-        f"MCMC: {m['walkers']} walkers, {m['steps']} steps, {m['burn']} burn-in, on the first {m['curves']} prior curves "
-        "and a random subset of the real curves (see the n column)."
-        + (f" MCMC numbers reused from `{Path(m['reused_from']).name}` (the full run, same curves and settings); "
-           "LC-PFN measured anew." if m.get("reused_from") else ""),
-        "LC-PFN time: one batched forward pass over all curves of a cutoff (1 thread) that gives the whole predictive "
-        "distribution after the cutoff (log densities and means); MCMC time: fit plus the same predictions, per curve.",
-        "",
-        "Mean log-likelihood per later point (higher is better); MSE of the final value (lower is better); "
-        "inference seconds per curve.",
-        "",
-    ]
-    lines += _summary(results)
-    for label, block in [("Prior curves (held out)", {"prior": results["prior"]})] + [
-        (f"Real curves: {name}", {name: v}) for name, v in results["real"].items()
-    ]:
-        lines += [f"## {label}", "", "| cutoff | method | n | log-lik | final MSE | seconds/curve |", "|---|---|---|---|---|---|"]
-        for _, cuts in block.items():
-            for c, methods in cuts.items():
-                for method, v in methods.items():
-                    if not v["ll"]:
-                        continue
-                    lines.append(
-                        f"| {c}{'' if label.startswith('Prior') else '%'} | {method} | {len(v['ll'])} | {np.mean(v['ll']):.3f} | "
-                        f"{np.mean(v['se']):.2e} | {np.mean(v['seconds']):.2e} |"
-                    )
-        lines.append("")
-    return "\n".join(lines)
+def _flat(raw: dict[str, Any]) -> dict[str, Any]:
+    """A raw file in either format as ``{"mcmc", "prior", "prior_mixture"?, "real"}`` (its first variant)."""
+    if "variants" not in raw:
+        return dict(raw)
+    first = next(iter(raw["variants"].values()))
+    return {"mcmc": raw["mcmc"], **{k: v for k, v in first.items() if k in ("prior", "prior_mixture", "real")}}
 
 
-def _summary(results: dict[str, Any]) -> list[str]:
-    """The acceptance checks: LC-PFN vs MCMC on the same prior curves; LC-PFN vs last value on real curves."""
-    lines = ["## Summary", "", "### Prior curves: LC-PFN against MCMC on the same curves", "",
-             "| cutoff | n | LC-PFN log-lik | MCMC log-lik | difference | LC-PFN final MSE | MCMC final MSE | "
-             "LC-PFN s/curve | MCMC s/curve | speed-up |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for c, methods in results["prior"].items():
-        a, b = methods["lcpfn on the MCMC curves"], methods["mcmc"]
-        if not b["ll"]:
-            continue
-        la, lb = float(np.mean(a["ll"])), float(np.mean(b["ll"]))
-        ta, tb = float(np.mean(a["seconds"])), float(np.mean(b["seconds"]))
-        lines.append(f"| {c} | {len(b['ll'])} | {la:.3f} | {lb:.3f} | {la - lb:+.3f} {'(LC-PFN ahead)' if la >= lb else '(short)'} | "
-                     f"{np.mean(a['se']):.2e} | {np.mean(b['se']):.2e} | {ta:.1e} | {tb:.2f} | {tb / ta:,.0f}x |")  # fmt: skip
-    lines += ["", "### Real curves: final-value MSE, LC-PFN against last value (all curves) and MCMC (its subset)", "",
-              "| curves | cutoff | n | LC-PFN MSE | last-value MSE | LC-PFN better | LC-PFN log-lik | last-value log-lik | "
-              "MCMC n | LC-PFN MSE (MCMC subset) | MCMC MSE | LC-PFN log-lik (subset) | MCMC log-lik |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for name, cuts in results["real"].items():
-        for c, m in cuts.items():
-            pf, lv, sub, mc = m["lcpfn"], m["last"], m["lcpfn on the MCMC curves"], m["mcmc"]
-            better = np.mean(pf["se"]) < np.mean(lv["se"])
-            lines.append(f"| {name} | {c}% | {len(pf['se'])} | {np.mean(pf['se']):.2e} | {np.mean(lv['se']):.2e} | "
-                         f"{'yes' if better else 'no'} | {np.mean(pf['ll']):.3f} | {np.mean(lv['ll']):.3f} | {len(mc['se'])} | "
-                         f"{np.mean(sub['se']):.2e} | {np.mean(mc['se']):.2e} | {np.mean(sub['ll']):.3f} | {np.mean(mc['ll']):.3f} |")  # fmt: skip
-    return [*lines, ""]
+#: Quantile levels of the calibration check, and the cutoff (% of each curve) it is made at.
+CALIBRATION_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+CALIBRATION_CUTOFF = 40
+
+
+def calibration(pfn: Any, curves: list[np.ndarray], cutoff: int) -> dict[str, Any]:
+    """Observed fraction of final values at or below each predicted quantile of the final value."""
+    cuts = [max(1, int(round(len(curve) * cutoff / 100))) for curve in curves]
+    x = [np.arange(1, c + 1, dtype=float) for c in cuts]
+    q = pfn.predict_quantiles(x, [curve[:c] for curve, c in zip(curves, cuts, strict=True)],
+                              [[float(len(curve))] for curve in curves], qs=CALIBRATION_LEVELS)  # fmt: skip
+    q = np.stack([row[0] for row in q])  # (n_curves, n_levels): the final epoch's quantiles
+    finals = np.array([curve[-1] for curve in curves])
+    observed = [float(np.mean(finals <= q[:, j])) for j in range(len(CALIBRATION_LEVELS))]
+    inside = float(np.mean((finals >= q[:, 0]) & (finals <= q[:, -1])))
+    return {"cutoff": cutoff, "levels": list(CALIBRATION_LEVELS), "observed": observed, "coverage_90": inside, "n": len(curves)}
+
+
+#: Thresholds on P(final beats the bar) below which a run would be stopped, and the bar's quantile.
+THRESHOLDS = (0.01, 0.05, 0.1, 0.2)
+BAR_QUANTILE = 0.75
+
+
+def decisions(pfn: Any, curves: list[np.ndarray], cutoffs: tuple[int, ...] = (20, 40)) -> dict[str, Any]:
+    """What stopping at ``prob_improvement < threshold`` would do on real curves.
+
+    The bar is the set's 75th percentile of final values (a run worth keeping beats it).
+    For each cutoff and threshold: the share of runs stopped, and the share of the runs that
+    end above the bar ("winners") that would have been stopped by mistake.
+    """
+    finals = np.array([curve[-1] for curve in curves])
+    bar = float(np.quantile(finals, BAR_QUANTILE))
+    winners = finals > bar
+    out: dict[str, Any] = {"bar_quantile": BAR_QUANTILE, "bar": bar, "n": len(curves), "n_winners": int(winners.sum()), "rows": []}
+    for c in cutoffs:
+        cuts = [max(1, int(round(len(curve) * c / 100))) for curve in curves]
+        p = np.concatenate([pfn.prob_improvement([np.arange(1, k + 1)], [curve[:k]], x_final=len(curve), threshold=bar)
+                            for curve, k in zip(curves, cuts, strict=True)])  # fmt: skip
+        for t in THRESHOLDS:
+            stop = p < t
+            out["rows"].append({"cutoff": c, "threshold": t, "stopped": float(stop.mean()),
+                                "winners_stopped": float(stop[winners].mean()) if winners.any() else 0.0})  # fmt: skip
+    return out
+
+
+def _earlier(old: dict[str, Any] | None, key: str, c: int, name: str | None = None) -> Any:
+    """This cutoff's block of an earlier run or variant, whose MCMC numbers are kept; None when there is none."""
+    if old is None:
+        return None
+    block = _flat(old).get(key)
+    if block is None:
+        return None
+    if name is not None:
+        block = block.get(name)
+        if block is None:
+            return None
+    return block.get(c, block.get(str(c)))

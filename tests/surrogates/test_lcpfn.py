@@ -201,24 +201,50 @@ def test_log_density_agrees_with_the_cdf_and_the_units(pfn):
     assert pct[0] == pytest.approx(unit[0] - np.log(100), abs=1e-5)
 
 
-def test_the_shipped_weights_load_offline_and_extrapolate_sensibly():
-    from hpo.surrogates.lcpfn import WEIGHTS_DIR
+@pytest.mark.parametrize("variant", ["mixture", "paper"])
+def test_the_shipped_weights_load_offline_and_extrapolate_sensibly(variant):
+    from hpo.surrogates.lcpfn import VARIANTS, WEIGHTS_DIR
 
-    pfn = LCPFN.load()  # from the package folder, with weights_only=True
-    meta = json.loads((WEIGHTS_DIR / "lcpfn.json").read_text())
+    assert variant in VARIANTS
+    pfn = LCPFN.load(variant=variant)  # from the package folder, with weights_only=True
+    meta = json.loads((WEIGHTS_DIR / variant / "lcpfn.json").read_text())
     assert pfn.version == meta["version"] and meta["command"].startswith("python -m hpo.surrogates.lcpfn.train")
-    assert (WEIGHTS_DIR / "lcpfn.pt").stat().st_size < 25 * 2**20
+    assert sum(p.stat().st_size for p in WEIGHTS_DIR.rglob("lcpfn.pt")) < 25 * 2**20  # all variants together
     x = np.arange(1, 21)
     rising = 0.8 - 0.5 * x ** -0.7  # a typical curve, observed for 20 of 100 epochs
     q = pfn.predict_quantiles([x], [rising], [[100]], qs=(0.05, 0.5, 0.95))[0][0]
     assert q[0] < q[1] < q[2]
     assert rising[-1] - 0.05 < q[1] < 1.0  # it expects the curve to stay near or above where it is
-    flat_low = np.full(20, 0.1)
-    p_low = pfn.prob_improvement([x], [flat_low], 100, threshold=0.8)[0]
-    p_high = pfn.prob_improvement([x], [rising], 100, threshold=0.6)[0]
-    assert p_low < 0.5 < p_high  # a flat curve at 0.1 is far less likely to reach 0.8
-    mean_low = pfn.predict_mean([x], [flat_low], [[100]])[0][0]
-    assert 0.0 < mean_low < 0.3  # the predictive mean stays on the curve's scale
+
+
+def test_the_default_variant_is_the_mixture_and_bad_variants_are_refused(tmp_path):
+    from hpo.surrogates.lcpfn import DEFAULT_VARIANT
+
+    assert DEFAULT_VARIANT == "mixture"
+    assert LCPFN.load().version == LCPFN.load(variant="mixture").version
+    with pytest.raises(HPOError, match="unknown LC-PFN variant 'bayes'"):
+        LCPFN.load(variant="bayes")
+    with pytest.raises(HPOError, match="not both"):
+        LCPFN.load(tmp_path, variant="paper")
+
+
+def test_the_mixture_weights_fit_the_mixture_better_and_the_papers_prior_nearly_as_well():
+    """Held-out curves of each prior, observed for 20 of 100 epochs: mean log density of the rest."""
+    from hpo.surrogates.lcpfn.prior import MixturePrior
+
+    rng = np.random.default_rng(2024)  # training used other seeds
+    sets = {"paper": CurvePrior().sample(300, rng), "mixture": MixturePrior().sample(300, rng)}
+    ll = {}
+    for variant in ("mixture", "paper"):
+        pfn = LCPFN.load(variant=variant)
+        for prior, curves in sets.items():
+            x = [np.arange(1, 21)] * len(curves)
+            xq = [np.arange(21, 101)] * len(curves)
+            dens, _ = pfn.score(x, [c[:20] for c in curves], xq, [c[20:] for c in curves])
+            ll[variant, prior] = float(np.mean([d.mean() for d in dens]))
+    assert ll["mixture", "mixture"] > ll["paper", "mixture"] + 0.1
+    assert ll["mixture", "paper"] > ll["paper", "paper"] - 0.1
+
 
 
 def test_score_gives_log_density_and_mean_from_one_pass(pfn):

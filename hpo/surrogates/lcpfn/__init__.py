@@ -3,6 +3,7 @@
     from hpo.surrogates.lcpfn import LCPFN
 
     pfn = LCPFN.load()                      # the weights shipped in the package, offline
+    paper = LCPFN.load(variant="paper")     # the ones trained on the paper's prior alone
     q = pfn.predict_quantiles([[1, 2, 3]], [[0.3, 0.45, 0.52]], [[100]], qs=(0.05, 0.5, 0.95))
     p = pfn.prob_improvement([[1, 2, 3]], [[0.3, 0.45, 0.52]], x_final=100, threshold=0.8)
 
@@ -30,9 +31,14 @@ import numpy as np
 
 from hpo.errors import HPOError
 
-__all__ = ["LCPFN", "WEIGHTS_DIR"]
+__all__ = ["DEFAULT_VARIANT", "LCPFN", "VARIANTS", "WEIGHTS_DIR"]
 
+#: The shipped weights: one sub-folder per variant, each with ``lcpfn.pt`` and ``lcpfn.json``.
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+#: ``"mixture"``: trained on the extended prior (a documented deviation from the paper, see
+#: :class:`~hpo.surrogates.lcpfn.prior.MixturePrior`); ``"paper"``: on the paper's prior alone.
+VARIANTS = ("mixture", "paper")
+DEFAULT_VARIANT = "mixture"
 
 #: Curves per forward pass in batched inference.
 CHUNK_CURVES = 64
@@ -53,17 +59,28 @@ class LCPFN:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def load(cls, folder: str | Path | None = None) -> LCPFN:
-        """Load weights (default: the ones shipped in the package) with ``weights_only=True``.
+    def load(cls, folder: str | Path | None = None, *, variant: str | None = None) -> LCPFN:
+        """Load weights with ``weights_only=True``: a ``folder`` of your own, or a shipped ``variant``.
+
+        Args:
+            folder: A folder with ``lcpfn.pt`` and ``lcpfn.json`` (e.g. from ``hpo.surrogates.lcpfn.train``).
+            variant: One of :data:`VARIANTS` (default :data:`DEFAULT_VARIANT`): ``"mixture"``, trained
+                on the extended prior (:class:`~hpo.surrogates.lcpfn.prior.MixturePrior`), or
+                ``"paper"``, trained on Adriaensen et al.'s prior alone.
 
         Raises:
-            HPOError: if the folder has no ``lcpfn.pt``/``lcpfn.json`` or they do not match.
+            HPOError: if both or an unknown variant are given, or the folder has no
+                ``lcpfn.pt``/``lcpfn.json``, or they do not match.
         """
         import torch
 
         from hpo.surrogates.lcpfn.model import LCPFNConfig, LCPFNet
 
-        path = Path(folder) if folder is not None else WEIGHTS_DIR
+        if folder is not None and variant is not None:
+            raise HPOError("LCPFN.load: give a folder or a variant, not both")
+        if folder is None and (variant or DEFAULT_VARIANT) not in VARIANTS:
+            raise HPOError(f"unknown LC-PFN variant {variant!r}; shipped: {list(VARIANTS)}")
+        path = Path(folder) if folder is not None else WEIGHTS_DIR / (variant or DEFAULT_VARIANT)
         weights, info = path / "lcpfn.pt", path / "lcpfn.json"
         if not weights.is_file() or not info.is_file():
             raise HPOError(f"no LC-PFN weights in {str(path)!r} (expected lcpfn.pt and lcpfn.json)")

@@ -1,6 +1,7 @@
 """Train LC-PFN on curves from the prior: ``python -m hpo.surrogates.lcpfn.train --out DIR --minutes M``.
 
-Every step draws a fresh batch of prior curves (:mod:`hpo.surrogates.lcpfn.prior`), a
+Every step draws a fresh batch of prior curves (:mod:`hpo.surrogates.lcpfn.prior`; ``--prior
+mixture``, the default, or ``paper``), a
 cutoff ``c ~ U{1..n_epochs-1}`` shared by the batch, and minimises the bar-distribution
 NLL of the points after the cutoff given those before it (Adriaensen et al., NeurIPS
 2023, Section 3). Adam with linear warm-up and cosine decay over the time budget.
@@ -41,12 +42,12 @@ def bucket_borders(n_buckets: int, rng: np.random.Generator, n_epochs: int = 100
     return borders
 
 
-def _draw(job: tuple[int, np.random.SeedSequence, int]) -> np.ndarray:
+def _draw(job: tuple[int, np.random.SeedSequence, int, str]) -> np.ndarray:
     """``n`` prior curves of ``n_epochs`` points from their own seed (runs in a sampler process)."""
-    from hpo.surrogates.lcpfn.prior import CurvePrior
+    from hpo.surrogates.lcpfn.prior import sample_curves
 
-    n_epochs, seq, n = job
-    return CurvePrior(n_epochs).sample(n, np.random.default_rng(seq))
+    n_epochs, seq, n, prior = job
+    return sample_curves(n, np.random.default_rng(seq), n_epochs, prior)
 
 
 class CurveStream:
@@ -58,8 +59,9 @@ class CurveStream:
 
     chunk = 4096
 
-    def __init__(self, n_epochs: int, seed: int, procs: int = 0) -> None:
+    def __init__(self, n_epochs: int, seed: int, procs: int = 0, prior: str = "paper") -> None:
         self.n_epochs = n_epochs
+        self.prior = prior
         self._seq = np.random.SeedSequence([seed, 0x1C9F])
         self._pool: Any = None
         self._pending: list[Any] = []
@@ -71,8 +73,8 @@ class CurveStream:
                 self._submit()
         self._buf = np.empty((0, n_epochs))
 
-    def _job(self) -> tuple[int, np.random.SeedSequence, int]:
-        return (self.n_epochs, self._seq.spawn(1)[0], self.chunk)
+    def _job(self) -> tuple[int, np.random.SeedSequence, int, str]:
+        return (self.n_epochs, self._seq.spawn(1)[0], self.chunk, self.prior)
 
     def _submit(self) -> None:
         self._pending.append(self._pool.apply_async(_draw, (self._job(),)))
@@ -135,7 +137,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         torch.backends.cudnn.allow_tf32 = True
     model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
-    stream = CurveStream(config.n_epochs, args.seed, args.samplers)
+    stream = CurveStream(config.n_epochs, args.seed, args.samplers, args.prior)
     budget = args.minutes * 60.0
     warmup = min(0.05 * budget, 120.0)
     out = Path(args.out)
@@ -175,14 +177,23 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         if time.monotonic() - last_save > args.save_every * 60:
             recent = [float(v) for v in recent]
             meta = _meta(config, command, time.monotonic() - start, seen, step, recent, n_params, False, earlier)
+            meta["curves_by_prior"] = _by_prior(earlier, args.prior, seen)
             save(model, meta, out)
             last_save = time.monotonic()
     stream.close()
     recent = [float(v) for v in recent]
     meta = _meta(config, command, time.monotonic() - start, seen, step, recent, n_params, True, earlier)
+    meta["curves_by_prior"] = _by_prior(earlier, args.prior, seen)
     save(model, meta, out)
     print(f"[lcpfn] done: {json.dumps(meta)}", flush=True)
     return meta
+
+
+def _by_prior(earlier: dict[str, Any], prior: str, seen: int) -> dict[str, int]:
+    """Curves seen per prior over all stages (weights from before ``--prior`` existed saw the paper's)."""
+    counts = dict(earlier.get("curves_by_prior", {"paper": earlier.get("curves_seen", 0)} if earlier else {}))
+    counts[prior] = counts.get(prior, 0) + seen
+    return counts
 
 
 def _meta(config: Any, command: str, seconds: float, seen: int, steps: int, losses: list[float], n_params: int,
@@ -222,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
     p.add_argument("--samplers", type=int, default=0, help="worker processes drawing prior curves (0: in the training loop)")
     p.add_argument("--log-every", type=int, default=200)
+    p.add_argument("--prior", default="mixture", choices=["mixture", "paper"],
+                   help="the curve prior to train on (hpo.surrogates.lcpfn.prior; 'paper' is Adriaensen et al.'s alone)")
     p.add_argument("--init", default=None, help="folder with earlier lcpfn.pt/lcpfn.json to go on training from")
     p.add_argument("--save-every", type=float, default=5.0, help="minutes between intermediate saves")
     args = p.parse_args(argv)
