@@ -22,7 +22,7 @@ from hpo._accounting import Ledger, job_ended
 from hpo._view import View
 from hpo.budget import Budget
 from hpo.errors import HPOError
-from hpo.execution.base import BaseExecutor, Event, Finished, Reported, Retrying
+from hpo.execution.base import BaseExecutor, Event, Finished, Reported, Retrying, Started
 from hpo.result import StudyResult, best_trial, load_study, rank_key
 from hpo.search_spaces import SearchSpace
 from hpo.storage import BaseStorage, StudySpec
@@ -253,7 +253,7 @@ class Study:
     def _take_enqueued(self) -> Trial | None:
         while self._enqueued:
             trial = self.ledger[self._enqueued.popleft()]
-            if trial.status is TrialStatus.PENDING:
+            if trial.status is TrialStatus.PENDING and trial.trial_id not in self._jobs:  # a queued job stays PENDING
                 return trial
         return None
 
@@ -317,6 +317,14 @@ class Study:
         if n_trials is not None:
             self.storage.update_settings({**self.spec.settings, "n_trials": n_trials})
         self.executor.wait_for_decisions = self.scheduler.judges_reports
+        # the next job may be handed out before a worker is free only when it is the same
+        # job either way (no result it could miss changes what runs next), and when no stop
+        # rule but n_trials could hold it back before it starts (a queued job starts later)
+        self.executor.queue_ahead = (
+            self.executor.queues_jobs
+            and not (self.scheduler.next_job_uses_results or self.scheduler.searcher.uses_history)
+            and timeout is None and max_budget is None and max_cost is None
+        )
         self.executor.start(self.objective, self._artifact_root())  # ships the objective: fails before any trial
         stop_reason: str | None = None
         try:
@@ -335,7 +343,10 @@ class Study:
         finally:
             for trial_id in self.executor.shutdown():
                 self._jobs.pop(trial_id, None)
-                _recovery.interrupt(self, self.ledger[trial_id])
+                if self.ledger[trial_id].status is TrialStatus.RUNNING:
+                    _recovery.interrupt(self, self.ledger[trial_id])
+                elif self.ledger[trial_id].status is TrialStatus.PENDING:
+                    self._enqueued.appendleft(trial_id)  # queued, never started: it runs next time
         return self.result(stop_reason)
 
     def result(self, stop_reason: str | None = None) -> StudyResult:
@@ -351,11 +362,16 @@ class Study:
             if job is None:
                 return
             budget, trial = _recovery.resume_budget(self, self.ledger[job.trial.trial_id], job.budget)
-            now = self.executor.clock.timestamp()
-            trial = self._record(trial.evolve(status=TrialStatus.RUNNING, started_at=now, reason=None))
+            if self.executor.queue_ahead:  # the job may wait behind another: RUNNING once it starts
+                trial = self.ledger.track(trial.evolve(reason=None))
+            else:
+                now = self.executor.clock.timestamp()
+                trial = self._record(trial.evolve(status=TrialStatus.RUNNING, started_at=now, reason=None))
             self._jobs[trial.trial_id] = Job(trial, budget)
             self._reports[trial.trial_id] = []
             self.executor.submit(self._jobs[trial.trial_id])
+            if self.executor.queue_ahead:
+                continue
             where = self._where(trial.trial_id)
             if where:
                 self._record(trial.evolve(worker=where))
@@ -373,6 +389,11 @@ class Study:
             return
         if isinstance(event, Retrying):
             _recovery.book_retry(self, event)
+            return
+        if isinstance(event, Started):
+            trial = self.ledger[trial_id]
+            where = self._where(trial_id) or trial.worker
+            self._record(trial.evolve(status=TrialStatus.RUNNING, started_at=event.at, reason=None, worker=where))
             return
         job = self._jobs.pop(trial_id)
         reports = self._reports.pop(trial_id, [])

@@ -34,11 +34,17 @@ class BaseScheduler(ABC):
             (FIFO, and our SH/Hyperband/ASHA/PBT, which size each job to a rung) declare
             False and executors stream their reports. A subclass that overrides
             :meth:`on_report` without declaring it judges reports.
+        next_job_uses_results: Which job :meth:`next_job` hands out depends on the results
+            of ended jobs (promotions, PBT's exploit, brackets). FIFO declares False: what
+            runs next is its searcher's call alone. Only when this is False and the
+            searcher does not use history may the study ask for a job before a worker is
+            free (``BaseExecutor.queue_ahead``).
     """
 
     needs_intermediate_reports: ClassVar[bool] = False
     pauses_trials: ClassVar[bool] = False
     judges_reports: ClassVar[bool] = True
+    next_job_uses_results: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -18,6 +18,7 @@ class FIFOScheduler(BaseScheduler):
     """
 
     judges_reports: ClassVar[bool] = False
+    next_job_uses_results: ClassVar[bool] = False
 
     def next_job(self, view: StudyView) -> Job | None:
         trial = self._new_trial(view)

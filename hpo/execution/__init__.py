@@ -8,11 +8,12 @@ from hpo.execution.base import (
     Finished,
     Reported,
     Retrying,
+    Started,
     Stopped,
     WallClock,
 )
 
-__all__ = ["BaseExecutor", "Clock", "WallClock", "Event", "Reported", "Finished", "Stopped", "Failed", "Retrying", "make_executor"]
+__all__ = ["BaseExecutor", "Clock", "WallClock", "Event", "Reported", "Finished", "Stopped", "Failed", "Retrying", "Started", "make_executor"]
 
 
 def make_executor(name: str | BaseExecutor, **kwargs) -> BaseExecutor:  # type: ignore[no-untyped-def]

@@ -41,8 +41,9 @@ _OBJECTIVES: dict[str, Any] = {}  # per worker process: study-run key -> objecti
 class Hub:
     """Report queue and decision mailbox (a Ray async actor; see the module docstring).
 
-    Keys are ``(trial_id, attempt)`` so that a report from an attempt the driver gave up
-    on (its worker died and the job was retried) cannot be answered by mistake.
+    Keys are ``(trial_id, ticket)``, the ticket naming one dispatch of the job, so that a
+    report from a dispatch the driver gave up on (its worker died and the job was retried
+    or sent again) cannot be answered or counted by mistake.
     """
 
     def __init__(self) -> None:
@@ -55,16 +56,16 @@ class Hub:
             self._ready = asyncio.Event()
         return self._ready
 
-    async def report(self, trial_id: int, attempt: int, report: Report) -> str:
+    async def report(self, trial_id: int, ticket: int, report: Report) -> str:
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._answers[(trial_id, attempt)] = future
-        self._events.append((trial_id, attempt, report, True))
+        self._answers[(trial_id, ticket)] = future
+        self._events.append((trial_id, ticket, report, True))
         self._flag().set()
         return await future
 
-    async def post(self, trial_id: int, attempt: int, reports: list[Report]) -> None:
+    async def post(self, trial_id: int, ticket: int, reports: list[Report]) -> None:
         """Reports that do not wait for a decision."""
-        self._events.extend((trial_id, attempt, report, False) for report in reports)
+        self._events.extend((trial_id, ticket, report, False) for report in reports)
         self._flag().set()
 
     async def poll(self, timeout: float) -> list[tuple[int, int, Report, bool]]:
@@ -78,24 +79,24 @@ class Hub:
         flag.clear()
         return out
 
-    async def decide(self, trial_id: int, attempt: int, decision: str) -> None:
-        future = self._answers.pop((trial_id, attempt), None)
+    async def decide(self, trial_id: int, ticket: int, decision: str) -> None:
+        future = self._answers.pop((trial_id, ticket), None)
         if future is not None and not future.done():
             future.set_result(decision)
 
-    async def forget(self, trial_id: int, attempt: int) -> None:
-        """Drop what an abandoned attempt left behind."""
-        self._answers.pop((trial_id, attempt), None)
-        self._events = [e for e in self._events if (e[0], e[1]) != (trial_id, attempt)]
+    async def forget(self, trial_id: int, ticket: int) -> None:
+        """Drop what an abandoned dispatch left behind."""
+        self._answers.pop((trial_id, ticket), None)
+        self._events = [e for e in self._events if (e[0], e[1]) != (trial_id, ticket)]
 
 
 class _HubChannel:
     """A job's channel inside a Ray task: reports go through the hub; the outcome is returned."""
 
-    def __init__(self, hub: Any, trial_id: int, attempt: int, wait: bool) -> None:
+    def __init__(self, hub: Any, trial_id: int, ticket: int, wait: bool) -> None:
         self.hub = hub
         self.trial_id = trial_id
-        self.attempt = attempt
+        self.ticket = ticket
         self.wait = wait
         self.sent = 0
         self.unsent: list[Report] = []
@@ -108,12 +109,12 @@ class _HubChannel:
         if not self.wait:
             self.unsent.append(report)
             if time.monotonic() - self.flushed >= FLUSH_SECONDS:
-                self.hub.post.remote(self.trial_id, self.attempt, self.unsent)
+                self.hub.post.remote(self.trial_id, self.ticket, self.unsent)
                 self.sent += len(self.unsent)
                 self.unsent, self.flushed = [], time.monotonic()
             return Decision.CONTINUE
         self.sent += 1
-        return Decision(ray.get(self.hub.report.remote(self.trial_id, self.attempt, report)))
+        return Decision(ray.get(self.hub.report.remote(self.trial_id, self.ticket, report)))
 
     def finished(self, result: Any, elapsed: float) -> None:
         import cloudpickle
@@ -145,10 +146,11 @@ def _objective(key: str, box: list[Any]) -> Any:
     return objective
 
 
-def run_remote(key: str, box: list[Any], spec: JobSpec, hub: Any, attempt: int, wait: bool) -> Returned:
+def run_remote(key: str, box: list[Any], spec: JobSpec, hub: Any, ticket: int, wait: bool) -> Returned:
     """Body of the Ray task for one job: run it; return the reports it sent and how it ended.
 
-    Never raises. ``wait``: reports wait for the driver's decision.
+    Never raises. ``ticket``: names this dispatch to the hub. ``wait``: reports wait for
+    the driver's decision.
 
     ``box`` is ``[ObjectRef]`` of the objective, wrapped in a list so that Ray does not
     fetch it for every task; it is fetched once per worker process and study run.
@@ -165,7 +167,7 @@ def run_remote(key: str, box: list[Any], spec: JobSpec, hub: Any, attempt: int, 
     gpu_ids = tuple(str(g) for g in ray.get_gpu_ids())
     if gpu_ids:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpu_ids)
-    channel = _HubChannel(hub, spec.trial_id, attempt, wait)
+    channel = _HubChannel(hub, spec.trial_id, ticket, wait)
     run_job(objective, spec, channel, gpu_ids=gpu_ids)
     return channel.sent, channel.unsent, channel.outcome or ("failed", "the job ended without telling how", None, 0.0)
 
@@ -173,18 +175,19 @@ def run_remote(key: str, box: list[Any], spec: JobSpec, hub: Any, attempt: int, 
 class Worker:
     """The Ray actor that runs jobs (see the module docstring).
 
-    The hub and the objective come once, at creation (``load``), not with every job:
-    passing object references and actor handles costs Ray's reference-counting protocol
-    on each call.
+    The hub and the objective come once, with the first call (``load``), not with every
+    job: passing object references and actor handles costs Ray's reference-counting
+    protocol on each call. Jobs sent while one runs wait on the actor, in order.
     """
 
-    def __init__(self, hub: Any) -> None:
-        self.hub = hub
+    def __init__(self) -> None:
+        self.hub: Any = None
         self.key = ""
         self.box: list[Any] = []
 
-    def load(self, key: str, box: list[Any]) -> None:
-        self.key, self.box = key, box
+    def load(self, key: str, box: list[Any], hub: Any) -> None:
+        """Keep the study run's objective and hub."""
+        self.key, self.box, self.hub = key, box, hub
 
-    def run(self, spec: JobSpec, attempt: int, wait: bool) -> Returned:
-        return run_remote(self.key, self.box, spec, self.hub, attempt, wait)
+    def run(self, spec: JobSpec, ticket: int, wait: bool) -> Returned:
+        return run_remote(self.key, self.box, spec, self.hub, ticket, wait)

@@ -28,6 +28,7 @@ __all__ = [
     "Stopped",
     "Failed",
     "Retrying",
+    "Started",
     "BaseExecutor",
 ]
 
@@ -60,6 +61,23 @@ class Event:
     """Something that happened to a running job."""
 
     trial_id: int
+
+
+@dataclass(frozen=True)
+class Started(Event):
+    """The job started on its worker (not terminal).
+
+    Sent only while :attr:`BaseExecutor.queue_ahead` is on: a submitted job may then wait
+    behind another on a busy worker, so the study records the trial RUNNING on this event,
+    not at submission. Sent once per job, before any other event of it.
+
+    Attributes:
+        at: The executor clock's timestamp of the start, as the driver learned it (for
+            the Ray executor: the actor coming up, or the end of the job before it on the
+            same actor, or the job's first report; milliseconds after the true start).
+    """
+
+    at: float
 
 
 @dataclass(frozen=True)
@@ -132,17 +150,26 @@ class BaseExecutor(ABC):
             benchmark replay); the study then skips its checkpoint check.
         wait_for_decisions: Whether a report must wait for the scheduler's answer (see
             ``BaseScheduler.judges_reports``); executors may ignore it and always wait.
+        queues_jobs: With :attr:`queue_ahead` on, :meth:`capacity` counts a job that may
+            wait behind each busy worker's, and the executor sends :class:`Started` for
+            every job when it starts.
+        queue_ahead: Set by the study: True when it may hand out the next job before a
+            worker is free (which job runs next does not depend on results) and records
+            trials RUNNING on :class:`Started`. Only executors that ``queues_jobs`` act on it.
     """
 
     isolates_failures: ClassVar[bool] = False
     enforces_timeout: ClassVar[bool] = False
     resumes_for_free: ClassVar[bool] = False
+    queues_jobs: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.clock: Clock = WallClock()
         #: Set by the study: False when its scheduler never judges reports, so an executor
         #: may stream them without waiting for the (always CONTINUE) answer.
         self.wait_for_decisions: bool = True
+        #: Set by the study: see ``queue_ahead`` above.
+        self.queue_ahead: bool = False
 
     @abstractmethod
     def start(self, objective: Callable[..., Any], artifact_root: str | None = None) -> None:

@@ -20,9 +20,33 @@ study's scheduler never judges reports (``wait_for_decisions`` is False: FIFO, a
 schedulers that act only between jobs, like our ASHA and Hyperband), reports stream
 without the round trip, and a job ends only once all its reports have arrived.
 
+Queueing ahead (``queue_ahead``, set by the study like ``wait_for_decisions``). A job
+costs a round trip between two jobs on one actor: the result travels to the driver, the
+study records it and picks the next job, and the call travels back (about 6 ms, against
+50 ms trials in ``benchmarks/results/ray.md``). With ``queue_ahead`` the executor sends
+one more job to each busy actor, so Ray starts it there the moment the current call
+returns, and the study's storage writes happen while it runs. :meth:`capacity` then
+counts one queued job per busy actor, so the study asks its scheduler for the next job
+when an actor becomes busy rather than when it frees: each choice is made one job earlier,
+without the result of the job that actor is running. That is harmless when the choice does
+not depend on results (FIFO with random or Sobol search) and changes decisions otherwise
+(ASHA's promotions, model-based searchers), so the study turns it on only in the first
+case. A queued job is not running: the executor sends :class:`Started` when it starts (the
+driver sees the end of the job before it, or the queued job's first report, whichever
+comes first; for an actor's first job, the actor coming up), and the study records the
+trial RUNNING then, not at submission. A queued job's timeout counts from that start.
+
+Start-up. With static ``resources`` and a ``max_concurrent``, :meth:`start` creates the
+actors the first jobs need at once (Ray starts their processes in the background), so
+they start while the study makes its first suggestions, and before the hub's (Ray starts a
+few worker processes at a time: two on a 2-core machine). Starting worker processes is
+most of a study's start-up on a small machine (``benchmarks/results/ray.md``).
+
 Faults. A task whose worker process or node dies is retried up to ``max_retries``
 times, from the trial's last checkpoint (:mod:`hpo.checkpoint`) and on another node
-where one fits, then recorded FAILED with the reason; the study goes on. Streamed
+where one fits, then recorded FAILED with the reason; the study goes on. A job queued
+behind it on the same actor had not started (as far as the driver knows): it is sent
+again, to another actor, as the same job, with no retry counted and no event. Streamed
 reports that a dead attempt had not sent yet (at most ``FLUSH_SECONDS`` worth) are lost
 with it; the study then books the lost attempt's budget up to its last checkpoint. A driver
 crash takes its tasks with it (Ray ends a dead driver's tasks); ``hpo resume`` re-queues
@@ -35,6 +59,7 @@ similar), as with Ray Tune's ``storage_path``.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import time
@@ -45,11 +70,20 @@ from typing import Any, ClassVar
 from hpo.errors import HPOError
 from hpo.execution._jobs import JobSpec
 from hpo.execution._ray_cluster import Cluster, Node, Resources, fmt, normalize_resources
-from hpo.execution._ray_outcomes import RayOutcomes, _Run, _Slot
+from hpo.execution._ray_outcomes import (
+    DONE,
+    QUEUED,
+    RUNNING,
+    WAITING,
+    RayOutcomes,
+    Started,
+    _Run,
+    _Slot,
+)
 from hpo.execution.base import BaseExecutor, Event, Failed, Stopped
 from hpo.trial import Decision, Job
 
-__all__ = ["RayExecutor", "normalize_resources", "redact"]
+__all__ = ["RayExecutor", "Started", "normalize_resources", "redact"]
 
 
 def redact(text: str) -> str:
@@ -84,6 +118,7 @@ class RayExecutor(RayOutcomes, BaseExecutor):
 
     isolates_failures: ClassVar[bool] = True
     enforces_timeout: ClassVar[bool] = True
+    queues_jobs: ClassVar[bool] = True  # with ``queue_ahead`` (see the module docstring)
 
     def __init__(
         self,
@@ -123,10 +158,12 @@ class RayExecutor(RayOutcomes, BaseExecutor):
         self._poll: Any = None
         self._worker_class: Any = None
         self._slots: list[_Slot] = []
+        self._loading: dict[Any, _Slot] = {}  # ObjectRef of an actor's ``load`` call -> its slot, until it is up
         self._box: list[Any] | None = None
         self._key = ""
         self._artifact_root: str | None = None
         self._last_demand: dict[str, float] | None = self._static_demand
+        self._tickets = itertools.count(1)
 
     # ------------------------------------------------------------------ set-up
     def start(self, objective: Callable[..., Any], artifact_root: str | None = None) -> None:
@@ -151,8 +188,11 @@ class RayExecutor(RayOutcomes, BaseExecutor):
         # from a file travel by value, as with the local executor; an unpicklable one
         # raises ObjectivePicklingError naming what it captures
         self._box = [ray.put(ship_objective(objective, "Ray workers"))]
-        here = ray.get_runtime_context().get_node_id()
+        self._worker_class = ray.remote(Worker)
+        self._cluster.refresh(force=True)
+        self._prestart()  # before the hub: a small machine starts a few worker processes at a time
         if self._hub is None:
+            here = ray.get_runtime_context().get_node_id()
             self._hub = (
                 ray.remote(Hub)
                 .options(
@@ -162,8 +202,25 @@ class RayExecutor(RayOutcomes, BaseExecutor):
                 )
                 .remote()
             )
-        self._worker_class = ray.remote(Worker)
-        self._cluster.refresh(force=True)
+        for slot in self._slots:
+            if not slot.loading:
+                self._load(slot)
+
+    def _prestart(self) -> None:
+        """Create the actors the first jobs will run on now (static resources and a cap only).
+
+        Creation returns at once; Ray starts the processes while the study makes its first
+        suggestions, and the first jobs queue on the actors until they are up.
+        """
+        demand = self._static_demand
+        if demand is None or self.max_concurrent is None:
+            return  # how many, or of which shape, is not known before the first configs
+        have = sum(1 for slot in self._slots if slot.demand == demand)
+        for _ in range(self._cluster.fits(demand, self.max_concurrent - have)):
+            node = self._cluster.place(demand)
+            if node is None:
+                return
+            self._new_slot(node, demand)
 
     # ------------------------------------------------------------------ capacity and placement
     def _demand(self, config: Mapping[str, Any]) -> dict[str, float]:
@@ -178,16 +235,26 @@ class RayExecutor(RayOutcomes, BaseExecutor):
     def capacity(self) -> int:
         if self._waiting:
             return 0
-        slots = math.inf if self.max_concurrent is None else self.max_concurrent - len(self._runs)
-        if slots <= 0:
-            return 0
+        running = sum(1 for slot in self._slots if slot.trial_id is not None)
+        free = math.inf if self.max_concurrent is None else self.max_concurrent - running
         demand = self._last_demand
-        if demand is None:  # resources depend on the config and none was seen yet: try one
-            return 1
-        idle = sum(1 for slot in self._slots if slot.trial_id is None and slot.demand == demand)
-        room = int(min(slots, idle + self._cluster.fits(demand, slots - idle)))
+        room = 0
+        if free > 0:
+            if demand is None:  # resources depend on the config and none was seen yet: try one
+                return 1
+            idle = sum(1 for slot in self._slots if slot.trial_id is None and slot.demand == demand)
+            room = int(min(free, idle + self._cluster.fits(demand, free - idle)))
+        if demand is not None:
+            room += sum(1 for slot in self._slots if slot.demand == demand and self._can_queue_behind(slot))
         # when nothing runs, a job that fits nowhere fails with the reason rather than stalling the study
         return room if self._runs else max(room, 1)
+
+    def _can_queue_behind(self, slot: _Slot) -> bool:
+        """With ``queue_ahead``: the actor is busy, has nothing queued, and its job is not being stopped."""
+        if not self.queue_ahead or slot.trial_id is None or slot.queued is not None:
+            return False
+        head = self._runs.get(slot.trial_id)
+        return head is not None and head.stop_sent is None
 
     def running(self) -> list[int]:
         return list(self._runs)
@@ -227,21 +294,74 @@ class RayExecutor(RayOutcomes, BaseExecutor):
             self._waiting.append(spec.trial_id)
 
     def _launch(self, run: _Run) -> bool:
-        """Start ``run`` on an idle actor of its shape, or on a new one; False if nothing has room."""
+        """Send ``run`` to an idle actor of its shape, a new one, or (``queue_ahead``) behind
+        the busy one whose job began first; False if nothing has room."""
         slot = next((x for x in self._slots if x.trial_id is None and x.demand == run.demand), None)
         if slot is None:
             node = self._cluster.place(run.demand)
             if node is None and self._end_idle_slots():
                 node = self._cluster.place(run.demand)
-            if node is None:
-                return False
-            slot = self._new_slot(node, run.demand)
-        slot.trial_id = run.spec.trial_id
-        run.slot = slot
-        run.ref = slot.actor.run.remote(run.spec, run.attempt, self.wait_for_decisions)
-        run.started = time.monotonic()
-        self._by_ref[run.ref] = run.spec.trial_id
+            if node is not None:
+                slot = self._new_slot(node, run.demand)
+        if slot is not None:
+            slot.trial_id = run.spec.trial_id
+            self._dispatch(run, slot)
+            self._go_live(run)
+            return True
+        behind = [x for x in self._slots if x.demand == run.demand and self._can_queue_behind(x)]
+        if not behind:
+            return False
+        slot = min(behind, key=lambda x: self._runs[x.trial_id].started)  # type: ignore[index]
+        slot.queued = run.spec.trial_id
+        self._dispatch(run, slot)
+        run.state = QUEUED
         return True
+
+    def _dispatch(self, run: _Run, slot: _Slot) -> None:
+        """Send the job to the actor (calls from this driver run there in the order sent)."""
+        run.slot = slot
+        run.ticket = next(self._tickets)
+        run.ref = slot.actor.run.remote(run.spec, run.ticket, self.wait_for_decisions)
+        self._by_ref[run.ref] = run.spec.trial_id
+
+    def _go_live(self, run: _Run) -> None:
+        """The job is its actor's now (it runs there once the actor is up)."""
+        run.state, run.started = RUNNING, time.monotonic()
+        if run.slot is not None and run.slot.up:
+            self._announce(run)
+
+    def _announce(self, run: _Run) -> None:
+        """With ``queue_ahead``, tell the study the job started (once per job, retries not)."""
+        if self.queue_ahead and not run.announced:
+            run.announced = True
+            self._ready.append(Started(run.spec.trial_id, self.clock.timestamp()))
+
+    def _slot_up(self, slot: _Slot) -> None:
+        """The actor's process is up (its ``load`` call returned): its first job starts now."""
+        slot.up = True
+        self._loading = {ref: x for ref, x in self._loading.items() if x is not slot}
+        run = self._runs.get(slot.trial_id) if slot.trial_id is not None else None
+        if run is not None and run.state == RUNNING:
+            self._announce(run)
+
+    def _release(self, run: _Run) -> None:
+        """``run``'s actor is done with it: the job queued behind it starts, or the actor is idle."""
+        run.state = DONE
+        slot = run.slot
+        if slot is None or slot.trial_id != run.spec.trial_id:
+            return
+        slot.trial_id, slot.queued = slot.queued, None
+        if slot.trial_id is not None:
+            self._go_live(self._runs[slot.trial_id])
+
+    def _requeue(self, run: _Run) -> None:
+        """A queued job whose actor was lost before it started: send it again (not a retry)."""
+        self._by_ref.pop(run.ref, None)
+        self._hub.forget.remote(run.spec.trial_id, run.ticket)
+        run.ref, run.slot, run.ticket, run.state = None, None, 0, WAITING
+        run.received, run.returned = 0, None
+        if not self._launch(run):
+            self._waiting.insert(0, run.spec.trial_id)
 
     def _new_slot(self, node: Node, demand: dict[str, float]) -> _Slot:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -258,24 +378,38 @@ class RayExecutor(RayOutcomes, BaseExecutor):
         custom = {k: v for k, v in demand.items() if k not in ("CPU", "GPU", "memory")}
         if custom:
             options["resources"] = custom
-        actor = self._worker_class.options(**options).remote(self._hub)
-        actor.load.remote(self._key, self._box)  # runs before any job: calls from one caller keep their order
-        slot = _Slot(actor, node, demand)
+        slot = _Slot(self._worker_class.options(**options).remote(), node, demand)
         node.take(demand)
         self._slots.append(slot)
+        if self._hub is not None:  # else start() loads it once the hub exists
+            self._load(slot)
         return slot
 
+    def _load(self, slot: _Slot) -> None:
+        """The actor's first call (calls from one caller run in the order sent): the hub and
+        the objective; it returns once the actor's process is up."""
+        slot.loading = True
+        self._loading[slot.actor.load.remote(self._key, self._box, self._hub)] = slot
+
     def _drop_slot(self, slot: _Slot) -> None:
-        """End a worker actor (if it still lives) and give its resources back."""
+        """End a worker actor (if it still lives) and give its resources back.
+
+        A job queued on it that had not started goes to another actor (:meth:`_requeue`).
+        """
         import ray
 
         if slot in self._slots:
             self._slots.remove(slot)
             slot.node.take(slot.demand, -1.0)
+        self._loading = {ref: x for ref, x in self._loading.items() if x is not slot}
         try:
             ray.kill(slot.actor, no_restart=True)
         except Exception:  # noqa: BLE001 - already dead, or the cluster is gone
             pass
+        orphan = self._runs.get(slot.queued) if slot.queued is not None else None
+        slot.trial_id = slot.queued = None
+        if orphan is not None and orphan.state == QUEUED:
+            self._requeue(orphan)
 
     def _end_idle_slots(self) -> bool:
         """End idle actors to make room for a job of another shape; True if any ended."""
@@ -287,20 +421,23 @@ class RayExecutor(RayOutcomes, BaseExecutor):
     def _launch_waiting(self) -> None:
         while self._waiting:
             run = self._runs.get(self._waiting[0])
-            if run is not None and run.ref is None and not self._launch(run):
+            if run is not None and run.state == WAITING and not self._launch(run):
                 return
             self._waiting.pop(0)
 
     def _end(self, trial_id: int, slot_ok: bool = True) -> _Run:
-        """Forget a job; its actor becomes idle (``slot_ok``) or is ended."""
+        """Forget a job. Its actor, if it still runs the job, goes on to the queued one or
+        becomes idle (``slot_ok``), or is ended. (A queued job is never ended: it has no
+        reports to stop, and no timeout before it starts.)"""
         run = self._runs.pop(trial_id)
         if run.ref is not None:
             self._by_ref.pop(run.ref, None)
-        if run.slot is not None:
-            run.slot.trial_id = None
-            if not slot_ok:
-                self._drop_slot(run.slot)
-            run.slot = None
+        slot = run.slot
+        if slot is not None and slot.trial_id == trial_id:
+            if slot_ok:
+                self._release(run)
+            else:
+                self._drop_slot(slot)
         if trial_id in self._waiting:
             self._waiting.remove(trial_id)
         return run
@@ -319,19 +456,19 @@ class RayExecutor(RayOutcomes, BaseExecutor):
         run.awaiting = False
         if decision is not Decision.CONTINUE:
             run.stop_sent, run.stop_decision = time.monotonic(), decision
-        self._hub.decide.remote(trial_id, run.attempt, decision.value)
+        self._hub.decide.remote(trial_id, run.ticket, decision.value)
 
     def _kill(self, run: _Run) -> None:
-        """End a running job at once: its actor is ended (which frees its GPU) and forgotten."""
-        self._hub.forget.remote(run.spec.trial_id, run.attempt)
-        self._end(run.spec.trial_id, slot_ok=False)
+        """End a job at once: if its actor still runs it, the actor is ended (which frees its GPU)."""
+        self._hub.forget.remote(run.spec.trial_id, run.ticket)
+        self._end(run.spec.trial_id, slot_ok=run.state != RUNNING)
 
     def _overdue(self) -> list[Event]:
         """Jobs past ``trial_timeout``, and stopped jobs that did not end within ``stop_grace``."""
         now = time.monotonic()
         out: list[Event] = []
         for trial_id, run in list(self._runs.items()):
-            if run.ref is None:
+            if run.state != RUNNING:
                 continue
             if self.trial_timeout is not None and now - run.started > self.trial_timeout:
                 self._kill(run)
@@ -347,41 +484,62 @@ class RayExecutor(RayOutcomes, BaseExecutor):
 
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            out, self._ready = self._ready, []
-            for event in out:  # jobs that failed at submission end only when they are told
-                if event.trial_id in self._runs:
-                    self._end(event.trial_id)
-            out += self._overdue()
+            # every event goes through self._ready, in the order it happened: a job's
+            # Started comes before its reports, and its reports before its end
+            self._ready += self._overdue()
             self._cluster.refresh()
             self._launch_waiting()
             if self._poll is None:
                 self._poll = self._hub.poll.remote(0.25)
-            refs = [self._poll, *self._by_ref]
+            refs = [*self._loading, self._poll, *self._by_ref]
             remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
             wait = 0.5 if remaining is None else min(remaining, 0.5)
-            if out:
+            if self._ready:
                 wait = 0.0
             ready, _ = ray.wait(refs, num_returns=1, timeout=wait)
             if ready:
                 ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
-            for ref in ready:
-                if ref == self._poll:
+            for ref in sorted(ready, key=self._order):
+                if ref in self._loading:
+                    try:
+                        ray.get(ref)
+                    except Exception:  # noqa: BLE001 - the actor died starting: its jobs' results say so
+                        self._loading.pop(ref)
+                        continue
+                    self._slot_up(self._loading[ref])
+                elif ref == self._poll:
                     self._poll = None
-                    out += self._reports(ray.get(ref))
+                    self._ready += self._reports(ray.get(ref))
                 else:
-                    out += self._outcome(ref)
+                    self._ready += self._outcome(ref)
+            out, self._ready = self._ready, []
+            for event in out:  # jobs that failed at submission end only when they are told
+                if isinstance(event, Failed) and event.trial_id in self._runs:
+                    self._end(event.trial_id)
             if out or (deadline is not None and time.monotonic() >= deadline):
                 return out
+
+    def _order(self, ref: Any) -> int:
+        """Actors up first, then reports, then results in the order the jobs were sent (an
+        actor's in its own order)."""
+        if ref in self._loading:
+            return -2
+        if ref == self._poll:
+            return -1
+        run = self._runs.get(self._by_ref.get(ref, -1))
+        return run.ticket if run is not None else 0
 
     # ------------------------------------------------------------------ the end
     def shutdown(self) -> list[int]:
         import ray
 
         cut = list(self._runs)
-        for run in list(self._runs.values()):
-            self._kill(run)
+        self._runs.clear()
+        self._by_ref.clear()
+        self._waiting.clear()
         for slot in list(self._slots):
             self._drop_slot(slot)
+        self._loading.clear()
         self._ready.clear()
         if self._hub is not None and ray.is_initialized():
             try:
@@ -390,4 +548,3 @@ class RayExecutor(RayOutcomes, BaseExecutor):
                 pass
         self._hub, self._poll = None, None
         return cut
-

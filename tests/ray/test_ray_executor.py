@@ -6,7 +6,7 @@ import pytest
 
 from hpo.budget import Budget
 from hpo.errors import HPOError
-from hpo.execution.base import Failed, Finished, Retrying
+from hpo.execution.base import Failed, Finished, Reported, Retrying
 from hpo.search_spaces import Float
 from hpo.study import Study
 from hpo.testing import ExecutorContract, objectives
@@ -154,3 +154,140 @@ def test_a_stop_for_a_streamed_report_ends_the_job_at_once(tmp_path):
     assert isinstance(events[-1], Stopped) and events[-1].decision is Decision.STOP
     assert ex.capacity() == 2 and ex.running() == []
     ex.shutdown()
+
+
+# ---------------------------------------------------------------- queue_ahead (one job queued per busy actor)
+def _queue_ahead(**kwargs) -> RayExecutor:
+    ex = RayExecutor(max_concurrent=2, **kwargs)
+    ex.queue_ahead = True  # the study sets it when its next job does not depend on results
+    return ex
+
+
+def _run_all(ex: RayExecutor, jobs: list, expected: int, timeout: float = 120.0) -> tuple[list, dict[int, float]]:
+    """Submit ``jobs`` whenever the executor has capacity (as a study does) until ``expected``
+    jobs ended; returns every event and each job's submission time (executor clock)."""
+    import time
+
+    events, submitted, ended = [], {}, 0
+    pending = list(jobs)
+    deadline = time.monotonic() + timeout
+    while ended < expected:
+        assert time.monotonic() < deadline, f"only {ended} of {expected} jobs ended"
+        while pending and ex.capacity() > 0:
+            job = pending.pop(0)
+            submitted[job.trial.trial_id] = ex.clock.timestamp()
+            ex.submit(job)
+        for event in ex.events(timeout=0.5):
+            events.append(event)
+            ended += isinstance(event, (Finished, Failed))
+    return events, submitted
+
+
+def test_queue_ahead_runs_each_job_once_and_announces_it_when_it_starts(tmp_path):
+    from hpo.execution.ray import Started
+
+    ex = _queue_ahead()
+    ex.start(objectives.where_and_when, str(tmp_path))
+    assert ex.capacity() == 2  # two idle actors (created at start), nothing to queue behind yet
+    ex.submit(make_job(1, {"x": 0.1, "delay": 0.4}))
+    ex.submit(make_job(2, {"x": 0.2, "delay": 0.4}))
+    assert ex.capacity() == 2  # one job may wait behind each busy actor
+    jobs = [make_job(i, {"x": i / 10, "delay": 0.4}) for i in range(3, 9)]
+    events, submitted = _run_all(ex, jobs, expected=8)
+    ex.shutdown()
+    finished = {e.trial_id: e.result for e in events if isinstance(e, Finished)}
+    started = {e.trial_id: e.at for e in events if isinstance(e, Started)}
+    assert sorted(finished) == list(range(1, 9)) and sum(isinstance(e, Finished) for e in events) == 8
+    assert sorted(started) == list(range(1, 9)) and sum(isinstance(e, Started) for e in events) == 8
+    assert not any(isinstance(e, (Failed, Retrying)) for e in events)
+    for trial_id, result in finished.items():
+        mine = [type(e) for e in events if e.trial_id == trial_id]
+        assert mine == [Started, Finished]
+        assert result["loss"] == pytest.approx(trial_id / 10)
+    # never more than two at once: a queued job waits for the job before it on its actor
+    by_actor: dict[float, list[dict]] = {}
+    for result in finished.values():
+        by_actor.setdefault(result["pid"], []).append(result)
+    assert len(by_actor) == 2
+    for results in by_actor.values():
+        results.sort(key=lambda r: r["start"])
+        for before, after in zip(results, results[1:], strict=False):
+            assert after["start"] >= before["end"] - 1e-3
+    # Started is the job's start on its worker, not its submission: a queued job (3 to 8
+    # were all sent before an actor was free) is announced when the job before it ends
+    slack = 0.5  # the driver learns of a start within an actor call's latency; the machine is shared
+    for trial_id in range(3, 9):
+        at, result = started[trial_id], finished[trial_id]
+        assert result["start"] - slack <= at <= result["start"] + slack
+        assert at - submitted[trial_id] >= 0.2  # it waited behind a 0.4 s job
+
+
+def test_a_queued_job_whose_actor_dies_runs_elsewhere_exactly_once(tmp_path):
+    ex = _queue_ahead(max_retries=1)
+    ex.start(objectives.checkpointed_curve, str(tmp_path))
+    ex.submit(make_job(1, {"x": 0.5, "crash_at": 0}, stop=2))  # its worker dies at its first step (once)
+    ex.submit(make_job(2, {"x": 0.5, "delay": 0.5}, stop=3))
+    ex.submit(make_job(3, {"x": 0.5}, stop=2))
+    assert [slot.queued for slot in ex._slots] == [3, None]  # precondition: job 3 waits behind job 1
+    events = drive(ex, 3)
+    ex.shutdown()
+    results = {e.trial_id: e.result for e in events if isinstance(e, Finished)}
+    assert sorted(results) == [1, 2, 3]
+    assert [e.trial_id for e in events if isinstance(e, Retrying)] == [1]  # job 3 never ran there: no retry
+    assert results[3]["attempts"] == 1.0 and results[3]["resumed_from"] == 0.0  # job 3 ran once, from 0
+    assert [e.report.step for e in events if e.trial_id == 3 and isinstance(e, Reported)] == [0, 1]
+
+
+def test_a_queued_job_behind_a_job_that_times_out_runs_elsewhere(tmp_path):
+    from hpo.execution.ray import Started
+
+    ex = _queue_ahead(trial_timeout=3.0)
+    ex.start(objectives.where_and_when, str(tmp_path))
+    for i in (1, 2):  # both actors up first, so that the timeout counts the job alone
+        ex.submit(make_job(10 + i, {"x": 0.0, "delay": 0.0}))
+    drive(ex, 2)
+    ex.submit(make_job(1, {"x": 0.1, "delay": 60.0}))  # killed at the timeout
+    ex.submit(make_job(2, {"x": 0.2, "delay": 0.2}))
+    ex.submit(make_job(3, {"x": 0.3, "delay": 0.2}))  # behind job 1, which began first
+    events = drive(ex, 3)
+    ex.shutdown()
+    assert [e.trial_id for e in events if isinstance(e, Failed)] == [1]
+    assert "timed out" in next(e.reason for e in events if isinstance(e, Failed))
+    assert sorted(e.trial_id for e in events if isinstance(e, Finished)) == [2, 3]
+    assert sorted(e.trial_id for e in events if isinstance(e, Started)) == [1, 2, 3]
+
+
+def test_a_study_records_a_queued_trial_running_when_it_starts(tmp_path):
+    # FIFO with random search: what runs next does not depend on results, so the study
+    # hands each busy actor its next trial ahead (queue_ahead)
+    space = {"x": Float(0.0, 1.0), "delay": Float(0.3, 0.31)}
+    ex = RayExecutor(max_concurrent=2)
+    study = Study.create(objectives.where_and_when, space, storage=str(tmp_path / "q.db"), searcher="random", executor=ex, seed=0)
+    result = study.optimize(n_trials=8)
+    study.close()
+    assert ex.queue_ahead
+    done = sorted((t for t in result.trials if t.status is TrialStatus.COMPLETED), key=lambda t: t.trial_id)
+    assert len(done) == 8 and len(result.trials) == 8
+    slack = 0.5  # the driver learns of a start within an actor call's latency; the machine is shared
+    for trial in done:
+        assert trial.metrics["start"] - slack <= trial.started_at <= trial.metrics["start"] + slack
+        assert "node=" in trial.worker
+    # all but the first two were handed out while both actors were busy: each waited behind a 0.3 s trial
+    assert all(t.started_at - t.created_at >= 0.15 for t in done[2:])
+
+
+@pytest.mark.parametrize(
+    "scheduler, searcher, limits",
+    [("asha", "random", {}), ("fifo", "bo", {}), ("fifo", "random", {"timeout": 600.0})],
+    ids=["asha-promotions", "bo-uses-results", "timeout-could-hold-it-back"],
+)
+def test_no_queue_ahead_when_a_queued_job_could_be_the_wrong_one(tmp_path, scheduler, searcher, limits):
+    ex = RayExecutor(max_concurrent=2)
+    study = Study.create(
+        objectives.curve, {"x": Float(0.0, 1.0)}, budget=Budget(1, 3), storage=str(tmp_path / "a.db"),
+        scheduler=scheduler, searcher=searcher, executor=ex, seed=0,
+    )  # fmt: skip
+    result = study.optimize(n_trials=2, **limits)
+    study.close()
+    assert not ex.queue_ahead
+    assert all(t.started_at is not None for t in result.trials)
