@@ -330,8 +330,24 @@ class BOSearcher(CostAware, AcrossFidelities, RungTrust, Branches, BaseSearcher)
                     cost=self._cost_arg,
                     max_fit_points=self.max_fit_points,
                 )
-            out.extend(self.decode_from_model(points))
+            out.extend(self._fresh(self.decode_from_model(points), [*pending, *out]))
             self._n_suggested += len(points)
+        return out
+
+    def _fresh(self, configs: list[dict[str, Any]], pending: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """``configs``, with any equal to an observed, pending or earlier one replaced by a random config.
+
+        A flat acquisition (e.g. every observation has the same value) can return an
+        observed point, since the incumbent is one of the optimizer's starts; evaluating it
+        again would teach the model nothing.
+        """
+        known = [c for res in self._by_fidelity.values() for c, _ in res.values()]
+        known += [*self._failed.values(), *pending]
+        out: list[dict[str, Any]] = []
+        for config in configs:
+            if config in known or config in out:
+                config = self.space.sample(self.rng, 1)[0]
+            out.append(config)
         return out
 
 
