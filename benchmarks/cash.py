@@ -65,7 +65,7 @@ R2_FLOOR = -1.0
 #: Result of trying to install SMAC3 for this benchmark (printed in the report's header).
 SMAC_STATUS = (
     "SMAC3 2.4.1 (ConfigSpace 1.2.2; no pyrfr any more) installs with our pins: `make bench-peers` "
-    "(the `peers` extra). It is not part of `make test` or `make demo`, so the `smac` method runs only "
+    "(from benchmarks/peers/requirements-main.txt). It is not part of `make test` or `make demo`, so the `smac` method runs only "
     "where `import smac` works; its HyperparameterOptimizationFacade gets our space as a ConfigSpace "
     "space with EqualsConditions."
 )

@@ -60,8 +60,8 @@ MIN_COST = 1e-3  # the surrogate's time is positive on every task tried; this on
 
 #: Result of trying FLAML with our pins (printed in the report's header).
 FLAML_STATUS = (
-    "FLAML 2.8.0 installs with our pins (its only requirement is numpy>=1.17): `make bench-peers` (the `peers` "
-    "extra). It is not part of `make test` or `make demo`, so `flaml-cfo` runs only where `import flaml` works "
+    "FLAML 2.8.0 installs with our pins (its only requirement is numpy>=1.17): `make bench-peers` (from "
+    "benchmarks/peers/requirements-main.txt). It is not part of `make test` or `make demo`, so `flaml-cfo` runs only where `import flaml` works "
     "(flaml.tune.CFO needs no extra)."
 )
 
