@@ -9,6 +9,8 @@
   stored get them derived from their trials.
 * **Continuing without a checkpoint.** A job that starts above 0 needs the trial's
   checkpoint; without one the trial runs again from 0 and ``trial.restarts`` counts it.
+* **Shutdown.** Jobs the executor still held when a run ends: running ones are
+  interrupted (above); queued ones that never started stay PENDING and run first next time.
 * **Retries.** A job whose worker died is run again by the executor; the study books the
   budget the lost attempt used and counts ``trial.retries``.
 """
@@ -26,7 +28,7 @@ from hpo.trial import INTERRUPTED, Job, Observation, Trial, TrialStatus
 if TYPE_CHECKING:
     from hpo.study import Study
 
-__all__ = ["recover_interrupted", "interrupt", "replay_history", "resume_budget", "book_retry"]
+__all__ = ["recover_interrupted", "interrupt", "release", "replay_history", "resume_budget", "book_retry"]
 
 logger = logging.getLogger("hpo.study")
 
@@ -63,6 +65,17 @@ def _requeue(study: Study, trial: Trial, now: float) -> None:
     study.ledger.track(again)
     study._enqueued.append(again.trial_id)
     logger.info("trial %d was interrupted; re-queued as trial %d", trial.trial_id, again.trial_id)
+
+
+def release(study: Study, trial_ids: list[int]) -> None:
+    """The trials of the jobs the executor held at shutdown (see the module docstring, "Shutdown")."""
+    for trial_id in trial_ids:
+        study._jobs.pop(trial_id, None)
+        trial = study.ledger[trial_id]
+        if trial.status is TrialStatus.RUNNING:
+            interrupt(study, trial)
+        elif trial.status is TrialStatus.PENDING:
+            study._enqueued.appendleft(trial_id)
 
 
 def replay_history(study: Study) -> None:

@@ -341,12 +341,7 @@ class Study:
             stop_reason = "interrupted"
             logger.warning("interrupted: recording running trials as interrupted; resume to continue")
         finally:
-            for trial_id in self.executor.shutdown():
-                self._jobs.pop(trial_id, None)
-                if self.ledger[trial_id].status is TrialStatus.RUNNING:
-                    _recovery.interrupt(self, self.ledger[trial_id])
-                elif self.ledger[trial_id].status is TrialStatus.PENDING:
-                    self._enqueued.appendleft(trial_id)  # queued, never started: it runs next time
+            _recovery.release(self, self.executor.shutdown())
         return self.result(stop_reason)
 
     def result(self, stop_reason: str | None = None) -> StudyResult:

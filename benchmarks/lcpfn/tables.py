@@ -15,10 +15,6 @@ import numpy as np
 CUTOFF_FLOOR = 20  # acceptance: better than last value at every cutoff >= 20%
 
 
-def _cut(block: dict[Any, Any], c: Any) -> Any:
-    return block.get(c, block.get(str(c), block.get(int(c)) if str(c).isdigit() else None))
-
-
 def _mse(m: dict[str, Any], method: str = "lcpfn") -> float:
     return float(np.mean(m[method]["se"]))
 
@@ -46,7 +42,7 @@ def acceptance(results: dict[str, Any], default: str = "mixture", baseline: str 
              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for name, cuts in new["real"].items():
         for c in cuts:
-            a, b = _cut(cuts, c), _cut(old["real"][name], c)
+            a, b = cuts[c], old["real"][name][c]  # both variants come from one raw file: same keys
             mn, mp, ml = _mse(a), _mse(b), _mse(a, "last")
             need = "beat last value" if int(c) >= CUTOFF_FLOOR else "no worse than paper"
             ok = mn < ml if int(c) >= CUTOFF_FLOOR else mn <= mp
@@ -56,7 +52,7 @@ def acceptance(results: dict[str, Any], default: str = "mixture", baseline: str 
               "| cutoff | n | mixture | paper | mixture - paper (>= -0.1) | MCMC n | mixture on MCMC curves | MCMC | mixture > MCMC |",
               "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for c in new["prior"]:
-        a, b = _cut(new["prior"], c), _cut(old["prior"], c)
+        a, b = new["prior"][c], old["prior"][c]
         d = _ll(a) - _ll(b)
         sub, mc = _ll(a, "lcpfn on the MCMC curves"), _ll(a, "mcmc")
         lines.append(f"| {c} | {len(a['lcpfn']['ll'])} | {_ll(a):.3f} | {_ll(b):.3f} | {d:+.3f} **{'met' if d >= -0.1 else 'missed'}** | "

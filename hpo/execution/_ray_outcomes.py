@@ -1,6 +1,7 @@
 """How :class:`hpo.execution.ray.RayExecutor` reads what comes back from its Ray tasks.
 
-Split out of :mod:`hpo.execution.ray` by responsibility (launching and placing jobs there;
+Split out of :mod:`hpo.execution.ray` by responsibility (placing jobs there, the actor pool in
+:mod:`hpo.execution._ray_slots`;
 turning streamed reports, task outcomes and dead workers into study events, and retries,
 here). The rules are documented on :mod:`hpo.execution.ray` ("Faults").
 """
