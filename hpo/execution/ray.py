@@ -116,7 +116,9 @@ class RayExecutor(RaySlots, RayOutcomes, BaseExecutor):
 
     isolates_failures: ClassVar[bool] = True
     enforces_timeout: ClassVar[bool] = True
-    queues_jobs: ClassVar[bool] = True  # with ``queue_ahead`` (see the module docstring)
+    # Queueing ahead works (see the module docstring) but is off: after a driver SIGKILL, `hpo resume`
+    # completed one trial too many in tests/ray/test_ray_cluster.py (13 of 12). On again once that is fixed.
+    queues_jobs: ClassVar[bool] = False
 
     def __init__(
         self,
