@@ -87,8 +87,10 @@ class Study:
         self._callbacks: list[Any] = []
         self._warned_no_reports = False
         self.scheduler.set_objective(spec.metric, spec.mode)
-        _recovery.recover_interrupted(self)
-        self._enqueued.extend(t.trial_id for t in self.trials if t.status is TrialStatus.PENDING)
+        _recovery.recover_interrupted(self)  # queues the re-queued copies it creates
+        self._enqueued.extend(
+            t.trial_id for t in self.trials if t.status is TrialStatus.PENDING and t.trial_id not in self._enqueued
+        )
         _recovery.replay_history(self)
         self.view = View(self)
 
@@ -248,14 +250,27 @@ class Study:
         if self._n_trials is None:
             return True
         # enqueued trials already count; a new one may start only below the limit
-        return self.ledger.n_counted < self._n_trials or bool(self._enqueued)
+        return self.ledger.n_counted < self._n_trials or self._next_enqueued() is not None
+
+    def _next_enqueued(self) -> Trial | None:
+        """The first queued trial still waiting to run, dropping entries that no longer are.
+
+        An entry goes stale when its trial was taken by another path (a job queued ahead
+        stays PENDING while the executor holds it). A stale entry must not count as work
+        waiting: at the limit it would let :meth:`_can_start_trial` start a new trial.
+        """
+        while self._enqueued:
+            trial = self.ledger[self._enqueued[0]]
+            if trial.status is TrialStatus.PENDING and trial.trial_id not in self._jobs:
+                return trial
+            self._enqueued.popleft()
+        return None
 
     def _take_enqueued(self) -> Trial | None:
-        while self._enqueued:
-            trial = self.ledger[self._enqueued.popleft()]
-            if trial.status is TrialStatus.PENDING and trial.trial_id not in self._jobs:  # a queued job stays PENDING
-                return trial
-        return None
+        trial = self._next_enqueued()
+        if trial is not None:
+            self._enqueued.popleft()
+        return trial
 
     def _new_trial(self, config: Mapping[str, Any], notes: Mapping[str, Any] | None = None, parent: int | None = None) -> Trial:
         self.space.validate(config)

@@ -201,3 +201,25 @@ def test_enqueue_validates_the_config():
     study = make(objectives.quadratic, executor="inprocess")
     with pytest.raises(hpo.ConfigError, match="'x'"):
         study.enqueue({"x": 5.0})
+
+
+def test_resume_at_the_limit_starts_no_trial_beyond_it(tmp_path):
+    """A dead driver left the last trial RUNNING: resume re-runs it and starts nothing more.
+
+    The re-queued copy must be queued once, not once by the recovery and again as a
+    PENDING trial (a stale second entry let a free worker start trial n_trials + 1).
+    """
+    path = tmp_path / "s.db"
+    study = make(objectives.quadratic, storage=path, executor="inprocess")
+    study.optimize(n_trials=4)
+    last = study.trials[-1]
+    study.storage.update_trial(last.evolve(status=TrialStatus.RUNNING, finished_at=None))  # as a SIGKILL leaves it
+    study.close()
+
+    again = Study.load(path, objective=objectives.quadratic, executor="inprocess", workers=2)
+    final = again.optimize(n_trials=4)
+    again.close()
+    counted = [t for t in final.trials if t.counts_toward_limit]
+    assert len(counted) == 4 and all(t.status is TrialStatus.COMPLETED for t in counted)
+    assert [t.requeued_from for t in final.trials if t.requeued_from is not None] == [last.trial_id]
+    assert counted[-1].config == last.config

@@ -116,9 +116,7 @@ class RayExecutor(RaySlots, RayOutcomes, BaseExecutor):
 
     isolates_failures: ClassVar[bool] = True
     enforces_timeout: ClassVar[bool] = True
-    # Queueing ahead works (see the module docstring) but is off: after a driver SIGKILL, `hpo resume`
-    # completed one trial too many in tests/ray/test_ray_cluster.py (13 of 12). On again once that is fixed.
-    queues_jobs: ClassVar[bool] = False
+    queues_jobs: ClassVar[bool] = True
 
     def __init__(
         self,

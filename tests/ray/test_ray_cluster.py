@@ -125,7 +125,12 @@ def test_driver_killed_mid_study_then_hpo_resume_loses_and_reruns_nothing(ray_cl
                   "--trials", "12", "--searcher", "random", "--seed", "0", "--no-progress", *ray_flags]  # fmt: skip
     driver = subprocess.Popen(run, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_for(lambda: sum(t.status is TrialStatus.COMPLETED for t in _trials(db)) >= 4, 120, "4 completed trials")
+        def done_and_queued():  # killed while jobs wait queued behind busy actors (PENDING, handed out)
+            trials = _trials(db)
+            done = sum(t.status is TrialStatus.COMPLETED for t in trials)
+            return done >= 4 and any(t.status is TrialStatus.PENDING for t in trials)
+
+        _wait_for(done_and_queued, 120, "4 completed trials and a queued one")
 
         def running_lines():
             status = subprocess.run(base + ["status", db], capture_output=True, text=True, timeout=60).stdout

@@ -257,11 +257,9 @@ def test_a_queued_job_behind_a_job_that_times_out_runs_elsewhere(tmp_path):
     assert sorted(e.trial_id for e in events if isinstance(e, Started)) == [1, 2, 3]
 
 
-def test_a_study_records_a_queued_trial_running_when_it_starts(tmp_path, monkeypatch):
+def test_a_study_records_a_queued_trial_running_when_it_starts(tmp_path):
     # FIFO with random search: what runs next does not depend on results, so the study
-    # hands each busy actor its next trial ahead (queue_ahead). Queueing is off by default
-    # (RayExecutor.queues_jobs: a resume after a driver kill ran one trial too many), so on here.
-    monkeypatch.setattr(RayExecutor, "queues_jobs", True)
+    # hands each busy actor its next trial ahead (queue_ahead, on by default for Ray).
     space = {"x": Float(0.0, 1.0), "delay": Float(0.3, 0.31)}
     ex = RayExecutor(max_concurrent=2)
     study = Study.create(objectives.where_and_when, space, storage=str(tmp_path / "q.db"), searcher="random", executor=ex, seed=0)
@@ -283,8 +281,7 @@ def test_a_study_records_a_queued_trial_running_when_it_starts(tmp_path, monkeyp
     [("asha", "random", {}), ("fifo", "bo", {}), ("fifo", "random", {"timeout": 600.0})],
     ids=["asha-promotions", "bo-uses-results", "timeout-could-hold-it-back"],
 )
-def test_no_queue_ahead_when_a_queued_job_could_be_the_wrong_one(tmp_path, monkeypatch, scheduler, searcher, limits):
-    monkeypatch.setattr(RayExecutor, "queues_jobs", True)  # off by default; the study's rule is what is tested
+def test_no_queue_ahead_when_a_queued_job_could_be_the_wrong_one(tmp_path, scheduler, searcher, limits):
     ex = RayExecutor(max_concurrent=2)
     study = Study.create(
         objectives.curve, {"x": Float(0.0, 1.0)}, budget=Budget(1, 3), storage=str(tmp_path / "a.db"),
