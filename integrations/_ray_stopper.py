@@ -53,6 +53,8 @@ class LCPFNStopper(FIFOScheduler):
         model: Anything with LC-PFN's ``prob_improvement``; default ``LCPFN.load()`` (the
             shipped weights), loaded on first use.
         every: Judge every ``every``-th result only (1), to save inference time.
+        calibrate: Recalibrate LC-PFN on the trials that reach ``max_t``
+            (:mod:`hpo.surrogates.lcpfn.calibration`; on by default).
 
     Raises:
         SettingError: for a bad ``max_t``, ``grace_period``, ``mode``, ``y_range``,
@@ -71,6 +73,7 @@ class LCPFNStopper(FIFOScheduler):
         y_range: tuple[float, float] | None = None,
         model: Any = None,
         every: int = 1,
+        calibrate: bool = True,
     ) -> None:
         from hpo.surrogates.lcpfn.stopping import StoppingRule
 
@@ -83,7 +86,7 @@ class LCPFNStopper(FIFOScheduler):
             raise SettingError(f"mode must be 'min' or 'max', got {mode!r}")
         if y_range is not None and not (len(y_range) == 2 and float(y_range[0]) < float(y_range[1])):
             raise SettingError(f"y_range must be (low, high) with low < high, got {y_range!r}")
-        self.rule = StoppingRule(threshold, min_steps, every, (0.0, 1.0), model)
+        self.rule = StoppingRule(threshold, min_steps, every, (0.0, 1.0), model, calibrate)
         self.time_attr = time_attr
         self._metric = metric
         self._mode = mode
@@ -131,6 +134,9 @@ class LCPFNStopper(FIFOScheduler):
         self._seen = [min(self._seen[0], value), max(self._seen[1], value)]
         if t >= self.max_t:
             self._track(value)
+            if self.rule.calibrate:
+                self.rule.y_range = self._y_range()
+                self.rule.observe_final(curve, float(self.max_t), self._mode == "max")
             return TrialScheduler.STOP
         if t < self.grace_period:
             return TrialScheduler.CONTINUE

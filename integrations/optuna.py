@@ -330,6 +330,8 @@ class LCPFNPruner(BasePruner):
         step_offset: Added to Optuna's step to get a 1-based epoch (1 for steps 0, 1, ...;
             0 if your steps already start at 1).
         model: Anything with LC-PFN's ``prob_improvement``; default ``LCPFN.load()``.
+        calibrate: Recalibrate LC-PFN on the study's COMPLETE trials whose reports reach
+            ``max_step`` (:mod:`hpo.surrogates.lcpfn.calibration`; on by default).
 
     Example::
 
@@ -344,12 +346,14 @@ class LCPFNPruner(BasePruner):
         y_range: tuple[float, float] = (0.0, 1.0),
         step_offset: int = 1,
         model: Any = None,
+        calibrate: bool = True,
     ) -> None:
         from hpo.surrogates.lcpfn.stopping import StoppingRule
 
         if max_step < 1:
             raise ValueError(f"max_step must be >= 1, got {max_step!r}")
-        self.rule = StoppingRule(threshold, min_steps, 1, y_range, model)
+        self.rule = StoppingRule(threshold, min_steps, 1, y_range, model, calibrate)
+        self._seen: set[int] = set()  # COMPLETE trials the rule has learned from
         self.max_step = max_step
         self.threshold = threshold
         self.min_steps = min_steps
@@ -361,9 +365,16 @@ class LCPFNPruner(BasePruner):
         return self.rule.model
 
     def prune(self, study: Study, trial: FrozenTrial) -> bool:
-        values = trial.intermediate_values
-        if len(study.directions) != 1 or not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if len(study.directions) != 1 or not complete:
             return False
-        curve = [(float(step + self.step_offset), float(values[step])) for step in sorted(values)]
         maximize = study.direction == StudyDirection.MAXIMIZE
-        return self.rule.should_stop(curve, float(self.max_step), float(study.best_value), maximize)
+        for done in complete:
+            if done.number not in self._seen:
+                self._seen.add(done.number)
+                self.rule.observe_final(self._curve(done), float(self.max_step), maximize)
+        return self.rule.should_stop(self._curve(trial), float(self.max_step), float(study.best_value), maximize)
+
+    def _curve(self, trial: FrozenTrial) -> list[tuple[float, float]]:
+        values = trial.intermediate_values
+        return [(float(step + self.step_offset), float(values[step])) for step in sorted(values)]

@@ -43,6 +43,9 @@ class LCStopping(BaseScheduler):
         model: Anything with LC-PFN's ``prob_improvement``; default ``LCPFN.load()``
             (the shipped weights), loaded on first use.
         every: Judge every ``every``-th report only (1), to save inference time.
+        calibrate: Recalibrate LC-PFN on this study's curves that reach ``budget.max``
+            (:mod:`hpo.surrogates.lcpfn.calibration`; on by default). The curves are held
+            in memory: after a resume it starts again from the model.
 
     Raises:
         SettingError: for a threshold outside (0, 1) or a bad ``min_steps``/``every``.
@@ -59,9 +62,10 @@ class LCStopping(BaseScheduler):
         y_range: tuple[float, float] = (0.0, 1.0),
         model: Any = None,
         every: int = 1,
+        calibrate: bool = True,
     ) -> None:
         super().__init__(searcher)
-        self.rule = StoppingRule(threshold, min_steps, every, y_range, model)
+        self.rule = StoppingRule(threshold, min_steps, every, y_range, model, calibrate)
         self.base = base if base is not None else FIFOScheduler(searcher)
         self.threshold = threshold
         self.min_steps = min_steps
@@ -111,7 +115,9 @@ class LCStopping(BaseScheduler):
 
     def on_complete(self, trial: Trial) -> None:
         if trial.status is not TrialStatus.PAUSED:  # a paused trial's curve goes on in its next job
-            self._curves.pop(trial.trial_id, None)
+            curve = self._curves.pop(trial.trial_id, None)
+            if trial.status is TrialStatus.COMPLETED and curve and self._budget_max is not None:
+                self.rule.observe_final(curve, self._budget_max, self._maximize)
         self._track(trial)
         self.base.on_complete(trial)
 

@@ -57,9 +57,10 @@ def test_lcpfn_acceptance_table_applies_the_cutoff_rules_and_the_paper_prior_mar
     from benchmarks.lcpfn.tables import acceptance
 
     def variant(real_se: dict[int, float], prior_ll: float, coverage: float) -> dict:
+        recal = {"median": 0.97, "q1": 0.9, "q3": 0.99}  # the check is made on the recalibrated median
         return {"real": {"set": {c: _block(se, 0.02) for c, se in real_se.items()}},
                 "prior": {c: _block(0.0, 0.0, ll=prior_ll) for c in (10, 20)},
-                "calibration": {"set": {"cutoff": 40, "coverage_90": coverage, "n": 1}}}  # fmt: skip
+                "calibration": {"set": {"cutoff": 40, "coverage_90": coverage, "n": 1, "recalibrated": recal}}}  # fmt: skip
 
     results = {"variants": {"mixture": variant({10: 0.05, 20: 0.01, 80: 0.03}, 1.95, 0.85),
                             "paper": variant({10: 0.04, 20: 0.03, 80: 0.01}, 2.0, 0.6)}}  # fmt: skip
@@ -68,4 +69,4 @@ def test_lcpfn_acceptance_table_applies_the_cutoff_rules_and_the_paper_prior_mar
     assert "| set | 20% | 1 | 1.00e-02 | 3.00e-02 | 2.00e-02 | yes | yes | beat last value: **met** |" in text
     assert "| set | 80% | 1 | 3.00e-02 | 1.00e-02 | 2.00e-02 | no | no | beat last value: **missed** |" in text
     assert "| 10 | 1 | 1.950 | 2.000 | -0.050 **met** |" in text  # within 0.1 nats of the paper weights
-    assert "| set | 1 | 85.0% | 60.0% | **met** |" in text
+    assert "| set | 1 | 97.0% [90.0%, 99.0%] | 85.0% | 60.0% | **missed** |" in text  # above 95%: too wide

@@ -172,7 +172,43 @@ def calibration(pfn: Any, curves: list[np.ndarray], cutoff: int) -> dict[str, An
     finals = np.array([curve[-1] for curve in curves])
     observed = [float(np.mean(finals <= q[:, j])) for j in range(len(CALIBRATION_LEVELS))]
     inside = float(np.mean((finals >= q[:, 0]) & (finals <= q[:, -1])))
-    return {"cutoff": cutoff, "levels": list(CALIBRATION_LEVELS), "observed": observed, "coverage_90": inside, "n": len(curves)}
+    return {"cutoff": cutoff, "levels": list(CALIBRATION_LEVELS), "observed": observed, "coverage_90": inside, "n": len(curves),
+            "recalibrated": recalibrated_coverage(pfn, curves, cuts)}  # fmt: skip
+
+
+#: The recalibration check: finished curves of the same set the map learns from, and random draws of them.
+RECAL_CURVES = 20
+RECAL_DRAWS = 30
+
+
+def recalibrated_coverage(pfn: Any, curves: list[np.ndarray], cuts: list[int]) -> dict[str, Any]:
+    """Coverage of the 90% interval after recalibrating on ``RECAL_CURVES`` other curves of the set.
+
+    As a study would (``hpo.surrogates.lcpfn.calibration``): the map learns from finished
+    curves of the task and is checked on the others, at the cutoff. Per draw, the final is
+    inside the recalibrated interval exactly when its PIT ``u = F(final | prefix)`` lies
+    between the recalibrated levels ``R^-1(0.05)`` and ``R^-1(0.95)`` (the interval's ends
+    are the model's quantiles at those levels), so the model runs once per curve.
+
+    Returns:
+        ``{"n_cal", "draws", "coverage": [per draw], "median", "q1", "q3"}``.
+    """
+    from hpo.surrogates.lcpfn.calibration import Recalibration
+
+    recorded = [Recalibration().observe(pfn, list(zip(range(1, len(c) + 1), c, strict=True)), x_final=len(c)) for c in curves]
+    u = np.concatenate([1.0 - pfn.prob_improvement([np.arange(1, k + 1)], [c[:k]], x_final=len(c), threshold=c[-1])
+                        for c, k in zip(curves, cuts, strict=True)])  # fmt: skip
+    coverage = []
+    for draw in range(RECAL_DRAWS):
+        order = np.random.default_rng(draw).permutation(len(curves))
+        cal = Recalibration()
+        for i in order[:RECAL_CURVES]:
+            cal.add(recorded[i])
+        lo, hi = cal.level([0.05, 0.95])
+        rest = u[order[RECAL_CURVES:]]
+        coverage.append(float(np.mean((rest >= lo) & (rest <= hi))))
+    q1, med, q3 = (float(v) for v in np.quantile(coverage, [0.25, 0.5, 0.75]))
+    return {"n_cal": RECAL_CURVES, "draws": RECAL_DRAWS, "coverage": coverage, "median": med, "q1": q1, "q3": q3}
 
 
 #: Thresholds on P(final beats the bar) below which a run would be stopped, and the bar's quantile.

@@ -59,10 +59,19 @@ def acceptance(results: dict[str, Any], default: str = "mixture", baseline: str 
                      f"{len(a['mcmc']['ll'])} | {sub:.3f} | {mc:.3f} | {'yes' if sub > mc else 'no'} |")  # fmt: skip
     lines += ["", "### Calibration: the 90% predictive interval of the final value at the "
               f"{_first(new['calibration'])['cutoff']}% cutoff (target: covers 80-95%)", "",
-              "| curves | n | mixture coverage | paper coverage | check |", "|---|---|---|---|---|"]  # fmt: skip
+              "`recalibrated`: the default as the stopping rule uses it (`hpo.surrogates.lcpfn.calibration`), recalibrated on "
+              "20 other finished curves of the same set (as a study does on its finished runs), checked on the remaining curves; "
+              "median [Q1, Q3] over 30 random draws of the 20. The check is made on it; the raw model is shown beside it.", "",
+              "| curves | n | mixture recalibrated | mixture raw | paper raw | check (recalibrated median) |", "|---|---|---|---|---|---|"]  # fmt: skip
     for name, cal in new["calibration"].items():
         cov, cov_p = cal["coverage_90"], old["calibration"][name]["coverage_90"]
-        lines.append(f"| {name} | {cal['n']} | {cov:.1%} | {cov_p:.1%} | **{'met' if 0.8 <= cov <= 0.95 else 'missed'}** |")
+        rec = cal.get("recalibrated")
+        if rec is None:  # a raw file from before recalibration
+            lines.append(f"| {name} | {cal['n']} | - | {cov:.1%} | {cov_p:.1%} | **{'met' if 0.8 <= cov <= 0.95 else 'missed'}** (raw) |")
+            continue
+        ok = 0.8 <= rec["median"] <= 0.95
+        lines.append(f"| {name} | {cal['n']} | {rec['median']:.1%} [{rec['q1']:.1%}, {rec['q3']:.1%}] | {cov:.1%} | {cov_p:.1%} | "
+                     f"**{'met' if ok else 'missed'}** |")  # fmt: skip
     return [*lines, ""]
 
 

@@ -35,7 +35,7 @@ def objective(trial):
 def test_prunes_hopeless_trials_after_min_steps_and_an_incumbent():
     oracle = Oracle()
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0),
-                                pruner=LCPFNPruner(max_step=10, min_steps=3, model=oracle))  # fmt: skip
+                                pruner=LCPFNPruner(max_step=10, min_steps=3, model=oracle, calibrate=False))  # fmt: skip
     study.enqueue_trial({"x": 0.95})
     study.optimize(objective, n_trials=15)
     trials = study.get_trials()
@@ -54,3 +54,13 @@ def test_runs_with_a_real_lcpfn_and_checks_arguments():
     assert len(study.trials) == 8 and study.best_value > 0
     with pytest.raises(ValueError, match="threshold"):
         LCPFNPruner(max_step=10, threshold=2.0)
+
+
+def test_learns_its_calibration_from_complete_trials_that_reach_max_step():
+    pruner = LCPFNPruner(max_step=10, model=LCPFN.untrained(seed=0))
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=2), pruner=pruner)
+    study.optimize(objective, n_trials=10)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    # each COMPLETE trial is learned from once, by the first prune() call after it ended
+    learned = pruner.rule.model.calibration.n_curves
+    assert 1 <= learned <= len(complete) and learned >= len(complete) - 1

@@ -233,18 +233,28 @@ def _feed(stopper, trial_id, values):
 
 def test_stopper_rule_grace_period_and_metric_range():
     oracle = _Oracle()
-    stopper = LCPFNStopper(metric="v", mode="max", max_t=5, grace_period=4, min_steps=2, model=oracle)
+    stopper = LCPFNStopper(metric="v", mode="max", max_t=5, grace_period=4, min_steps=2, model=oracle, calibrate=False)
     assert _feed(stopper, "a", [10, 20, 40, 60, 80]) == ["CONTINUE"] * 4 + ["STOP"]  # no best yet; STOP at max_t
     assert stopper.best == 80 and not oracle.y_ranges
     assert _feed(stopper, "b", [5, 10, 20, 30]) == ["CONTINUE"] * 3 + ["STOP"]  # judged from the grace period on
     assert oracle.y_ranges == [(0.0, 100.0)] and stopper.n_stopped == 1  # a percentage, inferred
 
-    loss = LCPFNStopper(metric="v", mode="min", max_t=5, min_steps=2, model=oracle)
+    loss = LCPFNStopper(metric="v", mode="min", max_t=5, min_steps=2, model=oracle, calibrate=False)
     _feed(loss, "a", [0.9, 0.5, 0.3, 0.2, 0.1])
     assert _feed(loss, "b", [0.9, 0.3])[-1] == "CONTINUE" and oracle.y_ranges[-1] == (0.0, 1.0)
     with pytest.raises(SettingError, match="y_range"):
         _feed(loss, "c", [3.0, 2.0])
-    given = LCPFNStopper(metric="v", mode="min", max_t=5, min_steps=2, y_range=(0.0, 4.0), model=oracle)
+    given = LCPFNStopper(metric="v", mode="min", max_t=5, min_steps=2, y_range=(0.0, 4.0), model=oracle, calibrate=False)
     _feed(given, "a", [3.0, 2.0, 1.0, 0.5, 0.25])
     assert _feed(given, "b", [3.5, 3.0])[-1] == "STOP" and oracle.y_ranges[-1] == (0.0, 4.0)
     assert not given.set_search_properties("acc", None)  # its own metric: Ray asks to give it once
+
+
+def test_stopper_learns_its_calibration_from_trials_that_reach_max_t():
+    from hpo.surrogates.lcpfn import LCPFN
+
+    stopper = LCPFNStopper(metric="v", mode="max", max_t=6, min_steps=2, model=LCPFN.untrained(seed=0))
+    _feed(stopper, "a", [0.1, 0.2, 0.3])  # stopped or still running: nothing to learn from
+    assert stopper.model.calibration.n_curves == 0
+    _feed(stopper, "b", [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    assert stopper.model.calibration.n_curves == 1 and stopper.best == 0.6

@@ -14,7 +14,14 @@ from typing import Any
 
 from hpo.errors import SettingError
 
-__all__ = ["StoppingRule"]
+__all__ = ["StoppingRule", "positive_ints"]
+
+
+def positive_ints(**values: Any) -> None:
+    """Raise :class:`SettingError` naming the first argument that is not a positive integer."""
+    for label, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SettingError(f"{label} must be a positive integer, got {value!r}")
 
 
 class StoppingRule:
@@ -27,6 +34,9 @@ class StoppingRule:
         y_range: ``(low, high)`` the metric can span, to map it onto LC-PFN's [0, 1].
         model: Anything with LC-PFN's ``prob_improvement``; default ``LCPFN.load()``
             (the shipped weights), loaded on first use.
+        calibrate: Recalibrate the model on the task's own curves that reach the final
+            epoch (:meth:`observe_final`; :mod:`hpo.surrogates.lcpfn.calibration`). On by
+            default: how well LC-PFN's intervals hold differs from task to task.
 
     Raises:
         SettingError: for a threshold outside (0, 1) or a bad ``min_steps``/``every``.
@@ -39,25 +49,38 @@ class StoppingRule:
         every: int = 1,
         y_range: tuple[float, float] = (0.0, 1.0),
         model: Any = None,
+        calibrate: bool = True,
     ) -> None:
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
             raise SettingError(f"threshold must be in (0, 1), got {threshold!r}")
-        for label, value in (("min_steps", min_steps), ("every", every)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise SettingError(f"{label} must be a positive integer, got {value!r}")
+        positive_ints(min_steps=min_steps, every=every)
         self.threshold = float(threshold)
         self.min_steps = min_steps
         self.every = every
         self.y_range = y_range
         self._model = model
+        self.calibrate = calibrate
+        self._calibrated: Any = None
 
     @property
     def model(self) -> Any:
+        """The model the rule asks: LC-PFN, recalibrated when ``calibrate`` is on."""
         if self._model is None:
             from hpo.surrogates.lcpfn import LCPFN
 
             self._model = LCPFN.load()
-        return self._model
+        if not self.calibrate:
+            return self._model
+        if self._calibrated is None:
+            from hpo.surrogates.lcpfn.calibration import CalibratedLCPFN, Recalibration
+
+            self._calibrated = CalibratedLCPFN(self._model, Recalibration(min_steps=self.min_steps))
+        return self._calibrated
+
+    def observe_final(self, curve: Sequence[tuple[float, float]], x_final: float, maximize: bool) -> None:
+        """Learn from a curve of ``(epoch, value)`` points that reached ``x_final`` (with ``calibrate``)."""
+        if self.calibrate and curve and curve[-1][0] >= x_final:
+            self.model.observe(curve, x_final, maximize=maximize, y_range=self.y_range)
 
     def probabilities(
         self, curves: Sequence[Sequence[tuple[float, float]]], x_final: float, best: float, maximize: bool
