@@ -138,11 +138,10 @@ class Branches:
 
         (j, value), = branch.items()
         rows = np.abs(x_obs[:, j] - value) < 1e-9
-        probe = self.rng.random((1, self.space.d))
-        probe[:, j] = value
-        d_branch = int(self.space.active_mask(self.space.decode(probe)).sum())  # the option's columns
+        draw = self.draw_in_branch(branch)
+        d_branch = int(self.space.active_mask([draw]).sum())  # the option's columns
         if rows.sum() < max(2, min(d_branch + 1, self.n_init)):
-            return self.space.decode(probe)[0]
+            return draw
         fixed = {**self.model_fixed(), **branch}
         if self._branch_surrogate is None:  # its own model: the main one keeps its warm start
             from hpo.surrogates import make_surrogate
@@ -158,6 +157,13 @@ class Branches:
                            self.rng, 1, self.warp, fixed=fixed, incumbent=None if incumbent is None else incumbent[rows],
                            cost=getattr(self, "_cost_arg", None), max_fit_points=self.max_fit_points)
         return self.decode_from_model(point[None, :])[0]
+
+    def draw_in_branch(self, branch: dict[int, float]) -> dict[str, Any]:
+        """A uniform random config inside the option ``branch`` (``{selector column: unit value}``)."""
+        (j, value), = branch.items()
+        probe = self.rng.random((1, self.space.d))
+        probe[:, j] = value
+        return self.space.decode(probe)[0]
 
     def _root_choice(self) -> tuple[int, Any] | None:
         """``(column, Choice dim)`` of the one top-level ``Choice`` the decomposition splits on, or None."""

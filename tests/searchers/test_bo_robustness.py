@@ -223,3 +223,23 @@ def test_decompose_picks_the_option_by_a_root_model_then_searches_inside_it():
     assert COND.contains(joint.suggest(1)[0])
     with pytest.raises(ValueError, match="conditional"):
         BOSearcher(COND, conditional="tree")
+
+
+def test_a_small_option_that_looks_best_is_never_evaluated_twice():
+    """Regression: on the CASH task ``wine``, kNN (three small parameters) tied the best score and
+    one kNN config was evaluated 56 times in 100. A repeat inside the chosen option is replaced
+    by another draw there, and by a config elsewhere once the option has none left."""
+    from hpo.search_spaces import Int
+
+    space = SearchSpace({"model": Choice({"small": {"k": Int(1, 4)}, "wide": {"x": Float(0.0, 1.0)}})})
+    s = BOSearcher(space, seed=0, branch_floor=0.0)
+    s.set_objective("loss", "min")
+    seen = []
+    for tid in range(16):
+        (config,) = s.suggest(1)
+        seen.append(config)
+        loss = 0.0 if config["model"] == "small" else 1.0 + config["x"]  # every small config ties for best
+        s.observe([_obs(tid, config, loss)])
+    keys = [tuple(sorted(c.items())) for c in seen]
+    assert len(set(keys)) == len(keys)  # 16 distinct configs
+    assert sum(c["model"] == "small" for c in seen) == 4  # all of the small option, once each
