@@ -86,11 +86,16 @@ class RaySlots:
             self._ready.append(Started(run.spec.trial_id, self.clock.timestamp()))
 
     def _slot_up(self, slot: _Slot) -> None:
-        """The actor's process is up (its ``load`` call returned): its first job starts now."""
+        """The actor's process is up (its ``load`` call returned): its first job starts now.
+
+        The job's clock (``trial_timeout``, its duration) starts again here: the seconds Ray
+        took to start the process are not the trial's (more than 10 s on a loaded 2-core machine).
+        """
         slot.up = True
         self._loading = {ref: x for ref, x in self._loading.items() if x is not slot}
         run = self._runs.get(slot.trial_id) if slot.trial_id is not None else None
         if run is not None and run.state == RUNNING:
+            run.started = time.monotonic()
             self._announce(run)
 
     def _release(self, run: _Run) -> None:

@@ -105,7 +105,8 @@ class RayExecutor(RaySlots, RayOutcomes, BaseExecutor):
             differ. Keys not given are 0; None means one CPU per trial.
         max_concurrent: Most jobs running at once; None follows the cluster's resources.
         max_retries: Retries of a job whose worker or node died, from its last checkpoint.
-        trial_timeout: Seconds a job may run before it is killed and recorded FAILED.
+        trial_timeout: Seconds a job may run before it is killed and recorded FAILED, counted
+            from its start on a worker that is up (not the seconds Ray takes to start one).
         n_workers: Alias of ``max_concurrent`` (the name other executors use).
         stop_grace: Seconds a job may go on after a STOP/PAUSE answer before it is killed.
         init_kwargs: Extra arguments for ``ray.init`` when this executor connects.

@@ -18,6 +18,11 @@ Conventions (documented normalisation):
   range a loss can span, e.g. ``(0, initial_loss)``. Predictions are mapped back.
 * Inputs are batched: ``x_obs``/``y_obs`` are sequences of per-curve sequences (ragged
   lengths allowed; curves of equal length share one forward pass).
+
+Calibration: the model is calibrated on its prior, not on every real task (its 90% final-value
+interval covers 44-78% of real finals on the committed sets). ``calibration.CalibratedLCPFN``
+wraps it with a map learned from the task's own finished curves; the early-stopping rules
+use it by default (``calibrate=True``).
 """
 
 from __future__ import annotations
