@@ -130,3 +130,18 @@ def test_cost_aware_study_end_to_end_and_cli_front(tmp_path, capsys):
     points = [json.loads(line) for line in lines[1:]]
     assert [p["trial_id"] for p in points] == sorted((t.trial_id for t in front), key=lambda i: result.trials[i - 1].cost_used)
     assert all(set(p["values"]) == {"acc", "cost"} for p in points)
+
+
+def test_carbs_toy_benchmark_scores_the_front_it_finds(tmp_path):
+    """benchmarks/carbs_toy.py on a few evaluations: the summary reads the front, the report renders."""
+    from benchmarks import carbs_toy
+
+    run = carbs_toy.run_one("hpo-carbs", 0, 12)
+    assert len(run["rows"]) == 12 and all(2 <= r["epochs"] <= 512 for r in run["rows"])
+    s = carbs_toy.summary(run)
+    cheapest = min(r["epochs"] for r in run["rows"])
+    assert math.isfinite(s["best@512"]) and s["best@512"] == min(r["f"] for r in run["rows"])
+    assert (cheapest > 8) == math.isnan(s["best@8"]) and s["front_size"] >= 1
+    assert carbs_toy.main(["--seeds", "1", "--evals", "6", "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "cost_aware_toy.md").read_text()
+    assert "| hpo-carbs | 1 |" in text and "| random | 1 |" in text
