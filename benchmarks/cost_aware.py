@@ -124,10 +124,23 @@ class CostTask:
         return 100.0 - acc, max(seconds, MIN_COST)
 
 
+def make_task(task: str) -> Any:
+    """An LCBench :class:`CostTask`, or the live task (:mod:`benchmarks.cost_live`) by its name."""
+    from benchmarks.cost_live import LIVE_TASKS, DigitsMLPCost
+
+    return DigitsMLPCost(task) if task in LIVE_TASKS else CostTask(task)
+
+
 @functools.cache
 def task_scale(task: str) -> TaskScale:
-    """The task's :class:`TaskScale` (deterministic; cached per process)."""
+    """The task's :class:`TaskScale` (LCBench: deterministic; the live task: measured once; cached per process)."""
     import numpy as np
+
+    from benchmarks.cost_live import LIVE_TASKS, live_scale
+
+    if task in LIVE_TASKS:
+        mean, ref = live_scale(task)
+        return TaskScale(mean, ref / REF_COST_FACTOR)  # the report multiplies by REF_COST_FACTOR again
 
     from benchmarks.lcbench import EPOCHS, LCBench
     from hpo.search_spaces import SearchSpace
@@ -155,7 +168,7 @@ def available(method: str) -> str | None:
     return None
 
 
-def _study_run(task: CostTask, method: str, seed: int, max_cost: float, max_trials: int,
+def _study_run(task: Any, method: str, seed: int, max_cost: float, max_trials: int,
                evaluate: Callable[[Mapping[str, Any]], tuple[float, float]]) -> dict[str, Any]:
     """Our Study, one objective (``val_error``), stopped at ``max_cost`` or ``max_trials``."""
     import torch
@@ -189,7 +202,7 @@ def _study_run(task: CostTask, method: str, seed: int, max_cost: float, max_tria
             "failed": sum(t.status.value == "FAILED" for t in result.trials)}
 
 
-def _optuna_run(task: CostTask, method: str, seed: int, max_cost: float, max_trials: int,
+def _optuna_run(task: Any, method: str, seed: int, max_cost: float, max_trials: int,
                 evaluate: Callable[[Mapping[str, Any]], tuple[float, float]]) -> dict[str, Any]:
     """Optuna on ``(val_error, cost)``, both minimized, ask/tell until the spend reaches ``max_cost``."""
     import optuna
@@ -209,7 +222,7 @@ def _optuna_run(task: CostTask, method: str, seed: int, max_cost: float, max_tri
     return {"stop": "max_cost" if spent >= max_cost else "n_trials"}
 
 
-def _flaml_run(task: CostTask, seed: int, max_cost: float, max_trials: int,
+def _flaml_run(task: Any, seed: int, max_cost: float, max_trials: int,
                evaluate: Callable[[Mapping[str, Any]], tuple[float, float]]) -> dict[str, Any]:
     """FLAML's CFO on ``val_error`` with ``cost`` as its cost attribute and ``max_cost`` as its cost budget."""
     from flaml import tune
@@ -253,7 +266,7 @@ def run_one(task: str, method: str, seed: int, budget_multiple: float = BUDGET_M
     warnings.simplefilter("ignore")
     logging.getLogger("hpo").setLevel(logging.WARNING)
     logging.getLogger("flaml").setLevel(logging.WARNING)
-    problem = CostTask(task)
+    problem = make_task(task)
     scale = task_scale(task)
     max_cost = budget_multiple * scale.mean_full_cost
     errors: list[float] = []

@@ -11,6 +11,8 @@
     python -m benchmarks.run early --seeds 10 --trials 100      # LC-PFN early stopping on LCBench
     python -m benchmarks.run cash --seeds 10 --evals 100        # live sklearn CASH: Rising Bandits, BO, TPE, random
     python -m benchmarks.run cost --seeds 10                    # cost-aware search on LCBench (simulated cost)
+    python -m benchmarks.run cost --tasks digits-mlp --seeds 10  # ... on a live MLP, cost in measured seconds
+    python -m benchmarks.carbs_toy --seeds 10                   # the CARBS reference's toy problem
     python -m benchmarks.run ray-tune-adapter --seeds 5 --trials 30   # Ray Tune Tuner: HPOSearch vs random
 
 Results go to ``benchmarks/results/`` (markdown tables, PNG plots, raw JSON), with the

@@ -145,3 +145,20 @@ def test_carbs_toy_benchmark_scores_the_front_it_finds(tmp_path):
     assert carbs_toy.main(["--seeds", "1", "--evals", "6", "--out", str(tmp_path)]) == 0
     text = (tmp_path / "cost_aware_toy.md").read_text()
     assert "| hpo-carbs | 1 |" in text and "| random | 1 |" in text
+
+
+def test_live_cost_task_measures_its_fits_and_shares_one_scale(tmp_path, monkeypatch):
+    """benchmarks/cost_live.py: a real MLP fit on digits; the cost scale is measured once and read back."""
+    from benchmarks import cost_live
+    from benchmarks.cost_aware import make_task
+
+    task = make_task("digits-mlp")
+    short = task.evaluate({"hidden_units": 16, "learning_rate": 1e-2, "epochs": 1})
+    longer = task.evaluate({"hidden_units": 16, "learning_rate": 1e-2, "epochs": 30})
+    assert 0.0 <= longer[0] < short[0] <= 100.0  # more epochs: lower validation error
+    assert 0.0 < short[1] < longer[1]  # and more measured seconds
+    monkeypatch.setattr(cost_live, "N_SCALE_CONFIGS", 2)
+    monkeypatch.setenv("HPO_COST_SCALE_FILE", str(tmp_path / "scale.json"))
+    first = cost_live.live_scale("digits-mlp")
+    assert first[0] > 0 and first[1] >= first[0]
+    assert cost_live.live_scale("digits-mlp") == first  # read from the file, not measured again
