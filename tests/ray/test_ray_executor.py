@@ -293,3 +293,25 @@ def test_no_queue_ahead_when_a_queued_job_could_be_the_wrong_one(tmp_path, sched
     study.close()
     assert not ex.queue_ahead
     assert all(t.started_at is not None for t in result.trials)
+
+
+def test_a_jobs_timeout_clock_starts_when_its_actor_is_up(monkeypatch):
+    """Ray's start-up of a worker process (over 10 s seen on a loaded 2-core machine) is not the trial's time."""
+    import time
+    from types import SimpleNamespace
+
+    from hpo.execution._ray_outcomes import RUNNING, _Run, _Slot
+
+    ex = RayExecutor(max_concurrent=1, trial_timeout=5.0)
+    slot = _Slot(actor=None, node=None, demand={}, trial_id=7, loading=True)
+    run = _Run(spec=SimpleNamespace(trial_id=7), demand={}, state=RUNNING, slot=slot, started=100.0)
+    ex._runs, ex._loading = {7: run}, {"load-ref": slot}
+    monkeypatch.setattr(time, "monotonic", lambda: 130.0)  # the actor came up 30 s after the job was sent
+    ex._slot_up(slot)
+    assert slot.up and run.started == 130.0 and not ex._loading
+    assert ex._overdue() == []  # 0 s of its own: not past the 5 s timeout
+    monkeypatch.setattr(time, "monotonic", lambda: 136.0)
+    killed = []
+    monkeypatch.setattr(ex, "_kill", killed.append)
+    (event,) = ex._overdue()
+    assert killed == [run] and event.trial_id == 7 and "timed out after 5 s" in event.reason
