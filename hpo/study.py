@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from hpo import _recovery, _setup, presets
 from hpo._accounting import Ledger, job_ended
+from hpo._queue import TrialQueue
 from hpo._view import View
 from hpo.budget import Budget
 from hpo.errors import HPOError
@@ -79,7 +79,7 @@ class Study:
         self._tmp_artifacts: Any = None
         self._jobs: dict[int, Job] = {}
         self._reports: dict[int, list[Report]] = {}
-        self._enqueued: deque[int] = deque()
+        self._enqueued = TrialQueue()
         self._n_trials: int | None = None
         self._deadline: float | None = None
         self._max_budget: float | None = None
@@ -88,9 +88,7 @@ class Study:
         self._warned_no_reports = False
         self.scheduler.set_objective(spec.metric, spec.mode)
         _recovery.recover_interrupted(self)  # queues the re-queued copies it creates
-        self._enqueued.extend(
-            t.trial_id for t in self.trials if t.status is TrialStatus.PENDING and t.trial_id not in self._enqueued
-        )
+        self._enqueued.extend(t.trial_id for t in self.trials if t.status is TrialStatus.PENDING)
         _recovery.replay_history(self)
         self.view = View(self)
 
@@ -250,27 +248,15 @@ class Study:
         if self._n_trials is None:
             return True
         # enqueued trials already count; a new one may start only below the limit
-        return self.ledger.n_counted < self._n_trials or self._next_enqueued() is not None
+        return self.ledger.n_counted < self._n_trials or self._enqueued.peek(self._waits) is not None
 
-    def _next_enqueued(self) -> Trial | None:
-        """The first queued trial still waiting to run, dropping entries that no longer are.
-
-        An entry goes stale when its trial was taken by another path (a job queued ahead
-        stays PENDING while the executor holds it). A stale entry must not count as work
-        waiting: at the limit it would let :meth:`_can_start_trial` start a new trial.
-        """
-        while self._enqueued:
-            trial = self.ledger[self._enqueued[0]]
-            if trial.status is TrialStatus.PENDING and trial.trial_id not in self._jobs:
-                return trial
-            self._enqueued.popleft()
-        return None
+    def _waits(self, trial_id: int) -> bool:
+        """Whether a queued trial still waits to run (not finished, not held by the executor)."""
+        return self.ledger[trial_id].status is TrialStatus.PENDING and trial_id not in self._jobs
 
     def _take_enqueued(self) -> Trial | None:
-        trial = self._next_enqueued()
-        if trial is not None:
-            self._enqueued.popleft()
-        return trial
+        trial_id = self._enqueued.take(self._waits)
+        return None if trial_id is None else self.ledger[trial_id]
 
     def _new_trial(self, config: Mapping[str, Any], notes: Mapping[str, Any] | None = None, parent: int | None = None) -> Trial:
         self.space.validate(config)
