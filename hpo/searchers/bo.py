@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from hpo.presets import ACQUISITIONS
 from hpo.search_spaces import SearchSpace
+from hpo.searchers._bo_branches import Branches
 from hpo.searchers._bo_cost import COST_ACQUISITIONS, CostAware, check_budget
 from hpo.searchers._bo_fidelity import AcrossFidelities
-from hpo.searchers._bo_policies import Branches, RungTrust
+from hpo.searchers._bo_policies import RungTrust
 from hpo.searchers._bo_propose import check_cap, propose
 from hpo.searchers._bo_subset import MAX_FIT_POINTS, subsample
 from hpo.searchers._warp import WARPS
@@ -76,16 +77,18 @@ class BOSearcher(CostAware, AcrossFidelities, RungTrust, Branches, BaseSearcher)
             price is at most ``branch_floor * (K - 1) / K`` of the trials spent in options
             that turn out worse.
         conditional: How a space with a top-level ``Choice`` is modelled (one objective).
-            ``"decompose"`` (default): in two steps, as Optuna's TPE with ``group=True``
-            and our ``HPOSampler`` do for define-by-run spaces: a model of the top-level
-            parameters only (``surrogate`` itself; the ``Choice`` as a categorical, on every
-            observation) picks the option by the acquisition; then BO on that option's own observations picks
-            its parameters, relative to the option's own incumbent
-            (:meth:`_suggest_in_branch`). ``"joint"``: one model over every column, with
-            inactive ones held constant. On ``Conditional`` (100 evaluations) the joint GP
-            ended at median regret 0.10 (4 seeds; stuck in a branch whose optimum is not
-            the global one on two), the decomposition at 3.6e-5 (5 seeds, all below 3e-4),
-            TPE with ``group=True`` at 0.026; see ``benchmarks/results/robustness.md``.
+            ``"decompose"`` (default): in two steps, as tree-structured BO (one model per
+            option, Jenatton et al. 2017) and Optuna's TPE with ``group=True`` do. Each option
+            has its own model of its own observations (a fresh instance of ``surrogate``);
+            the targets are warped together, and the option with the best acquisition value
+            against the global incumbent (LogEI; a posterior draw for ``"ts"``) is chosen;
+            then BO on that option's observations picks its parameters, relative to the
+            option's own incumbent. See :mod:`hpo.searchers._bo_branches`. ``"joint"``: one
+            model over every column, with inactive ones held constant. On ``Conditional``
+            (100 evaluations) the joint GP ended at median regret 0.10 (4 seeds; stuck in a
+            branch whose optimum is not the global one on two), the decomposition at 3.6e-5
+            (5 seeds, all below 3e-4), TPE with ``group=True`` at 0.026; see
+            ``benchmarks/results/robustness.md``.
         fidelity_model: Which observations the model fits under a multi-fidelity
             scheduler. ``"rung"`` (default): BOHB's model of one fidelity, see below.
             ``"input"``: one model over every result at every fidelity, with the fidelity
@@ -187,7 +190,7 @@ class BOSearcher(CostAware, AcrossFidelities, RungTrust, Branches, BaseSearcher)
         if acquisition not in ACQUISITIONS:
             raise ValueError(f"unknown acquisition {acquisition!r}; choose from {ACQUISITIONS}")
         self.surrogate = make_surrogate(surrogate, seed=seed or 0) if isinstance(surrogate, str) else surrogate
-        self._branch_surrogate: Any = None
+        self._option_surrogates: dict[tuple[float, str], Any] = {}  # models per top-level option (decompose)
         self._surrogate_name = surrogate if isinstance(surrogate, str) else None
         self.acquisition = acquisition
         self.n_init = n_init if n_init is not None else max(5, space.d + 1)
@@ -300,7 +303,7 @@ class BOSearcher(CostAware, AcrossFidelities, RungTrust, Branches, BaseSearcher)
                 incumbent = np.abs(x_obs[:, col] - u) < 1e-9
             root = self._root_choice() if self.conditional == "decompose" else None
             if y_obs.shape[1] == 1 and (root is not None or (self.starved_branch([*pending, *out]) is not None)):
-                # one suggestion inside an option (a starved one, or the root model's pick); the rest in turn
+                # one suggestion inside an option (a starved one, or the one whose model promises most); the rest in turn
                 branch = self.starved_branch([*pending, *out])
                 if branch is None and root is not None:
                     branch = self._pick_branch(root[0], x_obs, y_obs[:, 0], x_pending, incumbent)

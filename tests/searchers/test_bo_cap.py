@@ -134,7 +134,7 @@ def test_the_decomposed_conditional_models_are_capped_too():
     searcher, _, _ = _loaded(400, 30, space=space, loss=loss)
     config = searcher.suggest(1)[0]
     assert config["model"] in ("a", "b")
-    assert len(FITS) == 2  # the root model, then the chosen option's own model
+    assert len(FITS) == 3  # each option's model scores it, then the chosen option's model searches it
     assert all(len(y) <= 30 for _, y in FITS)
 
 

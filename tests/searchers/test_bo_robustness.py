@@ -199,7 +199,7 @@ def test_optimize_acquisition_holds_fixed_columns():
     assert torch.is_tensor(torch.as_tensor(point))
 
 
-def test_decompose_picks_the_option_by_a_root_model_then_searches_inside_it():
+def test_decompose_scores_each_option_by_its_own_model_then_searches_inside_the_best():
     s = _searcher(COND)
     rng = np.random.default_rng(5)
     obs = []
@@ -212,10 +212,12 @@ def test_decompose_picks_the_option_by_a_root_model_then_searches_inside_it():
     s._n_suggested = 30
     assert s.starved_branch() is None
     config, seen = _suggest_recording_fits(s)
-    # the root model sees every observation and only the selector column; the option's
-    # model sees only that option's 10 observations
-    assert seen[0][1:] == ((30, 1), 30) and seen[0][0] is s.surrogate
-    assert seen[1][2] == 10 and seen[1][0] is not s.surrogate
+    # three option models, each on its own 10 observations and only its own columns (none is
+    # the main model); then the chosen option's search model, on every column
+    assert [n for _, _, n in seen] == [10, 10, 10, 10]
+    assert [shape[1] for _, shape, _ in seen] == [1, 2, 1, COND.d]
+    assert all(model is not s.surrogate for model, _, _ in seen)
+    assert len({id(model) for model, _, _ in seen}) == 4
     assert config["model"] == "a"
     joint = _searcher(COND, conditional="joint")
     joint.observe(obs)
@@ -223,6 +225,30 @@ def test_decompose_picks_the_option_by_a_root_model_then_searches_inside_it():
     assert COND.contains(joint.suggest(1)[0])
     with pytest.raises(ValueError, match="conditional"):
         BOSearcher(COND, conditional="tree")
+
+
+def test_a_flat_option_with_the_best_mean_loses_to_a_spread_option_with_the_best_config():
+    """Regression (CASH ``diabetes``): a model of the top-level choice alone predicts each
+    option's *mean*, and sent 58-61 of 100 evaluations to ridge, flat at 0.4896, while the
+    best configs were in options with many bad configs around them. The per-option score
+    against the global incumbent prefers the option that can still improve on it."""
+    space = SearchSpace({"model": Choice({"flat": {"f": Float(0.0, 1.0)}, "spread": {"s": Float(0.0, 1.0)}})})
+    s = BOSearcher(space, seed=0, branch_floor=0.0)
+    s.set_objective("loss", "min")
+    rng = np.random.default_rng(0)
+    obs = []
+    for i in range(24):
+        u = float(rng.random())
+        if i % 2:
+            obs.append(_obs(i, {"model": "flat", "f": u}, -(0.49 + 1e-4 * u)))  # losses: minus the score
+        else:  # mostly poor, best near s = 0.7, where it beats every flat config
+            obs.append(_obs(i, {"model": "spread", "s": u}, -(0.5 - 4.0 * (u - 0.7) ** 2)))
+    s.observe(obs)
+    s._n_suggested = 24
+    assert np.mean([o.values[0] for o in obs if o.config["model"] == "flat"]) < np.mean(
+        [o.values[0] for o in obs if o.config["model"] == "spread"])  # flat has the better mean loss
+    picks = [s.suggest(1)[0]["model"] for _ in range(3)]
+    assert picks == ["spread"] * 3
 
 
 def test_a_small_option_that_looks_best_is_never_evaluated_twice():
