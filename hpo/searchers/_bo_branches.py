@@ -50,10 +50,13 @@ from hpo.searchers._warp import warp_targets
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["Branches", "N_OPTION_CANDIDATES"]
+__all__ = ["Branches", "N_OPTION_CANDIDATES", "FRESH_TRIES"]
 
 #: Uniform candidates per option when options are scored (plus local ones around its best).
 N_OPTION_CANDIDATES = 256
+#: Random draws inside an option before it counts as exhausted, or before
+#: :meth:`~hpo.searchers.bo.BOSearcher._fresh` draws from the whole space.
+FRESH_TRIES = 20
 
 
 class Branches:
@@ -197,14 +200,25 @@ class Branches:
         k = self.model_space().dims[j].n_choices
         options = [{j: (cell + 0.5) / k} for cell in range(k)]
         rows = [np.abs(x_obs[:, j] - option[j]) < 1e-9 for option in options]
+        known = [c for res in self._by_fidelity.values() for c, _ in res.values()] + list(self._failed.values())
         short = [need - int(r.sum()) for (need, _), r in zip(map(self._need_in_option, options), rows, strict=True)]
-        if max(short) > 0:  # an option too little known to be modelled is learned first
-            return options[int(np.argmax(short))]
         z = warp_targets(y_obs, self.warp)[0]  # one warp for all: the options' scores share a scale
         inc = np.ones(len(z), dtype=bool) if incumbent is None or not np.any(incumbent) else np.asarray(incumbent, dtype=bool)
         best = float(z[inc].max())
-        scores = [self._option_score(option, x_obs[r], z[r], best, inc[r]) for option, r in zip(options, rows, strict=True)]
-        return options[int(np.argmax(scores))]
+        # an option too little known to be modelled is learned first; then the best score
+        order = sorted(range(k), key=lambda i: -short[i])
+        if short[order[0]] <= 0:
+            scores = [self._option_score(option, x_obs[r], z[r], best, inc[r]) if r.sum() >= 2 else float("-inf")
+                      for option, r in zip(options, rows, strict=True)]
+            order = sorted(range(k), key=lambda i: -scores[i])
+        for i in order:  # an option whose configs have all been tried (a small finite one) is passed over
+            if not self._exhausted(options[i], known):
+                return options[i]
+        return options[order[0]]
+
+    def _exhausted(self, branch: dict[int, float], known: list[Mapping[str, Any]]) -> bool:
+        """Whether ``FRESH_TRIES`` uniform draws inside the option are all configs already tried."""
+        return all(self.draw_in_branch(branch) in known for _ in range(FRESH_TRIES))
 
     def _option_score(self, branch: dict[int, float], x_b: np.ndarray, z_b: np.ndarray, best: float, inc_b: np.ndarray) -> float:
         """Best acquisition value inside one option against the global incumbent ``best`` (warped units)."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from hpo.presets import ACQUISITIONS
 from hpo.search_spaces import SearchSpace
-from hpo.searchers._bo_branches import Branches
+from hpo.searchers._bo_branches import FRESH_TRIES, Branches
 from hpo.searchers._bo_cost import COST_ACQUISITIONS, CostAware, check_budget
 from hpo.searchers._bo_fidelity import AcrossFidelities
 from hpo.searchers._bo_policies import RungTrust
@@ -31,9 +31,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["BOSearcher", "thompson_bo", "propose", "ACQUISITIONS", "MAX_FIT_POINTS"]
-
-#: Random draws :meth:`BOSearcher._fresh` makes inside an option before it draws from the whole space.
-FRESH_TRIES = 20
 
 
 class BOSearcher(CostAware, AcrossFidelities, RungTrust, Branches, BaseSearcher):

@@ -269,3 +269,23 @@ def test_a_small_option_that_looks_best_is_never_evaluated_twice():
     keys = [tuple(sorted(c.items())) for c in seen]
     assert len(set(keys)) == len(keys)  # 16 distinct configs
     assert sum(c["model"] == "small" for c in seen) == 4  # all of the small option, once each
+
+
+def test_an_option_with_fewer_configs_than_a_model_needs_does_not_turn_bo_into_random_search():
+    """A two-config option can never hold the 3 observations a model of it needs; once both
+    configs are tried it is passed over, and BO goes on in the other option."""
+    from hpo.search_spaces import Categorical
+
+    space = SearchSpace({"model": Choice({"tiny": {"t": Categorical(["x", "y"])}, "wide": {"w": Float(0.0, 1.0)}})})
+    s = BOSearcher(space, seed=1, branch_floor=0.0)
+    s.set_objective("loss", "min")
+    seen = []
+    for tid in range(18):
+        (config,) = s.suggest(1)
+        seen.append(config)
+        loss = 0.05 if config["model"] == "tiny" else 0.1 + (config["w"] - 0.3) ** 2
+        s.observe([_obs(tid, config, loss)])
+    assert {c["t"] for c in seen if c["model"] == "tiny"} == {"x", "y"}
+    assert all(c["model"] == "wide" for c in seen[s.n_init:])  # after the design (which may repeat one)
+    last = [c["w"] for c in seen[-6:]]
+    assert sum(abs(w - 0.3) < 0.1 for w in last) >= 4  # BO converging, not uniform draws (p ~ 0.017)
