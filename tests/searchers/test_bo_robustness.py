@@ -54,6 +54,18 @@ def _suggest_recording_fits(s):
     return config, seen
 
 
+def _sequential(space, seed, n, loss):
+    """A floor-free BO searcher run for ``n`` sequential trials of ``loss``; returns it and its configs."""
+    s = BOSearcher(space, seed=seed, branch_floor=0.0)
+    s.set_objective("loss", "min")
+    seen = []
+    for tid in range(n):
+        (config,) = s.suggest(1)
+        seen.append(config)
+        s.observe([_obs(tid, config, loss(config))])
+    return s, seen
+
+
 def _searcher(space, **kwargs):
     kwargs.setdefault("branch_floor", 0.25)  # the numbers below are worked out for 0.25
     s = BOSearcher(space, seed=0, **kwargs)
@@ -258,14 +270,8 @@ def test_a_small_option_that_looks_best_is_never_evaluated_twice():
     from hpo.search_spaces import Int
 
     space = SearchSpace({"model": Choice({"small": {"k": Int(1, 4)}, "wide": {"x": Float(0.0, 1.0)}})})
-    s = BOSearcher(space, seed=0, branch_floor=0.0)
-    s.set_objective("loss", "min")
-    seen = []
-    for tid in range(16):
-        (config,) = s.suggest(1)
-        seen.append(config)
-        loss = 0.0 if config["model"] == "small" else 1.0 + config["x"]  # every small config ties for best
-        s.observe([_obs(tid, config, loss)])
+    # every small config ties for best
+    _, seen = _sequential(space, 0, 16, lambda c: 0.0 if c["model"] == "small" else 1.0 + c["x"])
     keys = [tuple(sorted(c.items())) for c in seen]
     assert len(set(keys)) == len(keys)  # 16 distinct configs
     assert sum(c["model"] == "small" for c in seen) == 4  # all of the small option, once each
@@ -277,14 +283,7 @@ def test_an_option_with_fewer_configs_than_a_model_needs_does_not_turn_bo_into_r
     from hpo.search_spaces import Categorical
 
     space = SearchSpace({"model": Choice({"tiny": {"t": Categorical(["x", "y"])}, "wide": {"w": Float(0.0, 1.0)}})})
-    s = BOSearcher(space, seed=1, branch_floor=0.0)
-    s.set_objective("loss", "min")
-    seen = []
-    for tid in range(18):
-        (config,) = s.suggest(1)
-        seen.append(config)
-        loss = 0.05 if config["model"] == "tiny" else 0.1 + (config["w"] - 0.3) ** 2
-        s.observe([_obs(tid, config, loss)])
+    s, seen = _sequential(space, 1, 18, lambda c: 0.05 if c["model"] == "tiny" else 0.1 + (c["w"] - 0.3) ** 2)
     assert {c["t"] for c in seen if c["model"] == "tiny"} == {"x", "y"}
     assert all(c["model"] == "wide" for c in seen[s.n_init:])  # after the design (which may repeat one)
     last = [c["w"] for c in seen[-6:]]
