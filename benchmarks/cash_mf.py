@@ -112,7 +112,28 @@ class CashTask:
 
     @staticmethod
     def ray_space() -> dict[str, Any]:
-        raise NotImplementedError("the CASH task has no Ray Tune space yet (conditional spaces need tune.sample_from)")
+        """The space as a Ray Tune ``param_space``: flat, the way random search sees it.
+
+        Ray Tune's random search has no conditional parameters, so every learner's settings
+        are drawn and the trainable uses the chosen learner's only (:meth:`model`): the
+        active settings have the same distribution as in :meth:`space`.
+        """
+        from ray import tune
+
+        return {
+            "learner": tune.choice(["svm", "forest", "hgb", "knn", "logreg"]),
+            "svm_C": tune.loguniform(1e-2, 1e3),
+            "svm_gamma": tune.loguniform(1e-5, 1e0),
+            "rf_max_features": tune.uniform(0.05, 1.0),
+            "rf_min_samples_leaf": tune.lograndint(1, 21),
+            "rf_criterion": tune.choice(["gini", "entropy"]),
+            "hgb_learning_rate": tune.loguniform(1e-3, 0.5),
+            "hgb_max_leaf_nodes": tune.lograndint(4, 33),
+            "hgb_l2": tune.loguniform(1e-6, 1e1),
+            "knn_k": tune.lograndint(1, 51),
+            "knn_weights": tune.choice(["uniform", "distance"]),
+            "lr_C": tune.loguniform(1e-4, 1e3),
+        }
 
     @staticmethod
     def model(config: dict[str, Any]) -> Any:

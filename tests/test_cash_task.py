@@ -58,3 +58,19 @@ def test_the_multi_fidelity_runner_runs_it(method):
     out = run_one("cash-breast_cancer", method, seed=0, epochs=27)
     assert out["task"] == "cash-breast_cancer" and len(out["values"]) == 27
     assert max(out["values"]) > 85.0
+
+
+def test_ray_space_draws_each_learners_settings_within_our_ranges(task):
+    from ray.tune.search.variant_generator import generate_variants
+
+    space = SearchSpace(CashTask.space())
+    ours = CashTask.space()["learner"].options
+    learners = set()
+    for i in range(40):
+        _, config = next(generate_variants(CashTask.ray_space(), random_state=i))
+        learners.add(config["learner"])
+        active = {"learner": config["learner"], **{k: config[k] for k in ours[config["learner"]]}}
+        space.validate(active)  # every active setting is one our space can draw
+        assert set(config) == {"learner", *(k for option in ours.values() for k in option)}
+        assert task.segment(config, 0, 1)[0][0] == task.segment(active, 0, 1)[0][0]  # inactive ones are ignored
+    assert learners == set(ours)
