@@ -41,6 +41,7 @@ the learner on all of a bundled scikit-learn dataset, five times.
 Methods (:data:`METHODS`): ``hpo-rb`` (our Rising Bandits scheduler), ``hpo-rb-c1`` (the
 same with arms judged after ``C + 1`` pulls, design or not: its default before 2026-12-02), ``hpo-bo`` (our
 default BO, decomposed conditional model), ``hpo-bo-joint`` (one GP over every column),
+``hpo-sampler`` (our ``HPOSampler`` in an Optuna study, define-by-run, ``group=True``),
 ``optuna-tpe`` (multivariate TPE with ``group=True``, define-by-run), ``random`` (our
 random searcher) and ``smac`` (SMAC3's HPO facade, run only where ``smac`` is importable;
 see :data:`SMAC_STATUS`).
@@ -57,7 +58,7 @@ from typing import Any
 __all__ = ["CashProblem", "DATASETS", "METHODS", "SMAC_STATUS", "available", "run_one"]
 
 DATASETS = ("digits", "breast_cancer", "wine", "diabetes")
-METHODS = ("hpo-rb", "hpo-rb-c1", "hpo-bo", "hpo-bo-joint", "optuna-tpe", "random", "smac")
+METHODS = ("hpo-rb", "hpo-rb-c1", "hpo-bo", "hpo-bo-joint", "hpo-sampler", "optuna-tpe", "random", "smac")
 SVM_MAX_ITER = 100_000
 HGB_MAX_TREES = 300
 R2_FLOOR = -1.0
@@ -310,11 +311,16 @@ def _study_run(problem: CashProblem, method: str, seed: int, evals: int, objecti
     return {"eliminations": json.loads(json.dumps(notes, default=str))}
 
 
-def _optuna_run(problem: CashProblem, seed: int, evals: int, objective: Callable[[Any], float]) -> dict[str, Any]:
+def _optuna_run(problem: CashProblem, seed: int, evals: int, objective: Callable[[Any], float],
+                sampler_name: str = "tpe") -> dict[str, Any]:
+    """An Optuna study on the define-by-run space: TPE (``group=True``), or our ``HPOSampler`` (``"hpo"``)."""
     import optuna
 
+    from hpo.integrations.optuna import HPOSampler
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+    sampler = (HPOSampler(seed=seed) if sampler_name == "hpo"
+               else optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True))
     study = optuna.create_study(direction="maximize", sampler=sampler)
     for _ in range(evals):
         trial = study.ask()
@@ -345,7 +351,7 @@ def _warm_imports(method: str) -> None:
     if method.startswith("hpo-") or method == "random":
         names += ["torch", "hpo.study", "hpo.searchers.bo", "hpo.schedulers.fifo"]
         names += ["botorch", "gpytorch"] if method != "random" else []
-    names += {"optuna-tpe": ["optuna"], "smac": ["smac"]}.get(method, [])
+    names += {"optuna-tpe": ["optuna"], "hpo-sampler": ["optuna", "hpo.integrations.optuna"], "smac": ["smac"]}.get(method, [])
     for name in names:
         importlib.import_module(name)
 
@@ -379,8 +385,8 @@ def run_one(dataset: str, method: str, seed: int, evals: int) -> dict[str, Any]:
 
     _warm_imports(method)
     t0 = time.perf_counter()
-    if method == "optuna-tpe":
-        extra = _optuna_run(problem, seed, evals, objective)
+    if method in ("optuna-tpe", "hpo-sampler"):
+        extra = _optuna_run(problem, seed, evals, objective, "hpo" if method == "hpo-sampler" else "tpe")
     elif method == "smac":
         extra = _smac_run(problem, seed, evals, objective)
     else:

@@ -43,7 +43,7 @@ SUITES: dict[str, list[str]] = {
     "surrogates": ["surrogates", "--seeds", "1", "--evals", "12", "--problems", "branin", "--jobs", "1",
                    "--methods", "hpo-gp", "hpo-forest", "optuna-tpe"],
     "cash": ["cash", "--seeds", "1", "--evals", "10", "--datasets", "wine", "--jobs", "1",
-             "--methods", "hpo-rb", "hpo-bo", "random"],
+             "--methods", "hpo-rb", "hpo-bo", "hpo-sampler", "random"],
     "cost": ["cost", "--seeds", "1", "--evals", "12", "--tasks", "3945", "digits-mlp", "--jobs", "1",
              "--budget-multiple", "3", "--methods", "hpo-cfo", "hpo-logei", "random"],
 }
