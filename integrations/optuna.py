@@ -198,8 +198,6 @@ class HPOSampler(BaseSampler):
         self._n_startup_trials = n_startup_trials
         self._acquisition = acquisition
         self._surrogate = make_surrogate(surrogate, seed=seed or 0) if isinstance(surrogate, str) else surrogate
-        self._surrogate_name = surrogate if isinstance(surrogate, str) else None
-        self._option_models: dict[str, dict[Any, Any]] = {}  # selector -> value -> surrogate
         self._independent = independent_sampler or RandomSampler(seed=seed)
         self._use_pruned = use_pruned
         self._search_space = IntersectionSearchSpace(include_pruned=True)
@@ -229,11 +227,6 @@ class HPOSampler(BaseSampler):
         out: dict[str, Any] = {}
         for names in groups:
             names = [n for n in names if n in search_space]
-            if names and self._group and len(study.directions) == 1:  # a selector first: per-option models
-                option = self._pick_option(study, names, search_space)
-                if option is not None:
-                    out[option[0]] = option[1]
-                    names = [n for n in names if n != option[0]]
             if not names:
                 continue
             space = SearchSpace({n: _to_param(search_space[n]) for n in names})
@@ -243,41 +236,6 @@ class HPOSampler(BaseSampler):
                 config = self._sample_single(study, trial, space, names)
             out.update({n: _to_optuna_value(search_space[n], config[n]) for n in names})
         return out
-
-    def _pick_option(
-        self, study: Study, names: list[str], search_space: dict[str, BaseDistribution]
-    ) -> tuple[str, Any] | None:
-        """``(selector, value)`` when the group ``names`` holds a selector with enough trials, else None.
-
-        See :mod:`hpo.integrations._optuna_options`; before ``n_startup_trials`` complete
-        trials the selector is sampled with the rest of its group, as before.
-        """
-        from hpo.integrations._optuna_options import find_selector, pick_option
-        from hpo.searchers._bo_branches import new_option_model
-
-        sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
-        trials = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED), use_cache=True)
-        observed = [(t.params, t.distributions, sign * y) for t in trials if (y := self._target(t)) is not None]
-        selector = find_selector([p for p, _, _ in observed], names, search_space)
-        n_complete = sum(t.state == TrialState.COMPLETE for t in trials)
-        if selector is None or n_complete < self._n_startup(SearchSpace({n: _to_param(search_space[n]) for n in names})):
-            return None
-        dist = search_space[selector]
-        assert isinstance(dist, CategoricalDistribution)
-        value = pick_option([o for o in observed if selector in o[0]], selector, dist.choices, self._n_startup_trials or 10**9,
-                            self._option_models.setdefault(selector, {}),
-                            lambda: new_option_model(self._surrogate_name, self._surrogate, self._seed, True),
-                            self._rng, self._acquisition)
-        return selector, value
-
-    def _target(self, t: FrozenTrial) -> float | None:
-        """A COMPLETE trial's value, or a PRUNED one's last intermediate value (``use_pruned``), if finite."""
-        if t.state == TrialState.COMPLETE and t.value is not None and np.isfinite(t.value):
-            return float(t.value)
-        if t.state == TrialState.PRUNED and self._use_pruned and t.intermediate_values:
-            last = t.intermediate_values[max(t.intermediate_values)]
-            return float(last) if np.isfinite(last) else None
-        return None
 
     def _n_startup(self, space: SearchSpace) -> int:
         return self._n_startup_trials if self._n_startup_trials is not None else max(5, space.d + 1)
@@ -291,10 +249,15 @@ class HPOSampler(BaseSampler):
             if not all(n in t.params for n in names):
                 continue
             config = {n: t.params[n] for n in names}
-            if (y := self._target(t)) is not None:
+            if t.state == TrialState.COMPLETE and t.value is not None and np.isfinite(t.value):
                 configs.append(config)
-                ys.append(sign * y)
-                n_complete += t.state == TrialState.COMPLETE
+                ys.append(sign * t.value)
+                n_complete += 1
+            elif t.state == TrialState.PRUNED and self._use_pruned and t.intermediate_values:
+                last = t.intermediate_values[max(t.intermediate_values)]
+                if np.isfinite(last):
+                    configs.append(config)
+                    ys.append(sign * last)
             elif t.state == TrialState.RUNNING and t.number != trial.number:
                 pending.append(config)
         if n_complete < self._n_startup(space):

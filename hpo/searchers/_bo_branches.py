@@ -50,7 +50,7 @@ from hpo.searchers._warp import warp_targets
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["Branches", "score_option", "new_option_model", "N_OPTION_CANDIDATES", "FRESH_TRIES"]
+__all__ = ["Branches", "N_OPTION_CANDIDATES", "FRESH_TRIES"]
 
 #: Uniform candidates per option when options are scored (plus local ones around its best).
 N_OPTION_CANDIDATES = 256
@@ -110,9 +110,18 @@ class Branches:
         One per option and role, so each keeps its warm start (the two roles fit different
         columns, and a surrogate refits from scratch when its inputs change shape).
         """
+        import copy
+
+        from hpo.surrogates import make_surrogate
+
         key = (value, role)
         if key not in self._option_surrogates:
-            self._option_surrogates[key] = new_option_model(self._surrogate_name, self.surrogate, self.seed, role == "score")
+            model = make_surrogate(self._surrogate_name, seed=self.seed or 0) if self._surrogate_name else copy.deepcopy(self.surrogate)
+            if role == "score" and hasattr(model, "full_refit_until"):
+                # a GP refits its hyperparameters only when the option's data grew (one option per
+                # sequential step); otherwise it conditions on the re-warped targets
+                model.full_refit_until, model.refit_every = 0, 1
+            self._option_surrogates[key] = model
         return self._option_surrogates[key]
 
     def _need_in_option(self, branch: dict[int, float]) -> tuple[int, dict[str, Any]]:
@@ -214,6 +223,9 @@ class Branches:
     def _option_score(self, branch: dict[int, float], x_b: np.ndarray, z_b: np.ndarray, best: float, inc_b: np.ndarray) -> float:
         """Best acquisition value inside one option against the global incumbent ``best`` (warped units)."""
         import numpy as np
+        import torch
+
+        from hpo.acquisition import LogEI
 
         (j, value), = branch.items()
         space = self.model_space()
@@ -227,77 +239,25 @@ class Branches:
         cats = {new: cat_dims(space)[old] for new, old in enumerate(cols) if old in cat_dims(space)}
         if cols.size == 0:  # the option's one config is known: it has nothing left to offer
             return float("-inf")
+        model = self._option_model(value, "score")
         keep = fit_subset(z_b, self.max_fit_points, self.rng)
         x_fit, z_fit = (x_b, z_b) if keep is None else (x_b[keep], z_b[keep])
+        model.fit(x_fit[:, cols], z_fit, cats)
         base = x_b[int(np.argmax(np.where(inc_b, z_b, -np.inf)))]
+        uniform = np.repeat(base[None, :], N_OPTION_CANDIDATES, axis=0)
+        uniform[:, active] = self.rng.random((N_OPTION_CANDIDATES, int(active.sum())))
+        local = np.repeat(base[None, :], 33, axis=0)
+        steps = self.rng.normal(0.0, 1.0, size=(33, int(active.sum()))) * np.repeat([0.1, 0.02, 0.004], 11)[:, None]
+        local[:, active] = np.clip(local[:, active] + steps, 0.0, 1.0)
+        cands = np.vstack([uniform, local])
         for col, u in fixed.items():
-            base = base.copy()
-            base[col] = u
-        return score_option(self._option_model(value, "score"), x_fit[:, cols], z_fit, cats, base[cols], active[cols], best,
-                            self.rng, self.acquisition)
-
-
-def new_option_model(name: str | None, template: Any, seed: int | None, scoring: bool) -> Any:
-    """A fresh surrogate for one option: ``make_surrogate(name)``, or a copy of ``template``.
-
-    For ``scoring``, a GP refits its hyperparameters only when the option's data grew (one
-    option per sequential step); otherwise it conditions on the re-warped targets.
-    """
-    import copy
-
-    from hpo.surrogates import make_surrogate
-
-    model = make_surrogate(name, seed=seed or 0) if name else copy.deepcopy(template)
-    if scoring and hasattr(model, "full_refit_until"):
-        model.full_refit_until, model.refit_every = 0, 1
-    return model
-
-
-def score_option(
-    model: Any,
-    x: np.ndarray,
-    z: np.ndarray,
-    cat_dims: Mapping[int, int],
-    base: np.ndarray,
-    vary: np.ndarray,
-    best: float,
-    rng: np.random.Generator,
-    acquisition: str,
-) -> float:
-    """Fit ``model`` on one option and return its best acquisition value against ``best``.
-
-    Args:
-        model: The option's surrogate.
-        x: `m x k`-dim unit-cube rows of the option's observations (its own columns).
-        z: `m`-dim targets (maximized), warped together with every other option's.
-        cat_dims: Column -> number of categories of ``x``'s categorical columns.
-        base: `k`-dim row the candidates start from (the option's best); the columns not in
-            ``vary`` keep its value.
-        vary: `k`-dim mask of the columns candidates vary.
-        best: The global incumbent, in ``z``'s units.
-        rng: Generator for the candidates (and the posterior draw).
-        acquisition: ``"ts"``: the maximum of one joint posterior draw; else LogEI.
-
-    Returns:
-        The maximum over ``N_OPTION_CANDIDATES`` uniform candidates and 33 perturbations of
-        ``base`` (at scales 0.1, 0.02, 0.004).
-    """
-    import numpy as np
-    import torch
-
-    from hpo.acquisition import LogEI
-
-    model.fit(x, z, cat_dims)
-    uniform = np.repeat(base[None, :], N_OPTION_CANDIDATES, axis=0)
-    uniform[:, vary] = rng.random((N_OPTION_CANDIDATES, int(vary.sum())))
-    local = np.repeat(base[None, :], 33, axis=0)
-    steps = rng.normal(0.0, 1.0, size=(33, int(vary.sum()))) * np.repeat([0.1, 0.02, 0.004], 11)[:, None]
-    local[:, vary] = np.clip(local[:, vary] + steps, 0.0, 1.0)
-    cands = torch.as_tensor(np.vstack([uniform, local]), dtype=torch.float64)
-    with torch.no_grad():
-        if acquisition == "ts":
-            gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
-            values = model.predict(cands[None, :, :]).sample(1, gen).reshape(-1)
-        else:
-            values = LogEI(model, best_f=best)(cands[:, None, :])
-    return float(values.max())
+            cands[:, col] = u
+        cands = cands[:, cols]
+        x = torch.as_tensor(cands, dtype=torch.float64)
+        with torch.no_grad():
+            if self.acquisition == "ts":
+                gen = torch.Generator().manual_seed(int(self.rng.integers(2**31)))
+                values = model.predict(x[None, :, :]).sample(1, gen).reshape(-1)
+            else:
+                values = LogEI(model, best_f=best)(x[:, None, :])
+        return float(values.max())

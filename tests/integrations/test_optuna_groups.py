@@ -80,28 +80,3 @@ def test_grouped_relative_space_holds_every_group():
     space = sampler.infer_relative_search_space(study, study.trials[-1])
     seen = {n for t in study.trials for n in t.params}
     assert set(space) == seen
-
-
-def test_the_selector_goes_to_the_option_that_can_beat_the_best_not_to_the_best_mean():
-    """Regression (as BOSearcher on CASH diabetes): a model of the selector's group alone
-    predicts each option's mean and picks the flat option; per-option models pick the one
-    whose best configs beat the incumbent."""
-    import numpy as np
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-    def flat_or_spread(trial):
-        if trial.suggest_categorical("model", ["flat", "spread"]) == "flat":
-            return 0.49 + 1e-4 * trial.suggest_float("f", 0.0, 1.0)
-        return 0.5 - 4.0 * (trial.suggest_float("s", 0.0, 1.0) - 0.7) ** 2
-
-    study = optuna.create_study(direction="maximize", sampler=HPOSampler(seed=0))
-    rng = np.random.default_rng(0)
-    for i in range(24):
-        u = float(rng.random())
-        study.enqueue_trial({"model": "flat", "f": u} if i % 2 else {"model": "spread", "s": u})
-    study.optimize(flat_or_spread, n_trials=24)
-    means = {m: np.mean([t.value for t in study.trials if t.params["model"] == m]) for m in ("flat", "spread")}
-    assert means["flat"] > means["spread"]
-    study.optimize(flat_or_spread, n_trials=3)
-    assert [t.params["model"] for t in study.trials[24:]] == ["spread"] * 3
