@@ -193,4 +193,8 @@ def test_asha_study_with_the_forest_surrogate(space):
     assert not [t for t in result.trials if t.status is TrialStatus.FAILED], [(t.status, t.reason) for t in result.trials]
     assert any((t.reached or 0) > 1 for t in result.trials)
     assert result.incumbent is not None and np.isfinite(result.incumbent.value)
-    assert study.scheduler.searcher.surrogate.trees, "the forest never made a suggestion"
+    searcher = study.scheduler.searcher
+    # a conditional space is searched by one model per option (hpo.searchers._bo_branches): forests too
+    models = [searcher.surrogate, *searcher._option_surrogates.values()]
+    assert all(type(m) is RandomForestSurrogate for m in models)
+    assert any(m.trees for m in models), "the forest never made a suggestion"
