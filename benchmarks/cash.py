@@ -316,11 +316,13 @@ def _optuna_run(problem: CashProblem, seed: int, evals: int, objective: Callable
     """An Optuna study on the define-by-run space: TPE (``group=True``), or our ``HPOSampler`` (``"hpo"``)."""
     import optuna
 
-    from hpo.integrations.optuna import HPOSampler
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = (HPOSampler(seed=seed) if sampler_name == "hpo"
-               else optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True))
+    if sampler_name == "hpo":  # imported here only: TPE's timed runs do not load our sampler
+        from hpo.integrations.optuna import HPOSampler
+
+        sampler: optuna.samplers.BaseSampler = HPOSampler(seed=seed)
+    else:
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     for _ in range(evals):
         trial = study.ask()

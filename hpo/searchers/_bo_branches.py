@@ -85,9 +85,7 @@ class Branches:
         Counts every trial the searcher has seen (each once, at any fidelity, failed ones
         included) plus ``extra`` (running and just-suggested configs).
         """
-        from hpo.search_spaces import Choice
-
-        selectors = [(j, dim) for j, dim in enumerate(self.space.dims) if dim.condition is None and isinstance(dim.param, Choice)]
+        selectors = self._top_choices()
         if not selectors or self.branch_floor <= 0:
             return None
         seen: dict[int, Mapping[str, Any]] = dict(self._failed)
@@ -178,10 +176,18 @@ class Branches:
 
     def _root_choice(self) -> tuple[int, Any] | None:
         """``(column, Choice dim)`` of the one top-level ``Choice`` the decomposition splits on, or None."""
+        tops = self._top_choices()
+        return tops[0] if len(tops) == 1 else None
+
+    def _top_choices(self) -> list[tuple[int, Any]]:
+        """``(column, dim)`` of every top-level ``Choice`` of the space."""
         from hpo.search_spaces import Choice
 
-        tops = [(j, dim) for j, dim in enumerate(self.space.dims) if dim.condition is None and isinstance(dim.param, Choice)]
-        return tops[0] if len(tops) == 1 else None
+        return [(j, dim) for j, dim in enumerate(self.space.dims) if dim.condition is None and isinstance(dim.param, Choice)]
+
+    def known_configs(self) -> list[Mapping[str, Any]]:
+        """Every config the searcher has a result for (at any fidelity) or that failed."""
+        return [c for res in self._by_fidelity.values() for c, _ in res.values()] + list(self._failed.values())
 
     def _pick_branch(
         self, j: int, x_obs: np.ndarray, y_obs: np.ndarray, x_pending: np.ndarray | None, incumbent: np.ndarray | None = None
@@ -200,7 +206,7 @@ class Branches:
         k = self.model_space().dims[j].n_choices
         options = [{j: (cell + 0.5) / k} for cell in range(k)]
         rows = [np.abs(x_obs[:, j] - option[j]) < 1e-9 for option in options]
-        known = [c for res in self._by_fidelity.values() for c, _ in res.values()] + list(self._failed.values())
+        known = self.known_configs()
         short = [need - int(r.sum()) for (need, _), r in zip(map(self._need_in_option, options), rows, strict=True)]
         z = warp_targets(y_obs, self.warp)[0]  # one warp for all: the options' scores share a scale
         inc = np.ones(len(z), dtype=bool) if incumbent is None or not np.any(incumbent) else np.asarray(incumbent, dtype=bool)
@@ -236,7 +242,8 @@ class Branches:
         # The model sees the option's columns and any model-only column (a fidelity), not the
         # constant columns of other options: a fit then costs a fraction (76 -> 16 ms on CASH).
         cols = np.flatnonzero(active | (np.arange(space.d) >= self.space.d))
-        cats = {new: cat_dims(space)[old] for new, old in enumerate(cols) if old in cat_dims(space)}
+        space_cats = cat_dims(space)
+        cats = {new: space_cats[old] for new, old in enumerate(cols) if old in space_cats}
         if cols.size == 0:  # the option's one config is known: it has nothing left to offer
             return float("-inf")
         model = self._option_model(value, "score")

@@ -350,8 +350,7 @@ class BOSearcher(CostAware, AcrossFidelities, RungTrust, Branches, BaseSearcher)
         known either, then up to as many from the whole space. Without this, a small option (kNN's three
         parameters on ``wine``) had one config evaluated 56 times in 100.
         """
-        known = [c for res in self._by_fidelity.values() for c, _ in res.values()]
-        known += [*self._failed.values(), *pending]
+        known = [*self.known_configs(), *pending]
         draw = draw if draw is not None else (lambda: self.space.sample(self.rng, 1)[0])
         out: list[dict[str, Any]] = []
         for config in configs:
