@@ -116,24 +116,30 @@ class CashTask:
 
         Ray Tune's random search has no conditional parameters, so every learner's settings
         are drawn and the trainable uses the chosen learner's only (:meth:`model`): the
-        active settings have the same distribution as in :meth:`space`.
+        active settings have the same distribution as in :meth:`space`, from which this is
+        derived (a ``Choice`` becomes ``tune.choice`` over its option names, followed by
+        every option's parameters).
         """
         from ray import tune
 
-        return {
-            "learner": tune.choice(["svm", "forest", "hgb", "knn", "logreg"]),
-            "svm_C": tune.loguniform(1e-2, 1e3),
-            "svm_gamma": tune.loguniform(1e-5, 1e0),
-            "rf_max_features": tune.uniform(0.05, 1.0),
-            "rf_min_samples_leaf": tune.lograndint(1, 21),
-            "rf_criterion": tune.choice(["gini", "entropy"]),
-            "hgb_learning_rate": tune.loguniform(1e-3, 0.5),
-            "hgb_max_leaf_nodes": tune.lograndint(4, 33),
-            "hgb_l2": tune.loguniform(1e-6, 1e1),
-            "knn_k": tune.lograndint(1, 51),
-            "knn_weights": tune.choice(["uniform", "distance"]),
-            "lr_C": tune.loguniform(1e-4, 1e3),
-        }
+        from hpo.search_spaces import Categorical, Choice, Float, Int
+
+        def domains(space: dict[str, Any]) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for name, p in space.items():
+                if isinstance(p, Choice):
+                    out[name] = tune.choice(list(p.options))
+                    for option in p.options.values():
+                        out.update(domains(option))
+                elif isinstance(p, Float):
+                    out[name] = (tune.loguniform if p.log else tune.uniform)(p.low, p.high)
+                elif isinstance(p, Int):  # Ray's upper bound is exclusive
+                    out[name] = (tune.lograndint if p.log else tune.randint)(p.low, p.high + 1)
+                elif isinstance(p, Categorical):
+                    out[name] = tune.choice(list(p.choices))
+            return out
+
+        return domains(CashTask.space())
 
     @staticmethod
     def model(config: dict[str, Any]) -> Any:
