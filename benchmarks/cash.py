@@ -359,7 +359,7 @@ def _warm_imports(method: str) -> None:
 
 
 def run_one(dataset: str, method: str, seed: int, evals: int) -> dict[str, Any]:
-    """One run: the CV score, seconds and config of every evaluation in order, and the total wall.
+    """One run: the CV score, seconds, end time and config of every evaluation in order, and the total wall.
 
     Raises:
         RuntimeError: if ``method`` cannot run here (``smac`` not importable, ``hpo-rb``'s
@@ -376,17 +376,20 @@ def run_one(dataset: str, method: str, seed: int, evals: int) -> dict[str, Any]:
     scores: list[float] = []
     seconds: list[float] = []
     configs: list[dict[str, Any]] = []
+    ends: list[float] = []  # seconds from the start of the run to the end of each evaluation
+    start = [0.0]
 
     def objective(config: Mapping[str, Any]) -> float:
         t0 = time.perf_counter()
         score = problem.evaluate(config)
         seconds.append(time.perf_counter() - t0)
+        ends.append(time.perf_counter() - start[0])
         scores.append(score)
         configs.append({k: v.item() if hasattr(v, "item") else v for k, v in config.items()})
         return score
 
     _warm_imports(method)
-    t0 = time.perf_counter()
+    t0 = start[0] = time.perf_counter()
     if method in ("optuna-tpe", "hpo-sampler"):
         extra = _optuna_run(problem, seed, evals, objective, "hpo" if method == "hpo-sampler" else "tpe")
     elif method == "smac":
@@ -399,4 +402,4 @@ def run_one(dataset: str, method: str, seed: int, evals: int) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     return {"dataset": dataset, "metric": problem.metric, "method": method, "seed": seed, "evals": evals,
             "scores": [round(s, 6) for s in scores], "seconds": [round(s, 4) for s in seconds], "configs": configs,
-            "wall": round(wall, 3), **extra}
+            "ends": [round(e, 3) for e in ends], "wall": round(wall, 3), **extra}

@@ -137,9 +137,59 @@ def report(runs: list[dict[str, Any]], commands: list[str], machine: str, evals:
             cells += [f"{s_eval:.2f}", f"{overhead:.2f}", ", ".join(f"{k} x{n}" for k, n in learners.most_common())]
             lines.append(f"| {m} | {len(mruns)} | " + " | ".join(cells) + " |")
         lines.append("")
+        lines += _equal_time(druns, methods)
         lines += _reach(druns, finals, evals)
         lines += _robustness(druns)
     return "\n".join(lines)
+
+
+def end_times(run: dict[str, Any]) -> list[float]:
+    """Seconds from the start of ``run`` to the end of each of its evaluations.
+
+    Recorded as ``ends`` since 2026-12-03. Older runs have only the seconds of each
+    evaluation and the total wall, so their optimizer time is spread evenly over the
+    evaluations: this overstates the early time of a method whose overhead grows with n
+    (BO) and understates its late time.
+    """
+    import numpy as np
+
+    if run.get("ends"):
+        return [float(e) for e in run["ends"]]
+    n = len(run["seconds"])
+    overhead = max(0.0, run["wall"] - sum(run["seconds"])) / max(n, 1)
+    return (np.cumsum(run["seconds"]) + overhead * np.arange(1, n + 1)).tolist()
+
+
+def _equal_time(druns: list[dict[str, Any]], methods: list[str]) -> list[str]:
+    """Best score reached by equal wall times: fractions of random search's median wall for its run."""
+    import numpy as np
+
+    ref = [r["wall"] for r in druns if r["method"] == "random" and r["scores"]]
+    if not ref:
+        return []
+    budget = float(np.median(ref))
+    fractions = (0.25, 0.5, 1.0)
+    lines = [f"Equal wall time: the best score reached within a quarter, half and all of **{budget:.0f} s**, random "
+             "search's median wall for its evaluations (optimizer time included). A run that ended earlier keeps "
+             "its final best; one with no evaluation by then counts as missing. Runs without recorded end times "
+             "spread their optimizer time evenly (`end_times`).", "",
+             "| method | " + " | ".join(f"best @{f * budget:.0f} s" for f in fractions) + " | evaluations by "
+             f"{budget:.0f} s |", "|---|" + "---|" * (len(fractions) + 1)]
+    for m in methods:
+        mruns = [r for r in druns if r["method"] == m and r["scores"]]
+        if not mruns:
+            continue
+        cells = []
+        for f in fractions:
+            vals = []
+            for r in mruns:
+                done = int(np.searchsorted(end_times(r), f * budget, side="right"))
+                if done:
+                    vals.append(max(r["scores"][:done]))
+            cells.append(_cell(vals) + ("" if len(vals) == len(mruns) else f" ({len(vals)}/{len(mruns)})"))
+        counts = [int(np.searchsorted(end_times(r), budget, side="right")) for r in mruns]
+        lines.append(f"| {m} | " + " | ".join(cells) + f" | {np.median(counts):.0f} |")
+    return [*lines, ""]
 
 
 def _reach(druns: list[dict[str, Any]], finals: dict[str, float], evals: int) -> list[str]:
