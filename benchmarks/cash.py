@@ -376,20 +376,19 @@ def run_one(dataset: str, method: str, seed: int, evals: int) -> dict[str, Any]:
     scores: list[float] = []
     seconds: list[float] = []
     configs: list[dict[str, Any]] = []
-    ends: list[float] = []  # seconds from the start of the run to the end of each evaluation
-    start = [0.0]
+    ends: list[float] = []  # seconds from the start of the run (t0, set below) to the end of each evaluation
 
     def objective(config: Mapping[str, Any]) -> float:
-        t0 = time.perf_counter()
+        started = time.perf_counter()
         score = problem.evaluate(config)
-        seconds.append(time.perf_counter() - t0)
-        ends.append(time.perf_counter() - start[0])
+        seconds.append(time.perf_counter() - started)
+        ends.append(time.perf_counter() - t0)
         scores.append(score)
         configs.append({k: v.item() if hasattr(v, "item") else v for k, v in config.items()})
         return score
 
     _warm_imports(method)
-    t0 = start[0] = time.perf_counter()
+    t0 = time.perf_counter()
     if method in ("optuna-tpe", "hpo-sampler"):
         extra = _optuna_run(problem, seed, evals, objective, "hpo" if method == "hpo-sampler" else "tpe")
     elif method == "smac":

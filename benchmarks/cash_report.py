@@ -179,15 +179,13 @@ def _equal_time(druns: list[dict[str, Any]], methods: list[str]) -> list[str]:
         mruns = [r for r in druns if r["method"] == m and r["scores"]]
         if not mruns:
             continue
+        ends = [end_times(r) for r in mruns]
         cells = []
         for f in fractions:
-            vals = []
-            for r in mruns:
-                done = int(np.searchsorted(end_times(r), f * budget, side="right"))
-                if done:
-                    vals.append(max(r["scores"][:done]))
+            done = [int(np.searchsorted(e, f * budget, side="right")) for e in ends]
+            vals = [max(r["scores"][:k]) for r, k in zip(mruns, done, strict=True) if k]
             cells.append(_cell(vals) + ("" if len(vals) == len(mruns) else f" ({len(vals)}/{len(mruns)})"))
-        counts = [int(np.searchsorted(end_times(r), budget, side="right")) for r in mruns]
+        counts = [int(np.searchsorted(e, budget, side="right")) for e in ends]
         lines.append(f"| {m} | " + " | ".join(cells) + f" | {np.median(counts):.0f} |")
     return [*lines, ""]
 

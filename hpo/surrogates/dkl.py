@@ -394,19 +394,17 @@ class DKLSurrogate(BaseSurrogate):
         return steps
 
     def _heldout_nll(self, x: torch.Tensor, y_std: torch.Tensor, kept: torch.Tensor, held: torch.Tensor) -> float:
-        """Mean negative predictive log-likelihood of the ``held`` points given the ``kept`` ones."""
+        """Mean negative predictive log-likelihood of the ``held`` points given the ``kept`` ones
+        (the same exact-GP cache and predictive as :meth:`predict`, plus the noise)."""
         import torch
 
-        from hpo.surrogates._gp_fit import matern52
+        from hpo.surrogates.gp import ExactGPPredictive
 
+        cache = self._factorize(x[kept], y_std[kept], 0.0, 1.0)
         with torch.no_grad():
-            feats, ls, scale, constant, noise = self._kernel_parts(x)
-            a, b = feats[kept] / ls, feats[held] / ls
-            chol = torch.linalg.cholesky(scale * matern52(a, a) + noise * torch.eye(len(kept), dtype=x.dtype))
-            cross = scale * matern52(b, a)
-            mean = constant + (cross @ torch.cholesky_solve((y_std[kept] - constant).unsqueeze(-1), chol)).squeeze(-1)
-            var = (scale - (cross * torch.cholesky_solve(cross.T, chol).T).sum(-1)).clamp_min(1e-12) + noise
-            return float((0.5 * torch.log(2 * math.pi * var) + 0.5 * (y_std[held] - mean) ** 2 / var).mean())
+            pred = ExactGPPredictive(cache, self._module.feature_extractor(x[held]))
+            var = pred.variance + self._module.likelihood.noise.reshape(())
+            return float((0.5 * torch.log(2 * math.pi * var) + 0.5 * (y_std[held] - pred.mean) ** 2 / var).mean())
 
     def _factorize(self, x: torch.Tensor, y_std: torch.Tensor, mu: float, sd: float) -> dict[str, Any]:
         import torch
