@@ -41,7 +41,9 @@ the learner on all of a bundled scikit-learn dataset, five times.
 Methods (:data:`METHODS`): ``hpo-rb`` (our Rising Bandits scheduler), ``hpo-rb-c1`` (the
 same with arms judged after ``C + 1`` pulls, design or not: its default before 2026-12-02), ``hpo-bo`` (our
 default BO, decomposed conditional model), ``hpo-bo-joint`` (one GP over every column),
-``hpo-sampler`` (our ``HPOSampler`` in an Optuna study, define-by-run, ``group=True``),
+``hpo-sampler`` (our ``HPOSampler`` in an Optuna study, define-by-run, defaults: the tree
+read off the trials and BOSearcher's decomposed conditional BO on it), ``hpo-sampler-groups``
+(the same with ``conditional="groups"``: a model per group of co-occurring parameters),
 ``optuna-tpe`` (multivariate TPE with ``group=True``, define-by-run), ``random`` (our
 random searcher) and ``smac`` (SMAC3's HPO facade, run only where ``smac`` is importable;
 see :data:`SMAC_STATUS`).
@@ -58,7 +60,7 @@ from typing import Any
 __all__ = ["CashProblem", "DATASETS", "METHODS", "SMAC_STATUS", "available", "run_one"]
 
 DATASETS = ("digits", "breast_cancer", "wine", "diabetes")
-METHODS = ("hpo-rb", "hpo-rb-c1", "hpo-bo", "hpo-bo-joint", "hpo-sampler", "optuna-tpe", "random", "smac")
+METHODS = ("hpo-rb", "hpo-rb-c1", "hpo-bo", "hpo-bo-joint", "hpo-sampler", "hpo-sampler-groups", "optuna-tpe", "random", "smac")
 SVM_MAX_ITER = 100_000
 HGB_MAX_TREES = 300
 R2_FLOOR = -1.0
@@ -313,14 +315,14 @@ def _study_run(problem: CashProblem, method: str, seed: int, evals: int, objecti
 
 def _optuna_run(problem: CashProblem, seed: int, evals: int, objective: Callable[[Any], float],
                 sampler_name: str = "tpe") -> dict[str, Any]:
-    """An Optuna study on the define-by-run space: TPE (``group=True``), or our ``HPOSampler`` (``"hpo"``)."""
+    """An Optuna study on the define-by-run space: TPE (``group=True``), or our ``HPOSampler`` (``"hpo"``, ``"hpo-groups"``)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if sampler_name == "hpo":  # imported here only: TPE's timed runs do not load our sampler
+    if sampler_name.startswith("hpo"):  # imported here only: TPE's timed runs do not load our sampler
         from hpo.integrations.optuna import HPOSampler
 
-        sampler: optuna.samplers.BaseSampler = HPOSampler(seed=seed)
+        sampler: optuna.samplers.BaseSampler = HPOSampler(seed=seed, conditional="groups" if sampler_name == "hpo-groups" else "decompose")
     else:
         sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
     study = optuna.create_study(direction="maximize", sampler=sampler)
@@ -353,7 +355,8 @@ def _warm_imports(method: str) -> None:
     if method.startswith("hpo-") or method == "random":
         names += ["torch", "hpo.study", "hpo.searchers.bo", "hpo.schedulers.fifo"]
         names += ["botorch", "gpytorch"] if method != "random" else []
-    names += {"optuna-tpe": ["optuna"], "hpo-sampler": ["optuna", "hpo.integrations.optuna"], "smac": ["smac"]}.get(method, [])
+    sampler = ["optuna", "hpo.integrations.optuna", "hpo.searchers.bo"]
+    names += {"optuna-tpe": ["optuna"], "hpo-sampler": sampler, "hpo-sampler-groups": sampler, "smac": ["smac"]}.get(method, [])
     for name in names:
         importlib.import_module(name)
 
@@ -388,15 +391,16 @@ def run_one(dataset: str, method: str, seed: int, evals: int) -> dict[str, Any]:
         return score
 
     _warm_imports(method)
+    if method.startswith("hpo-") or method == "random":
+        import torch
+
+        torch.set_num_threads(1)  # one run per core: every method of ours runs single-threaded
     t0 = time.perf_counter()
-    if method in ("optuna-tpe", "hpo-sampler"):
-        extra = _optuna_run(problem, seed, evals, objective, "hpo" if method == "hpo-sampler" else "tpe")
+    if method in ("optuna-tpe", "hpo-sampler", "hpo-sampler-groups"):
+        extra = _optuna_run(problem, seed, evals, objective, {"hpo-sampler": "hpo", "hpo-sampler-groups": "hpo-groups"}.get(method, "tpe"))
     elif method == "smac":
         extra = _smac_run(problem, seed, evals, objective)
     else:
-        import torch
-
-        torch.set_num_threads(1)
         extra = _study_run(problem, method, seed, evals, objective)
     wall = time.perf_counter() - t0
     return {"dataset": dataset, "metric": problem.metric, "method": method, "seed": seed, "evals": evals,

@@ -7,6 +7,7 @@ early), per task and method.
 
     python -m benchmarks.robustness mf RAW.json.gz [RAW2.json.gz ...]
     python -m benchmarks.robustness bo RAW.json [RAW2.json ...]
+    python -m benchmarks.robustness inside METHOD NEW.json.gz COMMITTED.json.gz   # final medians vs committed quartiles
 
 Later files replace earlier ones' runs of the same (task, method, seed).
 """
@@ -18,7 +19,7 @@ import json
 import sys
 from typing import Any
 
-__all__ = ["mf_table", "bo_table"]
+__all__ = ["mf_table", "bo_table", "inside_table"]
 
 
 def _load(path: str) -> list[dict[str, Any]]:
@@ -93,6 +94,36 @@ def bo_table(paths: list[str], marks: tuple[int, ...] = (25, 60, 100)) -> str:
     return "\n".join(lines)
 
 
+def inside_table(method: str, new: str, committed: str) -> str:
+    """Each task's final best value of ``method`` (4 workers) in ``new`` against its quartiles in ``committed``.
+
+    Values, not regrets, so the two files need not share a best-known value. A task is
+    "inside" when the new median lies within the committed [Q1, Q3], "better" above Q3,
+    "below" under Q1.
+    """
+    import numpy as np
+
+    def finals(path: str) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {}
+        for r in _load(path):
+            if r["method"] == method and r["workers"] == 4:
+                out.setdefault(r["task"], []).append(max(r["values"]))
+        return out
+
+    now, before = finals(new), finals(committed)
+    lines = [f"| task | {method} now: final best | seeds | committed | seeds | median |", "|---|---|---|---|---|---|"]
+    for task in sorted(set(now) & set(before)):
+        q1, med, q3 = np.percentile(now[task], [25, 50, 75])
+        b1, bmed, b3 = np.percentile(before[task], [25, 50, 75])
+        verdict = "inside" if b1 <= med <= b3 else ("better" if med > b3 else "below")
+        lines.append(f"| {task} | {med:.3f} [{q1:.3f}, {q3:.3f}] | {len(now[task])} | {bmed:.3f} [{b1:.3f}, {b3:.3f}] | "
+                     f"{len(before[task])} | {verdict} |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     kind, *files = sys.argv[1:]
-    print(mf_table(files) if kind == "mf" else bo_table(files))
+    if kind == "inside":
+        print(inside_table(*files))
+    else:
+        print(mf_table(files) if kind == "mf" else bo_table(files))

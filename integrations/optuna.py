@@ -20,6 +20,15 @@ How it maps onto Optuna's sampler protocol:
   ``group=False`` keeps Optuna's intersection search space (one group; parameters outside
   it are sampled by ``independent_sampler``). Single-valued distributions are left out,
   and so is a parameter whose distribution changed between trials.
+* **Conditional trees** (``conditional="decompose"``, default, one objective): when one
+  categorical of the common group decides which groups a trial has (recursively, for nested
+  conditionals), the trials are mapped onto our ``Choice`` encoding
+  (:func:`hpo.integrations._optuna_structure.infer_choice_space`) and a ``BOSearcher``
+  suggests on it with its decomposed conditional BO: each option has its own model, the
+  option whose model promises most against the incumbent is searched, and each option keeps
+  an exploration floor (:mod:`hpo.searchers._bo_branches`). A model of the common group
+  alone would pick the selector's value by an option's *mean* (a flat option with a good
+  mean then takes most trials). Spaces that form no such tree keep the per-group models below.
 * ``sample_relative`` runs :func:`hpo.searchers.bo.propose` on each group: uniform random
   configs for the first ``n_startup_trials`` complete trials, then a BoTorch GP with LogEI. Trials
   that are RUNNING (``n_jobs > 1`` or distributed workers) are pending points, so qLogNEI
@@ -51,6 +60,7 @@ Several objectives::
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,48 +77,10 @@ from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from hpo.integrations._optuna_structure import group_parameters
 from hpo.search_spaces import Categorical, Float, Int, SearchSpace
 
 __all__ = ["HPOSampler", "LCPFNPruner", "group_parameters", "to_distribution", "to_distributions"]
-
-
-def group_parameters(trials_params: Sequence[dict[str, BaseDistribution]]) -> list[dict[str, BaseDistribution]]:
-    """Split parameters into groups that always occur together (Optuna TPE's ``group=True``).
-
-    Each trial's parameter set splits every group it cuts into the part inside and the
-    part outside, and its new parameters form a group. A parameter whose distribution
-    differs between trials, or that has one value only, is left out (the independent
-    sampler handles it).
-
-    Args:
-        trials_params: Each trial's ``{name: distribution}``.
-
-    Returns:
-        The groups, each ``{name: distribution}``, in order of first appearance.
-    """
-    groups: list[list[str]] = []
-    dists: dict[str, BaseDistribution] = {}
-    dropped: set[str] = set()
-    for params in trials_params:
-        keys = set(params)
-        for n, d in params.items():
-            if n in dists and dists[n] != d:
-                dropped.add(n)
-            dists.setdefault(n, d)
-        split: list[list[str]] = []
-        for g in groups:
-            inside = [n for n in g if n in keys]
-            outside = [n for n in g if n not in keys]
-            split += [part for part in (inside, outside) if part]
-        known = {n for g in groups for n in g}
-        new = [n for n in params if n not in known]
-        groups = split + ([new] if new else [])
-    out = []
-    for g in groups:
-        group = {n: dists[n] for n in g if n not in dropped and not dists[n].single()}
-        if group:
-            out.append(group)
-    return out
 
 
 def _to_param(dist: BaseDistribution) -> Any:
@@ -175,6 +147,16 @@ class HPOSampler(BaseSampler):
             objective).
         group: Model each group of co-occurring parameters separately (see the module
             docstring); False: Optuna's intersection search space only.
+        conditional: With ``group=True`` and one objective: ``"decompose"`` (default) reads
+            the define-by-run tree off the trials (which categorical decides which
+            parameters exist, :mod:`hpo.integrations._optuna_structure`) and, when there is
+            one, suggests with ``BOSearcher``'s decomposed conditional BO on it: one model
+            per option, the option chosen by its own model's acquisition value against the
+            incumbent, an exploration floor per option (``branch_floor``). ``"groups"``:
+            every group modelled on its own, the selector by the model of the group that
+            holds it (which predicts an option's *average* config).
+        branch_floor: Each option of the tree's top-level selector gets at least this share
+            of its even share of the trials (``BOSearcher(branch_floor=...)``).
     """
 
     def __init__(
@@ -187,6 +169,8 @@ class HPOSampler(BaseSampler):
         independent_sampler: BaseSampler | None = None,
         use_pruned: bool = True,
         group: bool = True,
+        conditional: str = "decompose",
+        branch_floor: float = 0.5,
     ) -> None:
         from hpo.searchers.bo import ACQUISITIONS
         from hpo.surrogates import make_surrogate
@@ -202,6 +186,23 @@ class HPOSampler(BaseSampler):
         self._use_pruned = use_pruned
         self._search_space = IntersectionSearchSpace(include_pruned=True)
         self._group = group
+        if conditional not in ("decompose", "groups"):
+            raise ValueError(f"conditional must be 'decompose' or 'groups', got {conditional!r}")
+        self._conditional = conditional
+        self._branch_floor = branch_floor
+        self._surrogate_spec = surrogate
+        self._tree: tuple[Any, Any, set[int]] | None = None  # (ChoiceMapping, BOSearcher, trial numbers it has seen)
+        self._lock = threading.Lock()  # the tree's searcher is stateful; n_jobs > 1 calls from threads
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        state["_tree"] = None  # rebuilt from the study's trials on the next suggestion
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ protocol
     def reseed_rng(self) -> None:
@@ -223,6 +224,10 @@ class HPOSampler(BaseSampler):
     ) -> dict[str, Any]:
         if not search_space:
             return {}
+        if self._group and self._conditional == "decompose" and len(study.directions) == 1:
+            tree = self._sample_tree(study, trial, search_space)
+            if tree is not None:
+                return tree
         groups = [sorted(g) for g in self._groups(study)] if self._group else [sorted(search_space)]
         out: dict[str, Any] = {}
         for names in groups:
@@ -274,6 +279,55 @@ class HPOSampler(BaseSampler):
             self._rng,
         )
         return space.decode(x)[0]
+
+    def _sample_tree(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any] | None:
+        """A config from ``BOSearcher`` on the define-by-run tree; None when the trials form none."""
+        from hpo.integrations._optuna_structure import infer_choice_space
+        from hpo.trial import Observation, TrialStatus
+
+        trials = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING), use_cache=True)
+        done = [t for t in trials if t.state != TrialState.RUNNING]
+        mapping = infer_choice_space([t.params for t in done], search_space, _to_param)
+        if mapping is None:
+            return None
+        sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
+        observations = []
+        for t in done:
+            config = mapping.to_config(t.params)
+            value = t.value if t.state == TrialState.COMPLETE else None
+            if t.state == TrialState.PRUNED and self._use_pruned and t.intermediate_values:
+                value = t.intermediate_values[max(t.intermediate_values)]
+            if config is None or value is None or not np.isfinite(value):
+                continue
+            observations.append(Observation(t.number, config, TrialStatus.COMPLETED, 1.0, values=(sign * float(value),)))
+        config = self._suggest_tree(mapping, observations, trials, trial, self._n_startup(mapping.space))
+        params = mapping.to_params(config)
+        return {n: _to_optuna_value(search_space[n], v) for n, v in params.items() if n in search_space}
+
+    def _suggest_tree(self, mapping: Any, observations: list[Any], trials: Sequence[FrozenTrial], trial: FrozenTrial,
+                      n_startup: int) -> dict[str, Any]:
+        """``BOSearcher.suggest`` on the tree; one searcher per tree, told only the trials it has not seen.
+
+        The searcher's own scrambled-Sobol design (``n_init = n_startup``) spreads the first
+        trials over the options; a rebuilt searcher skips the design points the trials so far
+        stand for (:meth:`~hpo.searchers.bo.BOSearcher.replay`).
+        """
+        from hpo.searchers.bo import BOSearcher
+
+        with self._lock:
+            if self._tree is None or self._tree[0] != mapping:
+                searcher = BOSearcher(mapping.space, seed=self._seed, surrogate=self._surrogate_spec, acquisition=self._acquisition,
+                                      n_init=n_startup, branch_floor=self._branch_floor)
+                searcher.set_objective("value", "max")
+                self._tree = (mapping, searcher, set())
+            _, searcher, seen = self._tree
+            new = [o for o in observations if o.trial_id not in seen]
+            (searcher.replay if not seen else searcher.observe)(new)
+            seen.update(o.trial_id for o in new)
+            running = [mapping.to_config(t.params) for t in trials if t.state == TrialState.RUNNING and t.number != trial.number]
+            return searcher.suggest(1, [c for c in running if c is not None])[0]
 
     def _sample_pareto(self, study: Study, trial: FrozenTrial, space: SearchSpace, names: list[str]) -> dict[str, Any]:
         signs = np.array([1.0 if d == StudyDirection.MAXIMIZE else -1.0 for d in study.directions])

@@ -246,6 +246,12 @@ class Branches:
         cats = {new: space_cats[old] for new, old in enumerate(cols) if old in space_cats}
         if cols.size == 0:  # the option's one config is known: it has nothing left to offer
             return float("-inf")
+        if len(z_b) >= 3 and float(np.ptp(z_b)) <= 1e-12 * (1.0 + float(np.abs(z_b).max())):
+            # Three or more configs of the option gave exactly the same value: its parameters do not move it (or it
+            # always fails and is imputed). A model of constant targets has no scale of its own (a
+            # standardized GP falls back to unit variance), so its EI would be pure prior; the
+            # option keeps only its floor share.
+            return float("-inf")
         model = self._option_model(value, "score")
         keep = fit_subset(z_b, self.max_fit_points, self.rng)
         x_fit, z_fit = (x_b, z_b) if keep is None else (x_b[keep], z_b[keep])
