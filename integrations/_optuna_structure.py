@@ -185,7 +185,9 @@ def infer_choice_space(
     tree = level(rows, "")
     if tree is None or not options:
         return None
-    return ChoiceMapping(SearchSpace(tree), names, options)
+    space = SearchSpace(tree)
+    kept = {dim.name for dim in space.dims}  # not the leftovers of a selector tried and rejected
+    return ChoiceMapping(space, {k: v for k, v in names.items() if k in kept}, {k: v for k, v in options.items() if k in kept})
 
 
 def _selectors(
