@@ -314,15 +314,15 @@ def _study_run(problem: CashProblem, method: str, seed: int, evals: int, objecti
 
 
 def _optuna_run(problem: CashProblem, seed: int, evals: int, objective: Callable[[Any], float],
-                sampler_name: str = "tpe") -> dict[str, Any]:
-    """An Optuna study on the define-by-run space: TPE (``group=True``), or our ``HPOSampler`` (``"hpo"``, ``"hpo-groups"``)."""
+                method: str = "optuna-tpe") -> dict[str, Any]:
+    """An Optuna study on the define-by-run space: TPE (``group=True``), or our ``HPOSampler`` (``hpo-sampler*``)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if sampler_name.startswith("hpo"):  # imported here only: TPE's timed runs do not load our sampler
+    if method.startswith("hpo-sampler"):  # imported here only: TPE's timed runs do not load our sampler
         from hpo.integrations.optuna import HPOSampler
 
-        sampler: optuna.samplers.BaseSampler = HPOSampler(seed=seed, conditional="groups" if sampler_name == "hpo-groups" else "decompose")
+        sampler: optuna.samplers.BaseSampler = HPOSampler(seed=seed, conditional="groups" if method == "hpo-sampler-groups" else "decompose")
     else:
         sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
     study = optuna.create_study(direction="maximize", sampler=sampler)
@@ -397,7 +397,7 @@ def run_one(dataset: str, method: str, seed: int, evals: int) -> dict[str, Any]:
         torch.set_num_threads(1)  # one run per core: every method of ours runs single-threaded
     t0 = time.perf_counter()
     if method in ("optuna-tpe", "hpo-sampler", "hpo-sampler-groups"):
-        extra = _optuna_run(problem, seed, evals, objective, {"hpo-sampler": "hpo", "hpo-sampler-groups": "hpo-groups"}.get(method, "tpe"))
+        extra = _optuna_run(problem, seed, evals, objective, method)
     elif method == "smac":
         extra = _smac_run(problem, seed, evals, objective)
     else:

@@ -115,7 +115,7 @@ class ChoiceMapping:
                 return None
             value = params[name]
             if dim.name in self.options:
-                keys = [k for k, v in self.options[dim.name].items() if v == value and type(v) is type(value)]
+                keys = [k for k, v in self.options[dim.name].items() if _same(v, value)]
                 if not keys:
                     return None
                 value = keys[0]

@@ -254,15 +254,11 @@ class HPOSampler(BaseSampler):
             if not all(n in t.params for n in names):
                 continue
             config = {n: t.params[n] for n in names}
-            if t.state == TrialState.COMPLETE and t.value is not None and np.isfinite(t.value):
+            value = self._observed_value(t)
+            if value is not None:
                 configs.append(config)
-                ys.append(sign * t.value)
-                n_complete += 1
-            elif t.state == TrialState.PRUNED and self._use_pruned and t.intermediate_values:
-                last = t.intermediate_values[max(t.intermediate_values)]
-                if np.isfinite(last):
-                    configs.append(config)
-                    ys.append(sign * last)
+                ys.append(sign * value)
+                n_complete += t.state == TrialState.COMPLETE
             elif t.state == TrialState.RUNNING and t.number != trial.number:
                 pending.append(config)
         if n_complete < self._n_startup(space):
@@ -280,11 +276,26 @@ class HPOSampler(BaseSampler):
         )
         return space.decode(x)[0]
 
+    def _observed_value(self, t: FrozenTrial) -> float | None:
+        """What the model learns from trial ``t``: a COMPLETE trial's value, or with ``use_pruned``
+        a PRUNED one's last intermediate value; None when there is none or it is not finite."""
+        value = t.value if t.state == TrialState.COMPLETE else None
+        if t.state == TrialState.PRUNED and self._use_pruned and t.intermediate_values:
+            value = t.intermediate_values[max(t.intermediate_values)]
+        return None if value is None or not np.isfinite(value) else float(value)
+
     def _sample_tree(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any] | None:
-        """A config from ``BOSearcher`` on the define-by-run tree; None when the trials form none."""
+        """A config from ``BOSearcher`` on the define-by-run tree; None when the trials form none.
+
+        One searcher per tree (rebuilt when the tree changes), told only the trials it has not
+        seen. Its own scrambled-Sobol design (``n_init = n_startup``) spreads the first trials
+        over the options; a rebuilt searcher skips the design points the trials so far stand
+        for (:meth:`~hpo.searchers.bo.BOSearcher.replay`).
+        """
         from hpo.integrations._optuna_structure import infer_choice_space
+        from hpo.searchers.bo import BOSearcher
         from hpo.trial import Observation, TrialStatus
 
         trials = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING), use_cache=True)
@@ -293,41 +304,26 @@ class HPOSampler(BaseSampler):
         if mapping is None:
             return None
         sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
-        observations = []
-        for t in done:
-            config = mapping.to_config(t.params)
-            value = t.value if t.state == TrialState.COMPLETE else None
-            if t.state == TrialState.PRUNED and self._use_pruned and t.intermediate_values:
-                value = t.intermediate_values[max(t.intermediate_values)]
-            if config is None or value is None or not np.isfinite(value):
-                continue
-            observations.append(Observation(t.number, config, TrialStatus.COMPLETED, 1.0, values=(sign * float(value),)))
-        config = self._suggest_tree(mapping, observations, trials, trial, self._n_startup(mapping.space))
-        params = mapping.to_params(config)
-        return {n: _to_optuna_value(search_space[n], v) for n, v in params.items() if n in search_space}
-
-    def _suggest_tree(self, mapping: Any, observations: list[Any], trials: Sequence[FrozenTrial], trial: FrozenTrial,
-                      n_startup: int) -> dict[str, Any]:
-        """``BOSearcher.suggest`` on the tree; one searcher per tree, told only the trials it has not seen.
-
-        The searcher's own scrambled-Sobol design (``n_init = n_startup``) spreads the first
-        trials over the options; a rebuilt searcher skips the design points the trials so far
-        stand for (:meth:`~hpo.searchers.bo.BOSearcher.replay`).
-        """
-        from hpo.searchers.bo import BOSearcher
-
-        with self._lock:
+        with self._lock:  # the searcher is stateful; n_jobs > 1 calls from threads
             if self._tree is None or self._tree[0] != mapping:
                 searcher = BOSearcher(mapping.space, seed=self._seed, surrogate=self._surrogate_spec, acquisition=self._acquisition,
-                                      n_init=n_startup, branch_floor=self._branch_floor)
+                                      n_init=self._n_startup(mapping.space), branch_floor=self._branch_floor)
                 searcher.set_objective("value", "max")
                 self._tree = (mapping, searcher, set())
             _, searcher, seen = self._tree
-            new = [o for o in observations if o.trial_id not in seen]
+            new = []
+            for t in done:
+                if t.number in seen:
+                    continue
+                config, value = mapping.to_config(t.params), self._observed_value(t)
+                if config is not None and value is not None:
+                    new.append(Observation(t.number, config, TrialStatus.COMPLETED, 1.0, values=(sign * value,)))
             (searcher.replay if not seen else searcher.observe)(new)
             seen.update(o.trial_id for o in new)
             running = [mapping.to_config(t.params) for t in trials if t.state == TrialState.RUNNING and t.number != trial.number]
-            return searcher.suggest(1, [c for c in running if c is not None])[0]
+            config = searcher.suggest(1, [c for c in running if c is not None])[0]
+        params = mapping.to_params(config)
+        return {n: _to_optuna_value(search_space[n], v) for n, v in params.items() if n in search_space}
 
     def _sample_pareto(self, study: Study, trial: FrozenTrial, space: SearchSpace, names: list[str]) -> dict[str, Any]:
         signs = np.array([1.0 if d == StudyDirection.MAXIMIZE else -1.0 for d in study.directions])
