@@ -43,6 +43,11 @@ How it maps onto Optuna's sampler protocol:
   worse than a finished run, so the model learns to avoid that region instead of ignoring
   it; complete trials always take precedence in defining the incumbent for the
   acquisition. Set ``use_pruned=False`` to model complete trials only.
+* **Failed trials** (the objective raised, or returned NaN or inf: Optuna's FAIL state):
+  with ``failed="impute"`` (default) each joins the model with the worst value seen so far,
+  per objective, as ``BOSearcher`` and SMAC impute crashed runs. Left out, a failing
+  region looks unexplored to a deterministic acquisition, which then suggests the same
+  failing config again: on a toy that returns NaN for ``a < -1.5`` that took 30 of 40 trials.
 * **Several objectives** (``optuna.create_study(directions=[...])``): the same random
   startup configs, then :func:`hpo.searchers._mobo.propose_pareto`: one GP per objective and
   qLogNEHVI (Daulton et al., NeurIPS 2021; Ament et al., NeurIPS 2023) with a reference
@@ -67,9 +72,6 @@ from typing import Any
 import numpy as np
 from optuna.distributions import (
     BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
 )
 from optuna.pruners import BasePruner
 from optuna.samplers import BaseSampler, RandomSampler
@@ -77,54 +79,20 @@ from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from hpo.integrations._optuna_convert import (
+    _to_optuna_value,
+    _to_param,
+    to_distribution,
+    to_distributions,
+)
 from hpo.integrations._optuna_structure import group_parameters
-from hpo.search_spaces import Categorical, Float, Int, SearchSpace
+from hpo.search_spaces import SearchSpace
 
 __all__ = ["HPOSampler", "LCPFNPruner", "group_parameters", "to_distribution", "to_distributions"]
 
 
-def _to_param(dist: BaseDistribution) -> Any:
-    if isinstance(dist, FloatDistribution):
-        return Float(float(dist.low), float(dist.high), log=dist.log, step=dist.step)
-    if isinstance(dist, IntDistribution):
-        return Int(int(dist.low), int(dist.high), log=dist.log, step=int(dist.step))
-    if isinstance(dist, CategoricalDistribution):
-        return Categorical(list(dist.choices))
-    raise ValueError(f"HPOSampler does not support {type(dist).__name__}")
-
-
-def to_distribution(param: Any) -> BaseDistribution | None:
-    """The Optuna distribution of one of our parameters (the inverse of ``_to_param``).
-
-    ``Float``/``Int`` keep ``log`` and ``step``; ``Categorical`` keeps its choices; a
-    ``Choice`` selector becomes a categorical over its option names. None for ``Fixed``
-    (a constant has no distribution) and unknown types.
-    """
-    from hpo.search_spaces import Choice
-
-    if isinstance(param, Float):
-        return FloatDistribution(float(param.low), float(param.high), log=bool(param.log), step=param.step)
-    if isinstance(param, Int):
-        return IntDistribution(int(param.low), int(param.high), log=bool(param.log), step=int(param.step))
-    if isinstance(param, Categorical):
-        return CategoricalDistribution(list(param.choices))
-    if isinstance(param, Choice):
-        return CategoricalDistribution(list(param.option_names))
-    return None
-
-
-def to_distributions(space: SearchSpace) -> dict[str, BaseDistribution]:
-    """``{name: distribution}`` for every value-bearing parameter of ``space``, sub-spaces included."""
-    out = {d.name: to_distribution(d.param) for d in space.dims}
-    return {name: dist for name, dist in out.items() if dist is not None}
-
-
-def _to_optuna_value(dist: BaseDistribution, value: Any) -> Any:
-    if isinstance(dist, FloatDistribution):
-        return float(value)
-    if isinstance(dist, IntDistribution):
-        return int(value)
-    return value
+#: Trial states the sampler reads: observations, pending points and failures.
+_MODELLED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL)
 
 
 class HPOSampler(BaseSampler):
@@ -157,6 +125,11 @@ class HPOSampler(BaseSampler):
             holds it (which predicts an option's *average* config).
         branch_floor: Each option of the tree's top-level selector gets at least this share
             of its even share of the trials (``BOSearcher(branch_floor=...)``).
+        failed: Trials that FAILED (the objective raised, or returned NaN or inf):
+            ``"impute"`` (default) gives them the worst value observed so far, as
+            ``BOSearcher`` and SMAC do, so the model learns to avoid the region; ``"ignore"``
+            leaves them out, and a deterministic acquisition may then suggest the same
+            failing config again and again.
     """
 
     def __init__(
@@ -171,6 +144,7 @@ class HPOSampler(BaseSampler):
         group: bool = True,
         conditional: str = "decompose",
         branch_floor: float = 0.5,
+        failed: str = "impute",
     ) -> None:
         from hpo.searchers.bo import ACQUISITIONS
         from hpo.surrogates import make_surrogate
@@ -190,6 +164,9 @@ class HPOSampler(BaseSampler):
             raise ValueError(f"conditional must be 'decompose' or 'groups', got {conditional!r}")
         self._conditional = conditional
         self._branch_floor = branch_floor
+        if failed not in ("impute", "ignore"):
+            raise ValueError(f"failed must be 'impute' or 'ignore', got {failed!r}")
+        self._failed = failed
         self._surrogate_spec = surrogate
         self._tree: tuple[Any, Any, set[int]] | None = None  # (ChoiceMapping, BOSearcher, trial numbers it has seen)
         self._lock = threading.Lock()  # the tree's searcher is stateful; n_jobs > 1 calls from threads
@@ -247,8 +224,8 @@ class HPOSampler(BaseSampler):
 
     def _sample_single(self, study: Study, trial: FrozenTrial, space: SearchSpace, names: list[str]) -> dict[str, Any]:
         sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
-        trials = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING), use_cache=True)
-        configs, ys, pending = [], [], []
+        trials = study._get_trials(deepcopy=False, states=_MODELLED, use_cache=True)
+        configs, ys, pending, failed = [], [], [], []
         n_complete = 0
         for t in trials:
             if not all(n in t.params for n in names):
@@ -261,8 +238,12 @@ class HPOSampler(BaseSampler):
                 n_complete += t.state == TrialState.COMPLETE
             elif t.state == TrialState.RUNNING and t.number != trial.number:
                 pending.append(config)
+            elif t.state == TrialState.FAIL:
+                failed.append(config)
         if n_complete < self._n_startup(space):
             return space.sample(self._rng)
+        if failed and self._failed == "impute":  # the worst value seen, as BOSearcher imputes
+            configs, ys = configs + failed, ys + [min(ys)] * len(failed)
         from hpo.searchers.bo import propose
 
         x = propose(
@@ -278,7 +259,8 @@ class HPOSampler(BaseSampler):
 
     def _observed_value(self, t: FrozenTrial) -> float | None:
         """What the model learns from trial ``t``: a COMPLETE trial's value, or with ``use_pruned``
-        a PRUNED one's last intermediate value; None when there is none or it is not finite."""
+        a PRUNED one's last intermediate value; None when there is none or it is not finite
+        (a FAIL trial's is None)."""
         value = t.value if t.state == TrialState.COMPLETE else None
         if t.state == TrialState.PRUNED and self._use_pruned and t.intermediate_values:
             value = t.intermediate_values[max(t.intermediate_values)]
@@ -298,8 +280,9 @@ class HPOSampler(BaseSampler):
         from hpo.searchers.bo import BOSearcher
         from hpo.trial import Observation, TrialStatus
 
-        trials = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING), use_cache=True)
-        done = [t for t in trials if t.state != TrialState.RUNNING]
+        trials = study._get_trials(deepcopy=False, states=_MODELLED, use_cache=True)
+        done = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+        # a FAIL trial may have stopped before suggesting all its parameters: it does not shape the tree
         mapping = infer_choice_space([t.params for t in done], search_space, _to_param)
         if mapping is None:
             return None
@@ -307,17 +290,19 @@ class HPOSampler(BaseSampler):
         with self._lock:  # the searcher is stateful; n_jobs > 1 calls from threads
             if self._tree is None or self._tree[0] != mapping:
                 searcher = BOSearcher(mapping.space, seed=self._seed, surrogate=self._surrogate_spec, acquisition=self._acquisition,
-                                      n_init=self._n_startup(mapping.space), branch_floor=self._branch_floor)
+                                      n_init=self._n_startup(mapping.space), branch_floor=self._branch_floor, failed=self._failed)
                 searcher.set_objective("value", "max")
                 self._tree = (mapping, searcher, set())
             _, searcher, seen = self._tree
             new = []
-            for t in done:
-                if t.number in seen:
+            for t in trials:
+                if t.number in seen or t.state == TrialState.RUNNING:
                     continue
                 config, value = mapping.to_config(t.params), self._observed_value(t)
                 if config is not None and value is not None:
                     new.append(Observation(t.number, config, TrialStatus.COMPLETED, 1.0, values=(sign * value,)))
+                elif config is not None and t.state == TrialState.FAIL:
+                    new.append(Observation(t.number, config, TrialStatus.FAILED, 1.0, reason="the Optuna trial failed"))
             (searcher.replay if not seen else searcher.observe)(new)
             seen.update(o.trial_id for o in new)
             running = [mapping.to_config(t.params) for t in trials if t.state == TrialState.RUNNING and t.number != trial.number]
@@ -327,8 +312,8 @@ class HPOSampler(BaseSampler):
 
     def _sample_pareto(self, study: Study, trial: FrozenTrial, space: SearchSpace, names: list[str]) -> dict[str, Any]:
         signs = np.array([1.0 if d == StudyDirection.MAXIMIZE else -1.0 for d in study.directions])
-        trials = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING), use_cache=True)
-        configs, ys, pending = [], [], []
+        trials = study._get_trials(deepcopy=False, states=_MODELLED, use_cache=True)
+        configs, ys, pending, failed = [], [], [], []
         for t in trials:
             if not all(n in t.params for n in names):
                 continue
@@ -338,8 +323,12 @@ class HPOSampler(BaseSampler):
                 ys.append(signs * np.asarray(t.values, dtype=float))
             elif t.state == TrialState.RUNNING and t.number != trial.number:
                 pending.append(config)
+            elif t.state == TrialState.FAIL:
+                failed.append(config)
         if len(configs) < self._n_startup(space):
             return space.sample(self._rng)
+        if failed and self._failed == "impute":  # the worst value of each objective
+            configs, ys = configs + failed, ys + [np.min(ys, axis=0)] * len(failed)
         from hpo.searchers._mobo import propose_pareto
 
         x = propose_pareto(

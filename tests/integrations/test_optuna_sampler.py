@@ -150,7 +150,8 @@ def test_multi_objective_parallel_jobs_get_different_suggestions():
     assert len(points) == 3  # RUNNING trials are pending points for the next suggestions
 
 
-def test_multi_objective_leaves_out_failed_trials(pareto_calls):
+@pytest.mark.parametrize("failed", ["impute", "ignore"])
+def test_multi_objective_failed_trials_imputed_or_left_out(pareto_calls, failed):
     def objective(trial):
         x = trial.suggest_float("x", 0.0, 1.0)
         if trial.number in (1, 4):
@@ -159,9 +160,16 @@ def test_multi_objective_leaves_out_failed_trials(pareto_calls):
             return float("nan"), 1.0  # Optuna records a non-finite result as FAIL
         return x, (1 - x) ** 2
 
-    study = optuna.create_study(directions=["minimize", "minimize"], sampler=HPOSampler(seed=0, n_startup_trials=2))
+    sampler = HPOSampler(seed=0, n_startup_trials=2, failed=failed)
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
     study.optimize(objective, n_trials=6, catch=(ValueError,))
     states = [t.state for t in study.trials]
     assert states.count(optuna.trial.TrialState.FAIL) == 3
-    # Trials 0 and 3 complete before trial 4 asks: the model sees exactly those.
-    assert [len(x) for x, _, _ in pareto_calls] == [2, 2]
+    # Trials 0 and 3 complete before trial 4 asks; 1 and 2 failed before it, 4 before trial 5.
+    if failed == "ignore":
+        assert [len(x) for x, _, _ in pareto_calls] == [2, 2]
+    else:
+        assert [len(x) for x, _, _ in pareto_calls] == [4, 5]
+        x_obs, y_obs, _ = pareto_calls[-1]
+        # the failures carry the worst (signed) value of each objective among the complete trials
+        assert np.allclose(y_obs[2:], y_obs[:2].min(axis=0))
