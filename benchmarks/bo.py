@@ -86,9 +86,11 @@ def run_one(problem_key: str, method: str, seed: int, evals: int) -> dict[str, A
     problem = problems()[problem_key]()
     values: list[float] = []
     times: list[float] = []
-    # variants for ablations: "hpo-gp-logei:<warp>[:<min_noise>]", e.g. "hpo-gp-logei:none"
+    # variants for ablations: "hpo-gp-logei:<warp>[:<min_noise>[:<lengthscale prior>]]", e.g.
+    # "hpo-gp-logei:none" or "hpo-gp-logei:auto::dimscaled"
     base, _, variant = method.partition(":")
-    warp, _, min_noise = variant.partition(":")
+    warp, _, rest = variant.partition(":")
+    min_noise, _, ls_prior = rest.partition(":")
     if base in ("hpo-gp-logei", "random"):
         from hpo.searchers import BOSearcher, RandomSearcher
         from hpo.surrogates.gp import GPSurrogate
@@ -98,7 +100,8 @@ def run_one(problem_key: str, method: str, seed: int, evals: int) -> dict[str, A
                 problem.space,
                 seed=seed,
                 warp=warp or "auto",
-                surrogate=GPSurrogate(seed=seed, **({"min_noise": float(min_noise)} if min_noise else {})),
+                surrogate=GPSurrogate(seed=seed, **({"min_noise": float(min_noise)} if min_noise else {}),
+                                      **({"lengthscale_prior": ls_prior} if ls_prior else {})),
             )
             if base == "hpo-gp-logei"
             else RandomSearcher(problem.space, seed)

@@ -32,6 +32,7 @@ Bayesian Optimization", ICLR 2024 (GP baseline); Balandat et al., "BoTorch", Neu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,10 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-__all__ = ["GPSurrogate", "ExactGPPredictive", "exact_gp_cache", "botorch_gp_cache"]
+__all__ = ["GPSurrogate", "ExactGPPredictive", "LENGTHSCALE_PRIORS", "exact_gp_cache", "botorch_gp_cache"]
+
+#: Lengthscale priors of :class:`GPSurrogate` (``lengthscale_prior``).
+LENGTHSCALE_PRIORS = ("gamma", "dimscaled")
 
 
 class ExactGPPredictive(Predictive):
@@ -241,6 +245,11 @@ class GPSurrogate(BaseSurrogate):
         cold_maxiter, warm_maxiter: L-BFGS-B iterations of a first fit and of a warm refit.
         seed: Seed for subsampling.
         min_noise: Lower bound of the noise variance (in standardized units).
+        lengthscale_prior: Prior of the Matérn lengthscales (continuous spaces):
+            ``"gamma"`` (default), ``Gamma(3, 6)``; ``"dimscaled"``, the dimension-scaled
+            ``LogNormal(sqrt(2) + log(d) / 2, sqrt(3))`` of Hvarfner, Hellsten & Nardi,
+            "Vanilla Bayesian Optimization Performs Great in High Dimensions", ICML 2024
+            (BoTorch's default since 0.12, there with an RBF kernel; here on our Matérn-5/2).
 
     Attributes:
         botorch_model: The fitted BoTorch model after :meth:`fit` (for inspection; the
@@ -257,7 +266,11 @@ class GPSurrogate(BaseSurrogate):
         warm_maxiter: int = 40,
         seed: int = 0,
         min_noise: float = 1e-6,
+        lengthscale_prior: str = "gamma",
     ) -> None:
+        if lengthscale_prior not in LENGTHSCALE_PRIORS:
+            raise ValueError(f"lengthscale_prior must be one of {LENGTHSCALE_PRIORS}, got {lengthscale_prior!r}")
+        self.lengthscale_prior = lengthscale_prior
         self.min_noise = min_noise
         self.max_points = max_points
         self.max_fit_points = max_fit_points
@@ -317,8 +330,10 @@ class GPSurrogate(BaseSurrogate):
             return MixedSingleTaskGP(
                 x, y, cat_dims=sorted(self._cat_dims), likelihood=likelihood, outcome_transform=Standardize(m=1)
             )
+        d = x.shape[-1]
+        ls_prior = GammaPrior(3.0, 6.0) if self.lengthscale_prior == "gamma" else LogNormalPrior(math.sqrt(2) + math.log(d) / 2, math.sqrt(3))
         covar = ScaleKernel(
-            MaternKernel(nu=2.5, ard_num_dims=x.shape[-1], lengthscale_prior=GammaPrior(3.0, 6.0)),
+            MaternKernel(nu=2.5, ard_num_dims=d, lengthscale_prior=ls_prior),
             outputscale_prior=GammaPrior(2.0, 0.15),
         )
         return SingleTaskGP(x, y, likelihood=likelihood, covar_module=covar, outcome_transform=Standardize(m=1))

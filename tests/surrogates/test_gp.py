@@ -98,3 +98,32 @@ def test_subsamples_large_data():
     kept = gp.botorch_model.train_inputs[0].numpy()
     best = x[np.argsort(-y)[:10]]
     assert all(np.any(np.all(np.isclose(kept, b), axis=1)) for b in best)
+
+
+class TestGPSurrogateDimScaled(SurrogateContract):
+    def make_surrogate(self):
+        return GPSurrogate(lengthscale_prior="dimscaled")
+
+
+def test_lengthscale_prior_is_selectable_and_dimension_scaled():
+    import math
+
+    import pytest
+    from gpytorch.priors import GammaPrior, LogNormalPrior
+
+    x, y = _data(40, 10)
+    fitted = {}
+    for name in ("gamma", "dimscaled"):
+        gp = GPSurrogate(lengthscale_prior=name)
+        gp.fit(x, y)
+        prior = gp.botorch_model.covar_module.base_kernel.lengthscale_prior
+        fitted[name] = gp.botorch_model.covar_module.base_kernel.lengthscale.detach().reshape(-1)
+        if name == "gamma":
+            assert isinstance(prior, GammaPrior)
+        else:  # Hvarfner et al. 2024: LogNormal(sqrt(2) + log(d) / 2, sqrt(3)), d = 10
+            assert isinstance(prior, LogNormalPrior)
+            assert float(prior.loc) == pytest.approx(math.sqrt(2) + math.log(10) / 2)
+    # only column 0 moves y: the irrelevant columns' lengthscales are longer under the wider prior
+    assert float(fitted["dimscaled"][1:].median()) > float(fitted["gamma"][1:].median())
+    with pytest.raises(ValueError, match="lengthscale_prior"):
+        GPSurrogate(lengthscale_prior="rbf")
