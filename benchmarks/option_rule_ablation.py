@@ -1,0 +1,72 @@
+"""Ablation (issue 16): how ``BOSearcher``'s decomposed conditional BO picks the top-level option.
+
+The default scores each option by the best LogEI inside it against the global incumbent
+(:meth:`hpo.searchers._bo_branches.Branches._option_score`). This script swaps that score
+for one run of ``benchmarks.bo.run_one`` on a problem, and prints one JSON line per seed
+(the ``benchmarks.run bo`` raw format):
+
+* ``ts``: the maximum of one joint posterior draw over the option's candidates (Thompson
+  sampling over the tree, as Nguyen et al., "Bayesian Optimization for Categorical and
+  Category-Specific Continuous Inputs", AAAI 2020, choose a category);
+* ``ucb``: the best ``mu + sqrt(beta_t) sigma`` with ``beta_t = 0.2 d log(2t)`` (Kandasamy
+  et al., "High Dimensional Bayesian Optimisation and Bandits via Additive Models", ICML
+  2015; ``d``: the option's parameters, ``t``: observations so far).
+
+Usage::
+
+    python -m benchmarks.option_rule_ablation RULE[,METHOD] SEED... > raw.jsonl
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from typing import Any
+
+
+def _patch(rule: str) -> None:
+    import hpo.acquisition as acquisition
+    from hpo.searchers import _bo_branches
+
+    original = _bo_branches.Branches._option_score
+
+    def score(self: Any, branch: Any, x_b: Any, z_b: Any, best: float, inc_b: Any) -> float:
+        if rule == "ts":
+            saved, self.acquisition = self.acquisition, "ts"
+            try:
+                return original(self, branch, x_b, z_b, best, inc_b)
+            finally:
+                self.acquisition = saved
+        n = sum(len(r) for r in self._by_fidelity.values())
+        d = max(1, int(self.space.active_mask(self.decode_from_model(x_b)).any(axis=0).sum()) - 1)
+        log_ei = acquisition.LogEI
+        acquisition.LogEI = lambda model, best_f: acquisition.UCB(model, beta=0.2 * d * math.log(2 * max(n, 1)))
+        try:
+            return original(self, branch, x_b, z_b, best, inc_b)
+        finally:
+            acquisition.LogEI = log_ei
+
+    _bo_branches.Branches._option_score = score
+
+
+def main(argv: list[str]) -> None:
+    from benchmarks.bo import run_one
+
+    rule, _, method = argv[0].partition(",")
+    method = method or "hpo-gp-logei"
+    if rule not in ("ei", "ts", "ucb"):
+        raise SystemExit(f"unknown rule {rule!r}: ei, ts or ucb")
+    if rule != "ei":
+        _patch(rule)
+    for seed in map(int, argv[1:]):
+        t0 = time.time()
+        run = run_one("conditional", method, seed, 100)
+        run["method"] = f"{method} (option by {rule})"
+        print(json.dumps(run), flush=True)
+        print(seed, run["regret"][59], run["regret"][99], round(time.time() - t0), file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
