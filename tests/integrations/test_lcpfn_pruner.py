@@ -64,3 +64,39 @@ def test_learns_its_calibration_from_complete_trials_that_reach_max_step():
     # each COMPLETE trial is learned from once, by the first prune() call after it ended
     learned = pruner.rule.model.calibration.n_curves
     assert 1 <= learned <= len(complete) and learned >= len(complete) - 1
+
+
+
+def test_a_diverged_report_is_pruned_not_failed():
+    """A NaN report prunes the trial at once (as MedianPruner does) instead of failing it."""
+    oracle = Oracle()
+
+    def diverging(trial):
+        x = trial.suggest_float("x", 0.0, 1.0)
+        for step in range(10):
+            acc = float("nan") if x > 0.8 and step >= 4 else x * (1 - 0.5 ** (step + 1))
+            trial.report(acc, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return acc
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0),
+                                pruner=LCPFNPruner(max_step=10, min_steps=3, model=oracle, calibrate=False))  # fmt: skip
+    study.enqueue_trial({"x": 0.7})
+    study.enqueue_trial({"x": 0.9})  # diverges at its 5th report
+    study.optimize(diverging, n_trials=2)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED]
+    assert max(study.trials[1].intermediate_values) == 4
+    assert all(np.isfinite(v).all() for _, ys, *_ in oracle.calls for v in ys)
+
+
+def test_the_rule_leaves_non_finite_points_out_of_the_extrapolation():
+    from hpo.surrogates.lcpfn.stopping import StoppingRule
+
+    oracle = Oracle()
+    rule = StoppingRule(min_steps=3, model=oracle, calibrate=False)
+    nan = float("nan")
+    assert not rule.should_stop([(1.0, nan), (2.0, 0.6), (3.0, 0.7)], 10.0, 0.8, True)
+    assert oracle.calls[-1][0] == [[2.0, 3.0]] and oracle.calls[-1][1] == [[0.6, 0.7]]
+    assert rule.probabilities([[(1.0, nan)], [(1.0, 0.9)]], 10.0, 0.8, True) == [0.0, 0.9]
+    assert rule.should_stop([(1.0, 0.6), (2.0, float("inf"))], 10.0, None, True)  # diverged: stopped at once

@@ -9,6 +9,7 @@ Domhan, Springenberg & Hutter, IJCAI 2015): stop a run once
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,17 +80,26 @@ class StoppingRule:
 
     def observe_final(self, curve: Sequence[tuple[float, float]], x_final: float, maximize: bool) -> None:
         """Learn from a curve of ``(epoch, value)`` points that reached ``x_final`` (with ``calibrate``)."""
-        if self.calibrate and curve and curve[-1][0] >= x_final:
-            self.model.observe(curve, x_final, maximize=maximize, y_range=self.y_range)
+        if self.calibrate and curve and curve[-1][0] >= x_final and math.isfinite(curve[-1][1]):
+            self.model.observe(_finite(curve), x_final, maximize=maximize, y_range=self.y_range)
 
     def probabilities(
         self, curves: Sequence[Sequence[tuple[float, float]]], x_final: float, best: float, maximize: bool
     ) -> list[float]:
-        """P(value at ``x_final`` beats ``best``) for each curve of ``(epoch, value)`` points (batched)."""
-        x = [[p[0] for p in c] for c in curves]
-        y = [[p[1] for p in c] for c in curves]
-        probs = self.model.prob_improvement(x, y, x_final=x_final, threshold=best, maximize=maximize, y_range=self.y_range)
-        return [float(p) for p in probs]
+        """P(value at ``x_final`` beats ``best``) for each curve of ``(epoch, value)`` points (batched).
+
+        Non-finite points (a NaN or inf report) are left out of a curve; a curve with no
+        finite point gets 0.
+        """
+        clean = [_finite(c) for c in curves]
+        known = [c for c in clean if c]
+        out = iter([])
+        if known:
+            x = [[p[0] for p in c] for c in known]
+            y = [[p[1] for p in c] for c in known]
+            probs = self.model.prob_improvement(x, y, x_final=x_final, threshold=best, maximize=maximize, y_range=self.y_range)
+            out = iter([float(p) for p in probs])
+        return [next(out) if c else 0.0 for c in clean]
 
     def should_stop(
         self, curve: Sequence[tuple[float, float]], x_final: float, best: float | None, maximize: bool
@@ -97,10 +107,19 @@ class StoppingRule:
         """Whether to stop a curve of 1-based ``(epoch, value)`` points now.
 
         Never before there is a best final value, before ``min_steps`` points, between
-        every ``every``-th point, or once the final epoch is in.
+        every ``every``-th point, or once the final epoch is in. A curve whose latest value
+        is NaN or inf (the run diverged) is stopped at once, as Optuna's ``MedianPruner``
+        prunes a NaN report; earlier non-finite points are left out of the extrapolation.
         """
+        if curve and not math.isfinite(curve[-1][1]):
+            return True
         if best is None or len(curve) < self.min_steps or len(curve) % self.every:
             return False
         if curve[-1][0] >= x_final:
             return False
         return self.probabilities([curve], x_final, best, maximize)[0] < self.threshold
+
+
+def _finite(curve: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The points of ``curve`` with a finite value."""
+    return [p for p in curve if math.isfinite(p[1])]
