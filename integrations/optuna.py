@@ -224,26 +224,14 @@ class HPOSampler(BaseSampler):
 
     def _sample_single(self, study: Study, trial: FrozenTrial, space: SearchSpace, names: list[str]) -> dict[str, Any]:
         sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
-        trials = study._get_trials(deepcopy=False, states=_MODELLED, use_cache=True)
-        configs, ys, pending, failed = [], [], [], []
-        n_complete = 0
-        for t in trials:
-            if not all(n in t.params for n in names):
-                continue
-            config = {n: t.params[n] for n in names}
+
+        def target(t: FrozenTrial) -> float | None:
             value = self._observed_value(t)
-            if value is not None:
-                configs.append(config)
-                ys.append(sign * value)
-                n_complete += t.state == TrialState.COMPLETE
-            elif t.state == TrialState.RUNNING and t.number != trial.number:
-                pending.append(config)
-            elif t.state == TrialState.FAIL:
-                failed.append(config)
+            return None if value is None else sign * value
+
+        configs, ys, pending, n_complete = self._gather(study, trial, names, target)
         if n_complete < self._n_startup(space):
             return space.sample(self._rng)
-        if failed and self._failed == "impute":  # the worst value seen, as BOSearcher imputes
-            configs, ys = configs + failed, ys + [min(ys)] * len(failed)
         from hpo.searchers.bo import propose
 
         x = propose(
@@ -256,6 +244,34 @@ class HPOSampler(BaseSampler):
             self._rng,
         )
         return space.decode(x)[0]
+
+    def _gather(
+        self, study: Study, trial: FrozenTrial, names: list[str], target: Any
+    ) -> tuple[list[dict[str, Any]], list[Any], list[dict[str, Any]], int]:
+        """``(configs, targets, pending configs, COMPLETE trials among them)`` over ``names``.
+
+        ``target(t)`` is a trial's signed target (maximized), or None when it has none. Trials
+        missing one of ``names`` are skipped; RUNNING ones (but ``trial``) are pending; with
+        ``failed="impute"``, FAIL ones join with the worst target seen (per objective).
+        """
+        configs, ys, pending, failed = [], [], [], []
+        n_complete = 0
+        for t in study._get_trials(deepcopy=False, states=_MODELLED, use_cache=True):
+            if not all(n in t.params for n in names):
+                continue
+            config = {n: t.params[n] for n in names}
+            y = target(t)
+            if y is not None:
+                configs.append(config)
+                ys.append(y)
+                n_complete += t.state == TrialState.COMPLETE
+            elif t.state == TrialState.RUNNING and t.number != trial.number:
+                pending.append(config)
+            elif t.state == TrialState.FAIL:
+                failed.append(config)
+        if failed and ys and self._failed == "impute":  # the worst value seen, as BOSearcher imputes
+            configs, ys = configs + failed, ys + [np.min(ys, axis=0)] * len(failed)
+        return configs, ys, pending, n_complete
 
     def _observed_value(self, t: FrozenTrial) -> float | None:
         """What the model learns from trial ``t``: a COMPLETE trial's value, or with ``use_pruned``
@@ -312,23 +328,15 @@ class HPOSampler(BaseSampler):
 
     def _sample_pareto(self, study: Study, trial: FrozenTrial, space: SearchSpace, names: list[str]) -> dict[str, Any]:
         signs = np.array([1.0 if d == StudyDirection.MAXIMIZE else -1.0 for d in study.directions])
-        trials = study._get_trials(deepcopy=False, states=_MODELLED, use_cache=True)
-        configs, ys, pending, failed = [], [], [], []
-        for t in trials:
-            if not all(n in t.params for n in names):
-                continue
-            config = {n: t.params[n] for n in names}
+
+        def target(t: FrozenTrial) -> np.ndarray | None:
             if t.state == TrialState.COMPLETE and t.values is not None and np.isfinite(t.values).all():
-                configs.append(config)
-                ys.append(signs * np.asarray(t.values, dtype=float))
-            elif t.state == TrialState.RUNNING and t.number != trial.number:
-                pending.append(config)
-            elif t.state == TrialState.FAIL:
-                failed.append(config)
-        if len(configs) < self._n_startup(space):
+                return signs * np.asarray(t.values, dtype=float)
+            return None
+
+        configs, ys, pending, n_complete = self._gather(study, trial, names, target)
+        if n_complete < self._n_startup(space):
             return space.sample(self._rng)
-        if failed and self._failed == "impute":  # the worst value of each objective
-            configs, ys = configs + failed, ys + [np.min(ys, axis=0)] * len(failed)
         from hpo.searchers._mobo import propose_pareto
 
         x = propose_pareto(
