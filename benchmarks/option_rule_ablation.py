@@ -12,9 +12,12 @@ for one run of ``benchmarks.bo.run_one`` on a problem, and prints one JSON line 
   et al., "High Dimensional Bayesian Optimisation and Bandits via Additive Models", ICML
   2015; ``d``: the option's parameters, ``t``: observations so far).
 
+``FLOOR`` (optional) sets ``BOSearcher(branch_floor=...)`` for the run (default 0.5): how much
+a larger exploration floor per option changes the sticking.
+
 Usage::
 
-    python -m benchmarks.option_rule_ablation RULE[,METHOD] SEED... > raw.jsonl
+    python -m benchmarks.option_rule_ablation RULE[,METHOD[,FLOOR]] SEED... > raw.jsonl
 """
 
 from __future__ import annotations
@@ -51,19 +54,31 @@ def _patch(rule: str) -> None:
     _bo_branches.Branches._option_score = score
 
 
+def _set_floor(floor: float) -> None:
+    """Make every ``BOSearcher`` built from here on default to ``branch_floor=floor``."""
+    import functools
+
+    from hpo.searchers import bo
+
+    bo.BOSearcher.__init__ = functools.partialmethod(bo.BOSearcher.__init__, branch_floor=floor)  # type: ignore[method-assign]
+
+
 def main(argv: list[str]) -> None:
     from benchmarks.bo import run_one
 
-    rule, _, method = argv[0].partition(",")
+    rule, _, rest = argv[0].partition(",")
+    method, _, floor = rest.partition(",")
     method = method or "hpo-gp-logei"
     if rule not in ("ei", "ts", "ucb"):
         raise SystemExit(f"unknown rule {rule!r}: ei, ts or ucb")
     if rule != "ei":
         _patch(rule)
+    if floor:
+        _set_floor(float(floor))
     for seed in map(int, argv[1:]):
         t0 = time.time()
         run = run_one("conditional", method, seed, 100)
-        run["method"] = f"{method} (option by {rule})"
+        run["method"] = f"{method} (option by {rule}" + (f", branch_floor {float(floor)})" if floor else ")")
         print(json.dumps(run), flush=True)
         print(seed, run["regret"][59], run["regret"][99], round(time.time() - t0), file=sys.stderr, flush=True)
 
