@@ -146,6 +146,8 @@ def report(
         "",
     ]
     lines += [f"- Not run: `{m}`: {why}" for m, why in (unavailable or {}).items()] + ([""] if unavailable else [])
+    if refs and any(m in LIBRARY_PEERS for m in methods):
+        lines += _best_known_section(main, refs, best, tasks)
     lines += ["## Final regret after the budget", "", "| task | best-known | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
     for t in tasks:
         cells = []
@@ -244,6 +246,36 @@ def report(
         lines += ["# Live task: MLP on scikit-learn digits", "", f"From `{live_report.name}` (its commands are there).", ""]
         lines += ["## " + body[1]] if len(body) > 1 else []
     return "\n".join(lines)
+
+
+def _best_known_section(runs: list[dict[str, Any]], refs: dict[str, float], best: dict[str, float], tasks: list[str]) -> list[str]:
+    """Which run set each task's best-known value, against the best of the 20,000 random configs."""
+    from benchmarks.lcbench_corners import task_row
+
+    tasks = [t for t in tasks if t.isdigit() and t in refs]  # LCBench tasks (a test's toy task has no surrogate)
+    if not tasks:
+        return []
+    above = sum(task_row(t)[2] > 0 for t in tasks)
+    lines = [
+        "## Where the best-known values come from",
+        "",
+        f"The LCBench surrogate was fitted on configs drawn inside the box; at its bounds it extrapolates, and on {above} of "
+        f"{len(tasks)} tasks some corner of the box (every parameter at a bound) beats all 20,000 random configs "
+        "(`lcbench_corners.md`). Optimizers that maximize their acquisition by gradient under box constraints "
+        "(Syne Tune's MOBSTER and Hyper-Tune; our `hpo-*-bo`, LogEI refined by L-BFGS-B) propose configs on the "
+        "bounds; uniform draws never do, and our Thompson-sampling candidates (`hpo-*-bo-ts`) only where a local "
+        "perturbation is clipped. Where the "
+        "best-known value lies well above the random reference, the regrets below measure reaching those "
+        "extrapolated values as much as search efficiency.",
+        "",
+        "| task | best of 20,000 random configs | best-known | set by (method, seed) |",
+        "|---|---|---|---|",
+    ]
+    for t in tasks:
+        top = max((r for r in runs if r["task"] == t), key=lambda r: max(r["values"]), default=None)
+        source = "the random reference" if top is None or max(top["values"]) < refs[t] else f"`{top['method']}`, seed {top['seed']}"
+        lines.append(f"| {t} | {refs[t]:.2f} | {best[t]:.2f} | {source} |")
+    return [*lines, ""]
 
 
 def _plot(runs: list[dict[str, Any]], tasks: list[str], methods: list[str], best: dict[str, float], epochs: int, path: Path) -> None:

@@ -112,3 +112,24 @@ def test_report_adds_a_half_budget_line_per_library_peer(tmp_path):
     runs[2]["values"] = [60.0] * epochs
     text = report(runs, {"t": 90.0}, epochs, ["cmd"], "test machine", tmp_path)
     assert "- `dehb`: 1/1 tasks (t)." in text and "Not run" not in text
+
+
+def test_report_names_the_run_that_set_each_best_known_value(tmp_path):
+    from benchmarks.lcbench_corners import corners, task_row
+    from benchmarks.mf_report import report
+    from benchmarks.multifidelity import reference_best
+
+    corner, random_best, n_above, config = task_row(TASK)
+    assert len(corners()) == 2 ** len(PARAMS) and config in corners()
+    assert n_above == 0 or corner > random_best
+    ref = reference_best(TASK)
+    epochs = 60
+    runs = [
+        {"task": TASK, "method": "hpo-asha", "seed": 0, "workers": 4, "values": [ref - 1.0] * epochs, "wall": 0.0},
+        {"task": TASK, "method": "dehb", "seed": 3, "workers": 4, "values": [ref - 2.0] * epochs, "wall": 0.0},
+    ]
+    line = next(x for x in report(runs, {TASK: ref}, epochs, ["cmd"], "m", tmp_path).splitlines() if x.startswith(f"| {TASK} | {ref:.2f}"))
+    assert line.endswith("| the random reference |")  # no run beat the 20,000 random configs
+    runs[1]["values"] = [ref + 0.5] * epochs
+    line = next(x for x in report(runs, {TASK: ref}, epochs, ["cmd"], "m", tmp_path).splitlines() if x.startswith(f"| {TASK} | {ref:.2f}"))
+    assert line.endswith(f"| {ref + 0.5:.2f} | `dehb`, seed 3 |")
