@@ -198,6 +198,12 @@ def report(
             for p in library:
                 hits = [t for t in tasks if (t, p) in finals and reach(champion, t, p)[1]]
                 lines.append(f"- `{p}`: {len(hits)}/{seen[p]} tasks ({', '.join(hits) or 'none'}).")
+            lines += ["", f"Where a peer's final median regret is below {champion}'s (peer against ours):", ""]
+            for p in peers:
+                lost = [t for t in tasks if (t, p) in finals and finals[(t, p)] < finals[(t, champion)]]
+                cells = ", ".join(f"{t} {_fmt(finals[(t, p)])} against {_fmt(finals[(t, champion)])}" for t in lost)
+                lines.append(f"- `{p}` (seeds: {'-'.join(map(str, sorted({counts[(t, p)] for t in tasks if (t, p) in counts})))}): "
+                             f"{len(lost)}/{seen[p]} tasks{': ' + cells if cells else ''}.")
         peer_n = {p: sorted({counts[(t, p)] for t in tasks if (t, p) in counts}) for p in peers}
         lines += ["", "Seeds per peer: " + ", ".join(f"{p} {'-'.join(map(str, v[:: max(1, len(v) - 1)]))}" for p, v in peer_n.items()) + "."]
         for library in ("Ray Tune", "Syne Tune"):

@@ -109,6 +109,12 @@ def test_report_adds_a_half_budget_line_per_library_peer(tmp_path):
     assert header.endswith("| ray-asha | dehb | smac-mf |") and "| t | 90.00 |" in text
     # 80 is reached at epoch 91 > 60 (1/2 of 120): not in time; 89 at epoch 118: not in time either
     assert "- `dehb`: 0/1 tasks (none)." in text and "- `smac-mf`: 0/1 tasks (none)." in text
+    # smac-mf ends at regret 1 against hpo-asha's 0 (ramp to 90); ray-asha at 30
+    assert "- `smac-mf` (seeds: 1): 0/1 tasks." in text and "- `ray-asha` (seeds: 1): 0/1 tasks." in text
+    runs[0]["values"] = list(np.linspace(50.0, 85.0, epochs))
+    text = report(runs, {"t": 90.0}, epochs, ["cmd"], "test machine", tmp_path)
+    assert "- `smac-mf` (seeds: 1): 1/1 tasks: t 1 against 5." in text
+    runs[0]["values"] = ramp
     runs[2]["values"] = [60.0] * epochs
     text = report(runs, {"t": 90.0}, epochs, ["cmd"], "test machine", tmp_path)
     assert "- `dehb`: 1/1 tasks (t)." in text and "Not run" not in text
