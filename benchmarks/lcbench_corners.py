@@ -1,13 +1,13 @@
 """How much of LCBench's best values lie at the corners of its box, where the surrogate extrapolates.
 
 The LCBench benchmark here is a surrogate (an ONNX network, ``benchmarks/data``) fitted on
-LCBench's learning curves, which were recorded for 2,000 configs per task drawn uniformly
+LCBench's learning curves, which were recorded for 2,000 configs per task drawn at random
 inside the box (Zimmer, Lindauer & Hutter, "Auto-PyTorch Tabular", TPAMI 2021; the
 surrogate as in YAHPO Gym, Pfisterer et al., AutoML 2022). No recorded config sits on a
-bound, so the surrogate's value at a corner (every parameter at its lower or upper bound) is
-an extrapolation. An optimizer whose acquisition optimizer runs into the bounds (a gradient
+bound (almost surely), so the surrogate's value at a corner (every parameter at its lower or
+upper bound) is an extrapolation; we cannot check it against real training runs here. An optimizer whose acquisition optimizer runs into the bounds (a gradient
 method under box constraints, as Syne Tune's GP searchers use) can reach values there that
-no uniformly random config comes near, which says more about the surrogate than about the
+no random config comes near, which may say more about the surrogate than about the
 optimizer.
 
 For each task this prints the best epoch-52 ``val_accuracy`` of the 2^7 = 128 corners, the best of
