@@ -261,7 +261,7 @@ def _best_known_section(runs: list[dict[str, Any]], refs: dict[str, float], best
     tasks = [t for t in tasks if t.isdigit() and t in refs]  # LCBench tasks (a test's toy task has no surrogate)
     if not tasks:
         return []
-    above = sum(task_row(t)[2] > 0 for t in tasks)
+    above = sum(task_row(t, refs[t])[2] > 0 for t in tasks)
     lines = [
         "## Where the best-known values come from",
         "",
