@@ -13,6 +13,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,16 @@ def test_a_failed_peers_install_names_pips_error_line(tmp_path, monkeypatch):
     assert why.endswith("; `make bench-peers` failed: ERROR: No matching distribution found for hebo==9.9")
     monkeypatch.setenv("HPO_PEERS_PYTHON", str(tmp_path / "none" / "python"))
     assert "run `make bench-peers`" in peer_unavailable("json")
+
+
+def test_a_child_gone_before_the_tell_raises_a_runtime_error_not_a_broken_pipe(tmp_path):
+    # The race CI once hit: the child exits after its ask, and the parent's tell meets a closed
+    # pipe before it reads the EOF. Evaluating slowly makes the race certain.
+    argv = _fake_child(tmp_path, "print(json.dumps({'ask': {'x': 1}}), flush=True); sys.stderr.write('bye\\n')")
+
+    def slow(config):
+        time.sleep(1.0)
+        return 0.0
+
+    with pytest.raises(RuntimeError, match=r"ended before it was done[\s\S]*bye"):
+        ask_tell(argv, {"evals": 1}, slow, timeout=5)

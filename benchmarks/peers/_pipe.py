@@ -16,6 +16,7 @@ without conditional spaces search the flat union of all branches' parameters;
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -84,6 +85,10 @@ def ask_tell(
             assert proc.stdin is not None and proc.stdout is not None  # noqa: S101 - both are PIPE
 
             def fail(why: str) -> RuntimeError:
+                # A write the child never read may still sit in the buffer; drop it here, or
+                # Popen.__exit__ would raise BrokenPipeError over this error when it closes stdin.
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()  # type: ignore[union-attr]
                 proc.kill()
                 proc.wait()
                 return RuntimeError(f"{' '.join(map(str, argv))}: {why} (exit {proc.returncode}); stderr:\n{_tail(err_path)}")
@@ -93,7 +98,8 @@ def ask_tell(
                     proc.stdin.write(json.dumps(message) + "\n")  # type: ignore[union-attr]
                     proc.stdin.flush()  # type: ignore[union-attr]
                 except BrokenPipeError:
-                    raise fail("the child closed its input") from None
+                    # Usually the child has exited; the EOF on its stdout has not been read yet.
+                    raise fail("the child ended before it was done (it closed its input)") from None
 
             send(request)
             while True:
