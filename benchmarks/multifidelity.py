@@ -88,7 +88,9 @@ def _ours(task: str, method: str, seed: int, epochs: int, workers: int) -> dict[
         return {"val_accuracy": acc[-1], "time": tm[-1]}
 
     # ablation variants: "<method>:rf0" fixes BOSearcher(random_fraction=0.0) (no rank-trust random share);
-    # ":fin" is BOSearcher(fidelity_model="input") (one model across fidelities), ":rung" fidelity_model="rung"
+    # ":fin" is BOSearcher(fidelity_model="input") (one model across fidelities), ":rung" fidelity_model="rung";
+    # ASHA only: ":br" ASHA(brackets="all") with rank-weighted brackets, ":brh" with Hyperband's fixed weights,
+    # ":br1" ASHA(brackets=1) (classic ASHA, whatever the default), ":s1" ASHA(min_early_stopping_rate=1)
     method, _, variant = method.partition(":")
     kind, _, acq = method.removeprefix("hpo-").partition("-bo")  # "asha-bo-ts" -> ("asha", "-ts")
     model_based = method.removeprefix("hpo-") != kind
@@ -96,7 +98,9 @@ def _ours(task: str, method: str, seed: int, epochs: int, workers: int) -> dict[
     searcher = (
         BOSearcher(space, seed=seed, acquisition=acq.lstrip("-") or "logei", **extra) if model_based else RandomSearcher(space, seed)
     )
-    inner = {"asha": lambda: ASHA(searcher, eta=3), "hyperband": lambda: Hyperband(searcher, eta=3), "random": lambda: FIFOScheduler(searcher)}[kind]()
+    asha_kw = {"br": {"brackets": "all", "bracket_weights": "rank"}, "brh": {"brackets": "all", "bracket_weights": "hyperband"},
+               "br1": {"brackets": 1}, "s1": {"min_early_stopping_rate": 1}}.get(variant, {})
+    inner = {"asha": lambda: ASHA(searcher, eta=3, **asha_kw), "hyperband": lambda: Hyperband(searcher, eta=3), "random": lambda: FIFOScheduler(searcher)}[kind]()
 
     def on_report(trial: Any, report: Any) -> Any:  # records each report at its simulated time
         trace.append((executor.clock.time(), float(report.metrics["val_accuracy"])))

@@ -12,6 +12,7 @@ With a searcher that does not learn (random, Sobol), every config comes from it 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from hpo.errors import HPOError
@@ -99,15 +100,18 @@ class MultiFidelityScheduler(BaseScheduler):
         (config,) = self.searcher.suggest(1, pending=self._pending(view))
         return config
 
-    def _start_new(self, view: StudyView, stop: float) -> Job | None:
-        """A job for a new (or enqueued) trial from 0 up to ``stop``; None if none may start."""
+    def _start_new(self, view: StudyView, stop: float, notes: Mapping[str, Any] | None = None) -> Job | None:
+        """A job for a new (or enqueued) trial from 0 up to ``stop``, with ``notes`` on the
+        trial; None if none may start."""
         from hpo.budget import JobBudget
 
         if not view.can_start_trial():
             return None
         trial = view.take_enqueued()
         if trial is None:
-            trial = view.new_trial(self._suggest(view))
+            trial = view.new_trial(self._suggest(view), notes=notes)
+        elif notes:
+            trial = view.annotate(trial.trial_id, notes)
         return Job(trial, JobBudget(0, stop, view.budget.max))
 
     @staticmethod

@@ -13,6 +13,13 @@ only the budget between the two rungs.
 
 This is not Ray Tune's ``ASHAScheduler``, which only stops trials and never resumes one
 (ray-project/ray#44256).
+
+**Brackets** (asynchronous Hyperband, the same paper's Section 3.3): with ``brackets=n``
+each new config starts in one of ``n`` ASHA brackets, bracket ``b`` starting at rung ``b``
+and promoting within its own rungs; the bracket is drawn by
+:mod:`hpo.schedulers._brackets` (Hyperband's weights, or those weighted by how well the
+starting rung's ranks agree with a higher rung's). ``brackets=1`` is ASHA as above. A
+trial's bracket is kept in ``trial.notes["bracket"]``, so a resumed study puts it back.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hpo.errors import HPOError
+from hpo.schedulers._brackets import BRACKET_WEIGHTS, bracket_weights, rung_trust
 from hpo.schedulers._fidelity import MultiFidelityScheduler, rung_budgets
 from hpo.searchers.base import BaseSearcher
 from hpo.trial import Job, StudyView, Trial
@@ -38,6 +46,11 @@ class ASHA(MultiFidelityScheduler):
         eta: Reduction factor (3 by default).
         min_early_stopping_rate: ``s``: the bottom rung is ``budget.min * eta^s``.
         random_fraction: Share of random new configs with a model-based searcher.
+        brackets: ``1`` (ASHA), a number of brackets (asynchronous Hyperband; at most the
+            number of rungs, more are capped), or ``"all"``: one per rung.
+        bracket_weights: How a new config's bracket is drawn: ``"rank"`` (Hyperband's
+            weights times the trust in each bracket's starting rung from rank agreement)
+            or ``"hyperband"`` (fixed). See :mod:`hpo.schedulers._brackets`.
     """
 
     def __init__(
@@ -46,16 +59,27 @@ class ASHA(MultiFidelityScheduler):
         eta: float = 3,
         min_early_stopping_rate: int = 0,
         random_fraction: float = 1 / 3,
+        brackets: int | str = 1,
+        bracket_weights: str = "rank",
     ) -> None:
         super().__init__(searcher, eta, random_fraction)
         if isinstance(min_early_stopping_rate, bool) or not isinstance(min_early_stopping_rate, int) or min_early_stopping_rate < 0:
             raise HPOError(f"min_early_stopping_rate must be an int >= 0, got {min_early_stopping_rate!r}")
+        if brackets != "all" and (isinstance(brackets, bool) or not isinstance(brackets, int) or brackets < 1):
+            raise HPOError(f"brackets must be an int >= 1 or 'all', got {brackets!r}")
+        if bracket_weights not in BRACKET_WEIGHTS:
+            raise HPOError(f"bracket_weights must be one of {BRACKET_WEIGHTS}, got {bracket_weights!r}")
         self.s = self.min_early_stopping_rate = min_early_stopping_rate
+        self.brackets = brackets
+        self.bracket_weights = bracket_weights
         self.rungs: list[float] | None = None
-        # per rung: trial id -> value (user units); trials promoted out of it
+        self.n_brackets = 1
+        # per rung, over all brackets: trial id -> value (user units)
         self._rung_values: list[dict[int, float]] = []
-        self._ranked: list[list[tuple[float, int]]] = []  # per rung, sorted best first
-        self._promoted: list[set[int]] = []
+        # per bracket, per rung: trials sorted best first; trials promoted out of it
+        self._ranked: list[list[list[tuple[float, int]]]] = []
+        self._promoted: list[list[set[int]]] = []
+        self._bracket_of: dict[int, int] = {}
         self._trials: dict[int, Trial] = {}
         self._pending_restore: list[Trial] = []
 
@@ -63,9 +87,11 @@ class ASHA(MultiFidelityScheduler):
         if self.rungs is None:
             budget = view.budget
             self.rungs = rung_budgets(budget.min, budget.max, self.eta)[self.s :] or [float(budget.max)]
+            n = len(self.rungs)
+            self.n_brackets = n if self.brackets == "all" else min(int(self.brackets), n)
             self._rung_values = [{} for _ in self.rungs]
-            self._ranked = [[] for _ in self.rungs]
-            self._promoted = [set() for _ in self.rungs]
+            self._ranked = [[[] for _ in self.rungs] for _ in range(self.n_brackets)]
+            self._promoted = [[set() for _ in self.rungs] for _ in range(self.n_brackets)]
             for trial in self._pending_restore:
                 self._restore_one(trial)
             self._pending_restore = []
@@ -82,14 +108,24 @@ class ASHA(MultiFidelityScheduler):
     def next_job(self, view: StudyView) -> Job | None:
         rungs = self._setup(view)
         for k in range(len(rungs) - 2, -1, -1):
-            trial_id = self._promotable(k)
-            if trial_id is not None:
-                self._promoted[k].add(trial_id)
-                return self._continue(view, self._trials[trial_id], rungs[k], rungs[k + 1])
-        job = self._start_new(view, rungs[0])
-        if job is None and not view.running():
+            for b in range(min(k, self.n_brackets - 1), -1, -1):
+                trial_id = self._promotable(b, k)
+                if trial_id is not None:
+                    self._promoted[b][k].add(trial_id)
+                    return self._continue(view, self._trials[trial_id], rungs[k], rungs[k + 1])
+        b = self._draw_bracket(rungs)
+        job = self._start_new(view, rungs[b], {"bracket": b} if self.n_brackets > 1 else None)
+        if job is not None:
+            self._bracket_of[job.trial.trial_id] = b
+        elif not view.running():
             job = self._finish_up(view, rungs)
         return job
+
+    def _draw_bracket(self, rungs: list[float]) -> int:
+        if self.n_brackets == 1:
+            return 0  # no draw: ASHA's random stream stays as it was
+        weights = bracket_weights(rungs, self.n_brackets, self.bracket_weights, self._rung_values)
+        return int(self.rng.choice(self.n_brackets, p=weights))
 
     def _finish_up(self, view: StudyView, rungs: list[float]) -> Job | None:
         """No new trial may start and nothing runs: promote the best unpromoted trial of the
@@ -97,20 +133,22 @@ class ASHA(MultiFidelityScheduler):
         finite number of trials, the rungs' ``floor(n / eta)`` may leave no trial to reach
         ``budget.max``; this lets the study end with the best one trained to the full budget).
         """
-        if self._ranked[len(rungs) - 1]:
+        if self._rung_values[len(rungs) - 1]:
             return None  # a trial already reached the full budget
         for k in range(len(rungs) - 2, -1, -1):
-            for _, trial_id in self._ranked[k]:
-                if trial_id not in self._promoted[k]:
-                    self._promoted[k].add(trial_id)
-                    return self._continue(view, self._trials[trial_id], rungs[k], rungs[k + 1])
+            best = sorted((entry, b) for b in range(self.n_brackets) for entry in self._ranked[b][k]
+                          if entry[1] not in self._promoted[b][k])
+            if best:
+                (_, trial_id), b = best[0]
+                self._promoted[b][k].add(trial_id)
+                return self._continue(view, self._trials[trial_id], rungs[k], rungs[k + 1])
         return None
 
-    def _promotable(self, k: int) -> int | None:
-        """The best trial of rung ``k`` in its top ``floor(n / eta)`` not promoted yet."""
-        ranked = self._ranked[k]
+    def _promotable(self, b: int, k: int) -> int | None:
+        """The best trial of bracket ``b``'s rung ``k`` in its top ``floor(n / eta)`` not promoted yet."""
+        ranked = self._ranked[b][k]
         n_top = int(len(ranked) // self.eta)
-        promoted = self._promoted[k]
+        promoted = self._promoted[b][k]
         if len(promoted) >= n_top:
             return None
         for _, tid in ranked[:n_top]:
@@ -122,12 +160,22 @@ class ASHA(MultiFidelityScheduler):
         import bisect
 
         value = float(trial.value)  # type: ignore[arg-type]
+        ranked = self._ranked[self._bracket(trial)][k]
         old = self._rung_values[k].get(trial.trial_id)
         if old is not None:
-            self._ranked[k].remove((-self._signed(old), trial.trial_id))
+            ranked.remove((-self._signed(old), trial.trial_id))
         self._rung_values[k][trial.trial_id] = value
-        bisect.insort(self._ranked[k], (-self._signed(value), trial.trial_id))
+        bisect.insort(ranked, (-self._signed(value), trial.trial_id))
         self._trials[trial.trial_id] = trial
+
+    def _bracket(self, trial: Trial) -> int:
+        """The trial's bracket: as drawn, else from its notes (a resumed study), else 0."""
+        b = self._bracket_of.get(trial.trial_id)
+        if b is None:
+            b = int(trial.notes.get("bracket", 0))
+            b = b if 0 <= b < self.n_brackets else 0
+            self._bracket_of[trial.trial_id] = b
+        return b
 
     def on_complete(self, trial: Trial) -> None:
         super().on_complete(trial)
@@ -139,7 +187,7 @@ class ASHA(MultiFidelityScheduler):
                 self._add(k, trial)
 
     def restore(self, trials: Sequence[Trial]) -> None:
-        """A trial that reached rung ``j`` is put back in rungs ``0..j`` (promoted below ``j``).
+        """A trial that reached rung ``j`` is put back in its bracket's rungs up to ``j`` (promoted below ``j``).
 
         Its value at the lower rungs is its latest one (the per-rung values are in the
         stored reports, not in the trial); rung membership and promotions are exact.
@@ -154,12 +202,22 @@ class ASHA(MultiFidelityScheduler):
         top = max((k for k, r in enumerate(self.rungs or []) if r <= reached + 1e-9), default=None)
         if top is None:
             return
-        for k in range(top + 1):
+        b = self._bracket(trial)
+        for k in range(b, top + 1):
             self._add(k, trial)
             if k < top:
-                self._promoted[k].add(trial.trial_id)
+                self._promoted[b][k].add(trial.trial_id)
 
     def describe(self) -> dict[str, Any]:
-        """Rung budgets and how many trials reached each (for logs and tests)."""
-        return {"rungs": list(self.rungs or []), "sizes": [len(v) for v in self._rung_values]}
+        """Rung budgets, how many trials reached each, and the brackets (for logs and tests).
+
+        ``"bracket_weights"``: the probability of each bracket for the next new trial;
+        ``"trust"``: per rung, ``(trust, tau, higher rung)`` behind the ``"rank"`` weights.
+        """
+        rungs = list(self.rungs or [])
+        out: dict[str, Any] = {"rungs": rungs, "sizes": [len(v) for v in self._rung_values], "brackets": self.n_brackets}
+        if rungs and self.n_brackets > 1:
+            out["bracket_weights"] = bracket_weights(rungs, self.n_brackets, self.bracket_weights, self._rung_values)
+            out["trust"] = [rung_trust(self._rung_values, s) for s in range(self.n_brackets)]
+        return out
 

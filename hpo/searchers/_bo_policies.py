@@ -28,8 +28,10 @@ class RungTrust:
             return self.random_fraction
         if len(self._by_fidelity) <= 1:
             return 0.0
+        from hpo._rank import trust_from_tau
+
         agreement = self.rung_agreement()
-        trust = 1.0 if agreement is None else min(1.0, max(0.0, agreement[2] / 0.5))
+        trust = 1.0 if agreement is None else trust_from_tau(agreement[2])
         return 1.0 - trust
 
     def rung_agreement(self) -> tuple[float, float, float, int] | None:
@@ -53,14 +55,7 @@ class RungTrust:
         return None
 
     def _kendall(self, low_f: float, high_f: float) -> tuple[float, int] | None:
-        import numpy as np
-        from scipy.stats import kendalltau
+        from hpo._rank import kendall_agreement
 
         low, high = self._by_fidelity[low_f], self._by_fidelity[high_f]
-        common = sorted(set(low) & set(high))
-        if len(common) < 5:
-            return None
-        a = np.array([low[t][1][0] for t in common], dtype=float)
-        b = np.array([high[t][1][0] for t in common], dtype=float)
-        tau = kendalltau(a, b).statistic
-        return (float(tau) if np.isfinite(tau) else 0.0), len(common)
+        return kendall_agreement({t: v[1][0] for t, v in low.items()}, {t: v[1][0] for t, v in high.items()}, 5)
