@@ -89,8 +89,9 @@ def _ours(task: str, method: str, seed: int, epochs: int, workers: int) -> dict[
 
     # ablation variants: "<method>:rf0" fixes BOSearcher(random_fraction=0.0) (no rank-trust random share);
     # ":fin" is BOSearcher(fidelity_model="input") (one model across fidelities), ":rung" fidelity_model="rung";
-    # ASHA only: ":br" ASHA(brackets="all") with rank-weighted brackets, ":brh" with Hyperband's fixed weights,
-    # ":br1" ASHA(brackets=1) (classic ASHA, whatever the default), ":s1" ASHA(min_early_stopping_rate=1)
+    # ASHA only, brackets="all" with bracket_weights: ":bt" "trust", ":bht" "hyperband-trust" (named ":br" at
+    # commit b10833e), ":brh" "hyperband"; ":br1" ASHA(brackets=1) (classic ASHA, whatever the default),
+    # ":s1" ASHA(min_early_stopping_rate=1)
     method, _, variant = method.partition(":")
     kind, _, acq = method.removeprefix("hpo-").partition("-bo")  # "asha-bo-ts" -> ("asha", "-ts")
     model_based = method.removeprefix("hpo-") != kind
@@ -98,7 +99,8 @@ def _ours(task: str, method: str, seed: int, epochs: int, workers: int) -> dict[
     searcher = (
         BOSearcher(space, seed=seed, acquisition=acq.lstrip("-") or "logei", **extra) if model_based else RandomSearcher(space, seed)
     )
-    asha_kw = {"br": {"brackets": "all", "bracket_weights": "rank"}, "brh": {"brackets": "all", "bracket_weights": "hyperband"},
+    asha_kw = {"bt": {"brackets": "all", "bracket_weights": "trust"}, "bht": {"brackets": "all", "bracket_weights": "hyperband-trust"},
+               "brh": {"brackets": "all", "bracket_weights": "hyperband"},
                "br1": {"brackets": 1}, "s1": {"min_early_stopping_rate": 1}}.get(variant, {})
     inner = {"asha": lambda: ASHA(searcher, eta=3, **asha_kw), "hyperband": lambda: Hyperband(searcher, eta=3), "random": lambda: FIFOScheduler(searcher)}[kind]()
 

@@ -9,24 +9,30 @@ bracket at random:
   synchronous Hyperband per unit of budget, ``S / ((S - s) * r_s)`` for ``S`` rungs
   (Syne Tune's ``DefaultHyperbandBracketDistribution``); truncated to the first ``n``
   brackets and renormalized.
-* ``"rank"``: those weights times the **trust** in the bracket's starting rung, from how
-  well that rung orders trials as a higher rung does: Kendall's tau between rung ``s`` and
-  the highest rung that has at least :data:`MIN_COMMON` trials in common with it, mapped
-  to 0 at tau <= 0 and 1 at tau >= 0.5 (:func:`hpo._rank.trust_from_tau`, the rule
-  ``BOSearcher`` uses for its model's share). A rung with no such evidence yet is trusted,
-  and so is the top rung (a bracket that starts there runs every config to the full
-  budget). So a first epoch whose ranks say nothing about the last (common in deep learning:
-  warm-up, learning-rate schedules) stops receiving new configs, and its budget goes to
-  brackets that start where ranks agree.
+* ``"trust"``: the **lowest trusted rung**. Each rung has a trust in ``[0, 1]`` from how
+  well it orders trials as a higher rung does: Kendall's tau between rung ``s`` and the
+  highest rung with at least :data:`MIN_COMMON` trials in common with it, mapped to 0 at
+  tau <= 0 and 1 at tau >= 0.5 (:func:`hpo._rank.trust_from_tau`, the rule ``BOSearcher``
+  uses for its model's share). A rung with no such evidence yet is trusted, and so is the
+  top rung. A new config starts at rung ``s`` with probability
+  ``trust_s * prod_{j<s} (1 - trust_j)`` (the last bracket takes what is left): while the
+  bottom rung's ranks agree with later ones this is plain ASHA; a first epoch whose ranks
+  say nothing about the last (common in deep learning: warm-up, learning-rate schedules,
+  a learner that shines on a small data fraction) stops receiving new configs, which start
+  one rung up instead. The evidence keeps coming: a trial started higher still reports the
+  lower rungs' epochs on its way (:meth:`hpo.schedulers.ASHA.on_report` records them).
+* ``"hyperband-trust"``: Hyperband's weights times each starting rung's trust (tried first;
+  it spreads new configs over expensive high brackets and lost to ASHA on 6 of 8 LCBench
+  tasks, ``benchmarks/results/robustness.md``).
 
-``"rank"`` follows the lesson of Hyper-Tune (Li et al., "Hyper-Tune: Towards Efficient
+``"trust"`` follows the lesson of Hyper-Tune (Li et al., "Hyper-Tune: Towards Efficient
 Hyper-parameter Tuning at Scale", VLDB 2022): trust a low rung only as far as its ranks
 agree with higher rungs. Deviation from Hyper-Tune: Hyper-Tune's bracket probabilities are
 ``theta_s / r_s``, with ``theta`` the share of GP posterior samples in which rung ``s``
 has the lowest ranking loss against the top rung (the top rung by cross-validation); that
 needs a model per rung, and ``theta`` then piles onto the highest lower rung, which is
-nearest the top. Ours needs no model (plain ASHA uses it too) and keeps Hyperband's hedge
-over brackets wherever the ranks agree.
+nearest the top. Ours needs no model (plain ASHA uses it too) and, where the ranks agree,
+is ASHA itself.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from collections.abc import Mapping, Sequence
 
 __all__ = ["BRACKET_WEIGHTS", "MIN_COMMON", "bracket_weights", "hyperband_weights", "rung_trust"]
 
-BRACKET_WEIGHTS = ("hyperband", "rank")
+BRACKET_WEIGHTS = ("trust", "hyperband", "hyperband-trust")
 #: Fewest trials a rung must share with a higher one for its tau to count (Hyper-Tune: 6).
 MIN_COMMON = 6
 
@@ -71,13 +77,25 @@ def rung_trust(level_values: Sequence[Mapping[int, float]], s: int) -> tuple[flo
 def bracket_weights(rungs: Sequence[float], n_brackets: int, mode: str, level_values: Sequence[Mapping[int, float]]) -> list[float]:
     """The probability of each bracket for the next new trial (see the module docstring).
 
-    When every bracket has trust 0, the last bracket (the one that starts highest) gets it all.
+    Args:
+        rungs: The rung budgets, lowest first.
+        n_brackets: Brackets in use (bracket ``s`` starts at ``rungs[s]``).
+        mode: One of :data:`BRACKET_WEIGHTS`.
+        level_values: Per rung, trial id -> value (any sign consistent across rungs).
     """
-    weights = hyperband_weights(rungs, n_brackets)
-    if mode == "hyperband" or n_brackets == 1:
-        return weights
-    weights = [w * rung_trust(level_values, s)[0] for s, w in enumerate(weights)]
+    if n_brackets == 1:
+        return [1.0]
+    if mode == "hyperband":
+        return hyperband_weights(rungs, n_brackets)
+    trusts = [rung_trust(level_values, s)[0] for s in range(n_brackets)]
+    if mode == "trust":
+        out, rest = [], 1.0
+        for trust in trusts[:-1]:
+            out.append(rest * trust)
+            rest *= 1.0 - trust
+        return [*out, rest]
+    weights = [w * t for w, t in zip(hyperband_weights(rungs, n_brackets), trusts, strict=True)]
     total = sum(weights)
-    if total <= 0:
+    if total <= 0:  # no bracket trusted: the one that starts highest
         return [0.0] * (n_brackets - 1) + [1.0]
     return [w / total for w in weights]

@@ -17,9 +17,12 @@ This is not Ray Tune's ``ASHAScheduler``, which only stops trials and never resu
 **Brackets** (asynchronous Hyperband, the same paper's Section 3.3): with ``brackets=n``
 each new config starts in one of ``n`` ASHA brackets, bracket ``b`` starting at rung ``b``
 and promoting within its own rungs; the bracket is drawn by
-:mod:`hpo.schedulers._brackets` (Hyperband's weights, or those weighted by how well the
-starting rung's ranks agree with a higher rung's). ``brackets=1`` is ASHA as above. A
-trial's bracket is kept in ``trial.notes["bracket"]``, so a resumed study puts it back.
+:mod:`hpo.schedulers._brackets`: by default (``"trust"``) a new config starts at the
+lowest rung whose ranks agree with a higher rung's, which is ASHA itself while the bottom
+rung's ranks agree. ``brackets=1`` is ASHA as above. A trial's bracket is kept in
+``trial.notes["bracket"]``, so a resumed study puts it back (the rank evidence of a resumed
+study starts from the trials' rung values; the reports of lower rungs passed on the way are
+not read back).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from hpo.errors import HPOError
 from hpo.schedulers._brackets import BRACKET_WEIGHTS, bracket_weights, rung_trust
 from hpo.schedulers._fidelity import MultiFidelityScheduler, rung_budgets
 from hpo.searchers.base import BaseSearcher
-from hpo.trial import Job, StudyView, Trial
+from hpo.trial import Decision, Job, Report, StudyView, Trial
 
 __all__ = ["ASHA"]
 
@@ -48,9 +51,10 @@ class ASHA(MultiFidelityScheduler):
         random_fraction: Share of random new configs with a model-based searcher.
         brackets: ``1`` (ASHA), a number of brackets (asynchronous Hyperband; at most the
             number of rungs, more are capped), or ``"all"``: one per rung.
-        bracket_weights: How a new config's bracket is drawn: ``"rank"`` (Hyperband's
-            weights times the trust in each bracket's starting rung from rank agreement)
-            or ``"hyperband"`` (fixed). See :mod:`hpo.schedulers._brackets`.
+        bracket_weights: How a new config's bracket is drawn: ``"trust"`` (the lowest rung
+            whose ranks agree with a higher rung's), ``"hyperband"`` (asynchronous
+            Hyperband's fixed weights) or ``"hyperband-trust"``. See
+            :mod:`hpo.schedulers._brackets`.
     """
 
     def __init__(
@@ -60,7 +64,7 @@ class ASHA(MultiFidelityScheduler):
         min_early_stopping_rate: int = 0,
         random_fraction: float = 1 / 3,
         brackets: int | str = 1,
-        bracket_weights: str = "rank",
+        bracket_weights: str = "trust",
     ) -> None:
         super().__init__(searcher, eta, random_fraction)
         if isinstance(min_early_stopping_rate, bool) or not isinstance(min_early_stopping_rate, int) or min_early_stopping_rate < 0:
@@ -76,6 +80,9 @@ class ASHA(MultiFidelityScheduler):
         self.n_brackets = 1
         # per rung, over all brackets: trial id -> value (user units)
         self._rung_values: list[dict[int, float]] = []
+        # per rung: trial id -> value at that budget, also from reports of trials passing it
+        # on their way to a higher first rung (the evidence behind the bracket trust)
+        self._evidence: list[dict[int, float]] = []
         # per bracket, per rung: trials sorted best first; trials promoted out of it
         self._ranked: list[list[list[tuple[float, int]]]] = []
         self._promoted: list[list[set[int]]] = []
@@ -90,6 +97,7 @@ class ASHA(MultiFidelityScheduler):
             n = len(self.rungs)
             self.n_brackets = n if self.brackets == "all" else min(int(self.brackets), n)
             self._rung_values = [{} for _ in self.rungs]
+            self._evidence = [{} for _ in self.rungs]
             self._ranked = [[[] for _ in self.rungs] for _ in range(self.n_brackets)]
             self._promoted = [[set() for _ in self.rungs] for _ in range(self.n_brackets)]
             for trial in self._pending_restore:
@@ -124,8 +132,20 @@ class ASHA(MultiFidelityScheduler):
     def _draw_bracket(self, rungs: list[float]) -> int:
         if self.n_brackets == 1:
             return 0  # no draw: ASHA's random stream stays as it was
-        weights = bracket_weights(rungs, self.n_brackets, self.bracket_weights, self._rung_values)
+        weights = bracket_weights(rungs, self.n_brackets, self.bracket_weights, self._evidence)
         return int(self.rng.choice(self.n_brackets, p=weights))
+
+    def on_report(self, trial: Trial, report: Report) -> Decision:
+        """Record a report that lands on a rung's budget as evidence for the bracket trust.
+
+        A step ``t`` ends at budget position ``t + 1`` (steps count from 0). Never stops a trial.
+        """
+        if self.n_brackets > 1 and self.rungs is not None:
+            k = self.rung_of(float(report.step) + 1.0)
+            value = report.value(self.searcher.metric)
+            if k is not None and value is not None:
+                self._evidence[k][trial.trial_id] = value
+        return Decision.CONTINUE
 
     def _finish_up(self, view: StudyView, rungs: list[float]) -> Job | None:
         """No new trial may start and nothing runs: promote the best unpromoted trial of the
@@ -165,6 +185,7 @@ class ASHA(MultiFidelityScheduler):
         if old is not None:
             ranked.remove((-self._signed(old), trial.trial_id))
         self._rung_values[k][trial.trial_id] = value
+        self._evidence[k][trial.trial_id] = value
         bisect.insort(ranked, (-self._signed(value), trial.trial_id))
         self._trials[trial.trial_id] = trial
 
@@ -212,12 +233,12 @@ class ASHA(MultiFidelityScheduler):
         """Rung budgets, how many trials reached each, and the brackets (for logs and tests).
 
         ``"bracket_weights"``: the probability of each bracket for the next new trial;
-        ``"trust"``: per rung, ``(trust, tau, higher rung)`` behind the ``"rank"`` weights.
+        ``"trust"``: per rung, ``(trust, tau, higher rung)`` behind the trust-based weights.
         """
         rungs = list(self.rungs or [])
         out: dict[str, Any] = {"rungs": rungs, "sizes": [len(v) for v in self._rung_values], "brackets": self.n_brackets}
         if rungs and self.n_brackets > 1:
-            out["bracket_weights"] = bracket_weights(rungs, self.n_brackets, self.bracket_weights, self._rung_values)
-            out["trust"] = [rung_trust(self._rung_values, s) for s in range(self.n_brackets)]
+            out["bracket_weights"] = bracket_weights(rungs, self.n_brackets, self.bracket_weights, self._evidence)
+            out["trust"] = [rung_trust(self._evidence, s) for s in range(self.n_brackets)]
         return out
 

@@ -42,9 +42,20 @@ def test_a_rung_whose_ranks_reverse_the_higher_rungs_gets_no_trust():
     trust, tau, higher = rung_trust(_levels(-1.0), 0)
     assert (trust, higher) == (0.0, 2) and tau == pytest.approx(-1.0)  # compared with the highest rung
     assert rung_trust(_levels(1.0), 0)[0] == 1.0
-    weights = bracket_weights([1, 3, 9], 3, "rank", _levels(-1.0))
+
+
+def test_trust_starts_new_configs_at_the_lowest_trusted_rung():
+    assert bracket_weights([1, 3, 9], 3, "trust", _levels(1.0)) == [1.0, 0.0, 0.0]  # ASHA itself
+    assert bracket_weights([1, 3, 9], 3, "trust", _levels(-1.0)) == [0.0, 1.0, 0.0]  # one rung up
+    half = [dict(enumerate([3.0, 0, 5, 1, 7, 2, 6, 4])), *_levels(1.0)[1:]]  # tau 0.29 with rung 2
+    trust0 = rung_trust(half, 0)[0]
+    assert trust0 == pytest.approx(0.2857 / 0.5, abs=1e-3)
+    assert bracket_weights([1, 3, 9], 3, "trust", half) == pytest.approx([trust0, 1 - trust0, 0.0])
+
+
+def test_hyperband_trust_scales_hyperbands_weights():
+    weights = bracket_weights([1, 3, 9], 3, "hyperband-trust", _levels(-1.0))
     assert weights[0] == 0.0 and sum(weights) == pytest.approx(1.0)
-    # the other brackets keep Hyperband's proportions
     hb = hyperband_weights([1, 3, 9], 3)
     assert weights[1] / weights[2] == pytest.approx(hb[1] / hb[2])
     assert bracket_weights([1, 3, 9], 3, "hyperband", _levels(-1.0)) == pytest.approx(hb)
@@ -57,7 +68,8 @@ def test_without_enough_common_trials_a_rung_is_trusted():
 
 def test_when_no_bracket_is_trusted_the_highest_one_gets_every_new_trial():
     levels = [{i: -float(i) for i in range(8)}, {i: -float(i) for i in range(8)}, {i: float(i) for i in range(8)}]
-    assert bracket_weights([1, 3, 9], 2, "rank", levels) == [0.0, 1.0]
+    assert bracket_weights([1, 3, 9], 2, "hyperband-trust", levels) == [0.0, 1.0]
+    assert bracket_weights([1, 3, 9], 2, "trust", levels) == [0.0, 1.0]
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
@@ -89,7 +101,7 @@ def _study(tmp_path, scheduler, name="s.db"):
                         executor="inprocess", workers=1, storage=str(tmp_path / name), seed=0)
 
 
-def test_rank_weights_stop_starting_trials_at_a_misleading_first_rung(tmp_path):
+def test_trust_stops_starting_trials_at_a_misleading_first_rung(tmp_path):
     sched = ASHA(RandomSearcher(SearchSpace(SPACE), 0), eta=3, brackets="all")
     study = _study(tmp_path, lambda s: sched)
     result = study.optimize(n_trials=60)
@@ -104,9 +116,13 @@ def test_rank_weights_stop_starting_trials_at_a_misleading_first_rung(tmp_path):
     for t in result.trials:
         first = [r.step for r in study.storage.reports(t.trial_id)]
         assert len(first) >= info["rungs"][by_bracket[t.trial_id]]
-    # once rung 0 had shown its reversed ranks, no new trial started there
+    # once rung 0 had shown its reversed ranks, new trials started one rung up
     late = [by_bracket[t.trial_id] for t in result.trials[-15:]]
-    assert 0 not in late
+    assert 0 not in late and 1 in late
+    # trials started at rung 1 passed epoch 1 on their way: their reports are rung 0's evidence
+    started_higher = [t.trial_id for t in result.trials if by_bracket[t.trial_id] == 1]
+    assert started_higher and all(tid in sched._evidence[0] for tid in started_higher)
+    assert all(tid not in sched._rung_values[0] for tid in started_higher)
     study.close()
 
 
