@@ -81,3 +81,26 @@ def test_batches_appending_to_one_raw_file_at_once_lose_nothing(tmp_path):
     keys = {(r["method"], r["seed"]) for r in _read_raw(path)}
     assert keys == {(f"m{w}", i) for w in range(3) for i in range(15)}  # every run of every writer
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_variant_table_reads_raw_runs_and_reports_regret_quartiles(tmp_path):
+    import contextlib
+    import gzip
+    import io
+    import json
+
+    from benchmarks.variant_table import main
+
+    runs = [{"task": "7593", "method": "hpo-asha:br", "seed": s, "values": [80.0, 85.0, 90.0 - s]} for s in range(3)]
+    runs += [{"task": "7593", "method": "hpo-asha:br1", "seed": 0, "values": [70.0, 71.0, 72.0]}]
+    path = tmp_path / "raw.json.gz"
+    with gzip.open(path, "wt") as fh:
+        json.dump(runs, fh)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main([str(path), "--methods=hpo-asha:bht,hpo-asha:br1,hpo-asha:bt"])
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("| 7593")]
+    assert len(lines) == 2  # after 1/3 of the budget, and at the end
+    # best-known 90.66 (committed); ":br" is read as ":bht"; final regrets 0.66, 1.66, 2.66 -> median 1.66
+    assert lines[1] == "| 7593 | 1.66 [1.16, 2.16] (3) | 18.7 [18.7, 18.7] (1) | - |"
+    assert lines[0].split(" | ")[1] == "10.7 [10.7, 10.7] (3)"  # the first of 3 epochs: 90.66 - 80
