@@ -69,6 +69,7 @@ SCHEDULERS = Registry(
         "successive_halving": "hpo.schedulers.hyperband:SuccessiveHalving",
         "hyperband": "hpo.schedulers.hyperband:Hyperband",
         "asha": "hpo.schedulers.asha:ASHA",
+        "async_hyperband": "hpo.schedulers.asha:AsyncHyperband",
         "pbt": "hpo.schedulers.pbt:PBT",
         "lcstopping": "hpo.schedulers.lcstopping:LCStopping",
         "rising_bandits": "hpo.schedulers.rising_bandits:RisingBandits",

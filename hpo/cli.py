@@ -34,7 +34,7 @@ def _add_run_options(p: argparse.ArgumentParser, resume: bool) -> None:
         "--workers", type=int, default=None, help="trials running at once (local: 1 by default; ray: a cap)"
     )
     p.add_argument("--executor", default=None, help="local (processes, default), inprocess (threads), ray")
-    p.add_argument("--scheduler", default=None, help="fifo (default), asha, hyperband, sh, pbt, lcstopping, rising_bandits" + (" (default: stored)" if resume else ""))
+    p.add_argument("--scheduler", default=None, help="fifo (default), asha, async_hyperband, hyperband, sh, pbt, lcstopping, rising_bandits" + (" (default: stored)" if resume else ""))
     p.add_argument("--searcher", default=None, help="bo (default: GP BO after a Sobol design), bo-ts, random, sobol, cfo or carbs")
     ray = p.add_argument_group("ray executor")
     ray.add_argument("--address", default=None, help="Ray cluster: auto, HOST:PORT or ray://HOST:10001 (default: local)")

@@ -41,7 +41,7 @@ ACQUISITIONS = ("logei", "ucb", "ts", "qlognei", "ei_per_cost", "ei_cool")
 #: The searcher used when none is named.
 DEFAULT_SEARCHER = "bo"
 #: (scheduler name, searcher name) -> the searcher that preset uses instead.
-_SEARCHER_BY_SCHEDULER = {("asha", "bo"): "bo-ts"}
+_SEARCHER_BY_SCHEDULER = {("asha", "bo"): "bo-ts", ("async_hyperband", "bo"): "bo-ts"}
 
 
 def surrogate_names() -> list[str]:

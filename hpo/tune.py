@@ -210,7 +210,8 @@ def tune(
             as a metric (e.g. ``"train_seconds"``) can be one of them.
         mode: ``"min"`` or ``"max"``, or a tuple with one per metric.
         scheduler: Registered name or object: ``"fifo"`` (default: every trial gets the full
-            budget), ``"asha"``, ``"hyperband"``, ``"sh"`` (successive halving), ``"pbt"``.
+            budget), ``"asha"``, ``"async_hyperband"`` (ASHA brackets started where the
+            rungs' ranks agree), ``"hyperband"``, ``"sh"`` (successive halving), ``"pbt"``.
             With the default ``"bo"`` searcher, ASHA/Hyperband/SH are model-based
             (BOHB-style).
         searcher: Registered name or object: ``"bo"`` (default; GP BO after a Sobol

@@ -5,6 +5,8 @@ Installed as ``hpo.schedulers``; always import it under that name.
 * :class:`FIFOScheduler`: every trial runs to the full budget;
 * :class:`SuccessiveHalving`, :class:`Hyperband`: synchronous brackets (Li et al., JMLR 2018);
 * :class:`ASHA`: asynchronous successive halving with promotions (Li et al., MLSys 2020);
+  :class:`AsyncHyperband`: ASHA with one bracket per rung, new configs starting at the
+  lowest rung whose ranks agree with a higher rung's;
 * :class:`PBT`: population based training (Jaderberg et al., 2017);
 * :class:`RisingBandits`: algorithm selection over a ``Choice``'s options, each an arm
   searched by its own searcher, weak arms eliminated (Li et al., AAAI 2020);
@@ -15,7 +17,7 @@ Given a searcher that learns (``BOSearcher``), the bracket schedulers are model-
 (BOHB-style): see :mod:`hpo.schedulers._fidelity`.
 """
 
-from hpo.schedulers.asha import ASHA
+from hpo.schedulers.asha import ASHA, AsyncHyperband
 from hpo.schedulers.base import BaseScheduler
 from hpo.schedulers.fifo import FIFOScheduler
 from hpo.schedulers.hyperband import Hyperband, SuccessiveHalving, hyperband_brackets
@@ -29,6 +31,7 @@ __all__ = [
     "SuccessiveHalving",
     "Hyperband",
     "ASHA",
+    "AsyncHyperband",
     "PBT",
     "LCStopping",
     "RisingBandits",

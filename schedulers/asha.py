@@ -36,7 +36,7 @@ from hpo.schedulers._fidelity import MultiFidelityScheduler, rung_budgets
 from hpo.searchers.base import BaseSearcher
 from hpo.trial import Decision, Job, Report, StudyView, Trial
 
-__all__ = ["ASHA"]
+__all__ = ["ASHA", "AsyncHyperband"]
 
 
 class ASHA(MultiFidelityScheduler):
@@ -242,3 +242,34 @@ class ASHA(MultiFidelityScheduler):
             out["trust"] = [rung_trust(self._evidence, s) for s in range(self.n_brackets)]
         return out
 
+
+
+class AsyncHyperband(ASHA):
+    """Asynchronous Hyperband: :class:`ASHA` with one bracket per rung (``brackets="all"``).
+
+    A new config starts at the lowest rung whose ranks agree with a higher rung's
+    (``bracket_weights="trust"``, see :mod:`hpo.schedulers._brackets`); while the bottom rung
+    agrees this is ASHA itself. ``bracket_weights="hyperband"`` gives Li et al.'s (MLSys
+    2020, §3.3) fixed weights. Registered as ``"async_hyperband"`` (``@tune(scheduler=...)``,
+    ``hpo run --scheduler``); ``"asha"`` stays the single-bracket default (measured in
+    ``benchmarks/results/robustness.md``).
+
+    Args:
+        searcher: Where new configs come from (model-based with a learning searcher).
+        eta: Reduction factor (3).
+        min_early_stopping_rate: ``s``: the bottom rung is ``budget.min * eta^s``.
+        random_fraction: Share of random new configs with a model-based searcher.
+        brackets: ``"all"`` (one per rung) or a number of brackets.
+        bracket_weights: ``"trust"``, ``"hyperband"`` or ``"hyperband-trust"``.
+    """
+
+    def __init__(
+        self,
+        searcher: BaseSearcher,
+        eta: float = 3,
+        min_early_stopping_rate: int = 0,
+        random_fraction: float = 1 / 3,
+        brackets: int | str = "all",
+        bracket_weights: str = "trust",
+    ) -> None:
+        super().__init__(searcher, eta, min_early_stopping_rate, random_fraction, brackets, bracket_weights)

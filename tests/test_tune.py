@@ -54,7 +54,7 @@ def test_bad_space_is_reported_at_decoration_time():
 
 
 def test_unknown_plugins_are_named():
-    with pytest.raises(UnknownPluginError, match="unknown scheduler 'asha2'; available: asha, fifo, hyperband, lcstopping, pbt, rising_bandits, sh"):
+    with pytest.raises(UnknownPluginError, match="unknown scheduler 'asha2'; available: asha, async_hyperband, fifo, hyperband, lcstopping, pbt, rising_bandits, sh"):
         hpo.tune(space=SPACE, scheduler="asha2")
     with pytest.raises(UnknownPluginError, match="unknown searcher 'tpe'"):
         hpo.tune(space=SPACE, searcher="tpe")

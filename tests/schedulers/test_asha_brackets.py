@@ -160,3 +160,30 @@ def test_a_resumed_study_puts_each_trial_back_in_its_bracket(tmp_path):
         assert tid in members[b][b]  # back in its own bracket's first rung
         assert all(tid not in members[b2][k] for b2 in range(4) if b2 != b for k in range(4))
     again.close()
+
+
+def test_async_hyperband_by_name_with_bo_ts_and_a_stored_resume(tmp_path):
+    from hpo.schedulers import AsyncHyperband
+
+    @hpo.tune(space=SPACE, metric="loss", mode="min", scheduler="async_hyperband", budget=hpo.Budget(min=1, max=27))
+    def train(config, budget):
+        return _misleading_first_epoch(config, budget)
+
+    db = str(tmp_path / "ah.db")
+    study = train.study(executor="inprocess", workers=1, seed=0, storage=db)
+    try:
+        study.optimize(n_trials=30)
+        sched = study.scheduler
+        assert isinstance(sched, AsyncHyperband) and sched.n_brackets == 4 and sched.bracket_weights == "trust"
+        assert sched.searcher.acquisition == "ts"  # the ASHA pairing: bo -> bo-ts
+        assert {t.notes["bracket"] for t in study.trials} >= {0, 1}
+    finally:
+        study.close()
+    again = Study.load(db, _misleading_first_epoch, executor="inprocess")  # scheduler from the stored settings
+    try:
+        assert isinstance(again.scheduler, AsyncHyperband)
+        result = again.optimize(n_trials=40)
+        assert len(result.trials) == 40
+        assert again.scheduler._bracket_of.keys() >= {t.trial_id for t in result.trials}
+    finally:
+        again.close()
