@@ -89,7 +89,8 @@ def _ours(task: str, method: str, seed: int, epochs: int, workers: int) -> dict[
 
     # ablation variants: "<method>:rf0" fixes BOSearcher(random_fraction=0.0) (no rank-trust random share);
     # ":fin" is BOSearcher(fidelity_model="input") (one model across fidelities), ":rung" fidelity_model="rung";
-    # ASHA only, brackets="all" with bracket_weights: ":bt" "trust", ":bht" "hyperband-trust" (named ":br" at
+    # ASHA only, brackets="all" with bracket_weights: ":bp" "trust", ":bt" "trust-linear" (named "trust" at
+    # commit 7f61768), ":bht" "hyperband-trust" (named ":br" at
     # commit b10833e), ":brh" "hyperband"; ":br1" ASHA(brackets=1) (classic ASHA, whatever the default),
     # ":s1" ASHA(min_early_stopping_rate=1)
     method, _, variant = method.partition(":")
@@ -99,7 +100,7 @@ def _ours(task: str, method: str, seed: int, epochs: int, workers: int) -> dict[
     searcher = (
         BOSearcher(space, seed=seed, acquisition=acq.lstrip("-") or "logei", **extra) if model_based else RandomSearcher(space, seed)
     )
-    asha_kw = {"bt": {"brackets": "all", "bracket_weights": "trust"}, "bht": {"brackets": "all", "bracket_weights": "hyperband-trust"},
+    asha_kw = {"bt": {"brackets": "all", "bracket_weights": "trust-linear"}, "bp": {"brackets": "all", "bracket_weights": "trust"}, "bht": {"brackets": "all", "bracket_weights": "hyperband-trust"},
                "brh": {"brackets": "all", "bracket_weights": "hyperband"},
                "br1": {"brackets": 1}, "s1": {"min_early_stopping_rate": 1}}.get(variant, {})
     inner = {"asha": lambda: ASHA(searcher, eta=3, **asha_kw), "hyperband": lambda: Hyperband(searcher, eta=3), "random": lambda: FIFOScheduler(searcher)}[kind]()

@@ -9,22 +9,28 @@ bracket at random:
   synchronous Hyperband per unit of budget, ``S / ((S - s) * r_s)`` for ``S`` rungs
   (Syne Tune's ``DefaultHyperbandBracketDistribution``); truncated to the first ``n``
   brackets and renormalized.
-* ``"trust"``: the **lowest trusted rung**. Each rung has a trust in ``[0, 1]`` from how
-  well it orders trials as a higher rung does: Kendall's tau between rung ``s`` and the
-  highest rung with at least :data:`MIN_COMMON` trials in common with it, mapped to 0 at
-  tau <= 0 and 1 at tau >= 0.5 (:func:`hpo._rank.trust_from_tau`, the rule ``BOSearcher``
-  uses for its model's share). A rung with no such evidence yet is trusted, and so is the
-  top rung. A new config starts at rung ``s`` with probability
-  ``trust_s * prod_{j<s} (1 - trust_j)`` (the last bracket takes what is left): while the
-  bottom rung's ranks agree with later ones this is plain ASHA; a first epoch whose ranks
-  say nothing about the last (common in deep learning: warm-up, learning-rate schedules,
-  a learner that shines on a small data fraction) stops receiving new configs, which start
-  one rung up instead. The evidence keeps coming: a trial started higher still reports the
-  lower rungs' epochs on its way (:meth:`hpo.schedulers.ASHA.on_report` records them).
-  Measured (``benchmarks/results/robustness.md``, 8 LCBench tasks, 10 seeds): model-based
-  ASHA's final regret on 146212 (epoch 1 ranks reversed) falls from 1.87 to 0.17, level on
-  4 tasks, worse on 189906 (bimodal) and 126026 and slower early on 5; so ASHA keeps
-  ``brackets=1`` by default.
+* ``"trust"``: the **lowest trusted rung**. Each rung has a trust in ``[0, 1]``: the
+  probability that its ranks correlate *positively* with a higher rung's,
+  ``Phi(tau / sd0(n))`` (:func:`positive_rank_probability`), from Kendall's tau over the
+  ``n`` trials it shares with the highest rung that shares at least :data:`MIN_COMMON`.
+  Why the sign and not the size of tau: successive halving from rung ``s`` buys ``eta``
+  configs at rung ``s`` for about the price of one at rung ``s + 1`` and keeps the best
+  looking; under any non-negative rank correlation that pick is no worse than a random one
+  of them, so starting lower pays unless the ranks are reversed. A rung with no such
+  evidence yet is trusted, and so is the top rung. A new config starts at rung ``s`` with
+  probability ``trust_s * prod_{j<s} (1 - trust_j)`` (the last bracket takes what is
+  left): while the bottom rung's ranks agree with later ones this is plain ASHA; a first
+  epoch that ranks configs backwards (warm-up, learning-rate schedules, a learner that
+  shines on a small data fraction) stops receiving new configs, which start one rung up
+  instead. The evidence keeps coming: a trial started higher still reports the lower
+  rungs' epochs on its way (:meth:`hpo.schedulers.ASHA.on_report` records them).
+* ``"trust-linear"``: the same cascade with the trust of ``BOSearcher``'s model share, 0 at
+  tau <= 0 and 1 at tau >= 0.5 (:func:`hpo._rank.trust_from_tau`); tried first (named
+  ``"trust"`` at commit 7f61768). On 8 LCBench tasks, 10 seeds
+  (``benchmarks/results/robustness.md``) it cut model-based ASHA's final regret on 146212
+  (epoch 1 ranks reversed) from 1.87 to 0.17, was level on 4 tasks, worse on 189906 and
+  126026 and slower early on 5: a weakly but positively informative first rung
+  (tau 0.1-0.3) got half trust, so too many configs started higher, at 3-9 times the price.
 * ``"hyperband-trust"``: Hyperband's weights times each starting rung's trust (tried first;
   it spreads new configs over expensive high brackets and lost to ASHA on 6 of 8 LCBench
   tasks, ``benchmarks/results/robustness.md``).
@@ -43,9 +49,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-__all__ = ["BRACKET_WEIGHTS", "MIN_COMMON", "bracket_weights", "hyperband_weights", "rung_trust"]
+__all__ = ["BRACKET_WEIGHTS", "MIN_COMMON", "bracket_weights", "hyperband_weights", "positive_rank_probability", "rung_trust"]
 
-BRACKET_WEIGHTS = ("trust", "hyperband", "hyperband-trust")
+BRACKET_WEIGHTS = ("trust", "trust-linear", "hyperband", "hyperband-trust")
 #: Fewest trials a rung must share with a higher one for its tau to count (Hyper-Tune: 6).
 MIN_COMMON = 6
 
@@ -58,12 +64,27 @@ def hyperband_weights(rungs: Sequence[float], n_brackets: int) -> list[float]:
     return [w / total for w in raw]
 
 
-def rung_trust(level_values: Sequence[Mapping[int, float]], s: int) -> tuple[float, float | None, int | None]:
+def positive_rank_probability(tau: float, n: int) -> float:
+    """P(the rungs' ranks correlate positively): ``Phi(tau / sd0(n))``.
+
+    ``sd0(n) = sqrt(2 (2n + 5) / (9 n (n - 1)))`` is Kendall's tau's standard deviation
+    for ``n`` independent pairs (Kendall, 1938); the normal approximation of the
+    evidence that tau > 0, with no constant to tune.
+    """
+    import math
+
+    sd = math.sqrt(2.0 * (2 * n + 5) / (9.0 * n * (n - 1)))
+    return 0.5 * (1.0 + math.erf(tau / sd / math.sqrt(2.0)))
+
+
+def rung_trust(level_values: Sequence[Mapping[int, float]], s: int, rule: str = "positive") -> tuple[float, float | None, int | None]:
     """``(trust, tau, higher rung)`` of rung ``s`` from its highest well-supported successor.
 
     Args:
         level_values: Per rung, trial id -> signed value (larger is better).
         s: The rung.
+        rule: ``"positive"``: :func:`positive_rank_probability`; ``"linear"``: 0 at
+            tau <= 0, 1 at tau >= 0.5 (:func:`hpo._rank.trust_from_tau`).
 
     Returns:
         Trust 1 with ``tau`` and the rung None when no higher rung shares
@@ -74,7 +95,9 @@ def rung_trust(level_values: Sequence[Mapping[int, float]], s: int) -> tuple[flo
     for k in range(len(level_values) - 1, s, -1):
         agreement = kendall_agreement(level_values[s], level_values[k], MIN_COMMON)
         if agreement is not None:
-            return trust_from_tau(agreement[0]), agreement[0], k
+            tau, n = agreement
+            trust = positive_rank_probability(tau, n) if rule == "positive" else trust_from_tau(tau)
+            return trust, tau, k
     return 1.0, None, None
 
 
@@ -91,8 +114,9 @@ def bracket_weights(rungs: Sequence[float], n_brackets: int, mode: str, level_va
         return [1.0]
     if mode == "hyperband":
         return hyperband_weights(rungs, n_brackets)
-    trusts = [rung_trust(level_values, s)[0] for s in range(n_brackets)]
-    if mode == "trust":
+    rule = "positive" if mode == "trust" else "linear"
+    trusts = [rung_trust(level_values, s, rule)[0] for s in range(n_brackets)]
+    if mode in ("trust", "trust-linear"):
         out, rest = [], 1.0
         for trust in trusts[:-1]:
             out.append(rest * trust)

@@ -10,7 +10,7 @@ import hpo
 from hpo.budget import Budget
 from hpo.errors import HPOError
 from hpo.schedulers import ASHA
-from hpo.schedulers._brackets import bracket_weights, hyperband_weights, rung_trust
+from hpo.schedulers._brackets import bracket_weights, hyperband_weights, positive_rank_probability, rung_trust
 from hpo.search_spaces import Float, SearchSpace
 from hpo.searchers import RandomSearcher
 from hpo.study import Study
@@ -40,17 +40,32 @@ def _levels(low_sign: float, n: int = 8) -> list[dict[int, float]]:
 
 def test_a_rung_whose_ranks_reverse_the_higher_rungs_gets_no_trust():
     trust, tau, higher = rung_trust(_levels(-1.0), 0)
-    assert (trust, higher) == (0.0, 2) and tau == pytest.approx(-1.0)  # compared with the highest rung
-    assert rung_trust(_levels(1.0), 0)[0] == 1.0
+    assert higher == 2 and tau == pytest.approx(-1.0)  # compared with the highest rung
+    assert trust == pytest.approx(0.0, abs=1e-3)  # P(tau > 0) after 8 reversed pairs
+    assert rung_trust(_levels(-1.0), 0, "linear")[0] == 0.0
+    assert rung_trust(_levels(1.0), 0)[0] == pytest.approx(1.0, abs=1e-3)
+    assert rung_trust(_levels(1.0), 0, "linear")[0] == 1.0
+
+
+def test_positive_rank_probability_is_the_normal_evidence_that_tau_is_above_zero():
+    assert positive_rank_probability(0.0, 10) == pytest.approx(0.5)
+    sd = math.sqrt(2 * (2 * 20 + 5) / (9 * 20 * 19))
+    assert positive_rank_probability(sd, 20) == pytest.approx(0.8413, abs=1e-4)  # Phi(1)
+    # the same weak tau is stronger evidence on more trials
+    assert positive_rank_probability(0.2, 40) > positive_rank_probability(0.2, 10) > 0.5
 
 
 def test_trust_starts_new_configs_at_the_lowest_trusted_rung():
-    assert bracket_weights([1, 3, 9], 3, "trust", _levels(1.0)) == [1.0, 0.0, 0.0]  # ASHA itself
-    assert bracket_weights([1, 3, 9], 3, "trust", _levels(-1.0)) == [0.0, 1.0, 0.0]  # one rung up
+    assert bracket_weights([1, 3, 9], 3, "trust", _levels(1.0)) == pytest.approx([1.0, 0.0, 0.0], abs=1e-3)  # ASHA
+    assert bracket_weights([1, 3, 9], 3, "trust", _levels(-1.0)) == pytest.approx([0.0, 1.0, 0.0], abs=1e-3)  # one up
     half = [dict(enumerate([3.0, 0, 5, 1, 7, 2, 6, 4])), *_levels(1.0)[1:]]  # tau 0.29 with rung 2
     trust0 = rung_trust(half, 0)[0]
-    assert trust0 == pytest.approx(0.2857 / 0.5, abs=1e-3)
-    assert bracket_weights([1, 3, 9], 3, "trust", half) == pytest.approx([trust0, 1 - trust0, 0.0])
+    assert trust0 == pytest.approx(positive_rank_probability(2 / 7, 8))
+    assert rung_trust(half, 0, "linear")[0] == pytest.approx((2 / 7) / 0.5)
+    assert 0.5 < rung_trust(half, 0, "linear")[0] < trust0 < 1  # a weak positive tau: mostly trusted
+    trust1 = rung_trust(half, 1)[0]
+    assert bracket_weights([1, 3, 9], 3, "trust", half) == pytest.approx(
+        [trust0, (1 - trust0) * trust1, (1 - trust0) * (1 - trust1)])
 
 
 def test_hyperband_trust_scales_hyperbands_weights():
@@ -69,7 +84,8 @@ def test_without_enough_common_trials_a_rung_is_trusted():
 def test_when_no_bracket_is_trusted_the_highest_one_gets_every_new_trial():
     levels = [{i: -float(i) for i in range(8)}, {i: -float(i) for i in range(8)}, {i: float(i) for i in range(8)}]
     assert bracket_weights([1, 3, 9], 2, "hyperband-trust", levels) == [0.0, 1.0]
-    assert bracket_weights([1, 3, 9], 2, "trust", levels) == [0.0, 1.0]
+    assert bracket_weights([1, 3, 9], 2, "trust-linear", levels) == [0.0, 1.0]
+    assert bracket_weights([1, 3, 9], 2, "trust", levels) == pytest.approx([0.0, 1.0], abs=1e-3)
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
@@ -108,8 +124,8 @@ def test_trust_stops_starting_trials_at_a_misleading_first_rung(tmp_path):
     info = sched.describe()
     assert info["rungs"] == [1, 3, 9, 27] and info["brackets"] == 4
     trust0, tau0, _ = info["trust"][0]
-    assert tau0 is not None and tau0 < 0 and trust0 == 0.0
-    assert info["bracket_weights"][0] == 0.0
+    assert tau0 is not None and tau0 < 0 and trust0 < 0.01
+    assert info["bracket_weights"][0] < 0.01
     by_bracket = {t.trial_id: t.notes["bracket"] for t in result.trials}
     assert set(by_bracket.values()) >= {0, 1}
     # a trial's first job ends at its bracket's first rung
