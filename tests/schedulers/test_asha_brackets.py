@@ -10,7 +10,12 @@ import hpo
 from hpo.budget import Budget
 from hpo.errors import HPOError
 from hpo.schedulers import ASHA
-from hpo.schedulers._brackets import bracket_weights, hyperband_weights, positive_rank_probability, rung_trust
+from hpo.schedulers._brackets import (
+    bracket_weights,
+    hyperband_weights,
+    positive_rank_probability,
+    rung_trust,
+)
 from hpo.search_spaces import Float, SearchSpace
 from hpo.searchers import RandomSearcher
 from hpo.study import Study
