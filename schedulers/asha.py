@@ -52,9 +52,9 @@ class ASHA(MultiFidelityScheduler):
         brackets: ``1`` (ASHA), a number of brackets (asynchronous Hyperband; at most the
             number of rungs, more are capped), or ``"all"``: one per rung.
         bracket_weights: How a new config's bracket is drawn: ``"trust"`` (the lowest rung
-            whose ranks agree with a higher rung's), ``"hyperband"`` (asynchronous
-            Hyperband's fixed weights) or ``"hyperband-trust"``. See
-            :mod:`hpo.schedulers._brackets`.
+            whose ranks likely agree with a higher rung's: P(Kendall's tau > 0)),
+            ``"trust-linear"``, ``"hyperband"`` (asynchronous Hyperband's fixed weights) or
+            ``"hyperband-trust"``. See :mod:`hpo.schedulers._brackets`.
     """
 
     def __init__(
@@ -260,7 +260,7 @@ class AsyncHyperband(ASHA):
         min_early_stopping_rate: ``s``: the bottom rung is ``budget.min * eta^s``.
         random_fraction: Share of random new configs with a model-based searcher.
         brackets: ``"all"`` (one per rung) or a number of brackets.
-        bracket_weights: ``"trust"``, ``"hyperband"`` or ``"hyperband-trust"``.
+        bracket_weights: ``"trust"``, ``"trust-linear"``, ``"hyperband"`` or ``"hyperband-trust"``.
     """
 
     def __init__(
