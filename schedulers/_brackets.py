@@ -51,9 +51,13 @@ is ASHA itself.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
-__all__ = ["BRACKET_WEIGHTS", "MIN_COMMON", "bracket_weights", "hyperband_weights", "positive_rank_probability", "rung_trust"]
+__all__ = [
+    "BRACKET_WEIGHTS", "MIN_COMMON", "bracket_weights", "hyperband_weights", "positive_rank_probability", "rung_trust",
+    "trust_rule",
+]
 
 BRACKET_WEIGHTS = ("trust", "trust-linear", "hyperband", "hyperband-trust")
 #: Fewest trials a rung must share with a higher one for its tau to count (Hyper-Tune: 6).
@@ -75,10 +79,13 @@ def positive_rank_probability(tau: float, n: int) -> float:
     for ``n`` independent pairs (Kendall, 1938); the normal approximation of the
     evidence that tau > 0, with no constant to tune.
     """
-    import math
-
     sd = math.sqrt(2.0 * (2 * n + 5) / (9.0 * n * (n - 1)))
     return 0.5 * (1.0 + math.erf(tau / sd / math.sqrt(2.0)))
+
+
+def trust_rule(mode: str) -> str:
+    """The :func:`rung_trust` rule behind a ``bracket_weights`` mode (``"trust"``: ``"positive"``)."""
+    return "positive" if mode == "trust" else "linear"
 
 
 def rung_trust(level_values: Sequence[Mapping[int, float]], s: int, rule: str = "positive") -> tuple[float, float | None, int | None]:
@@ -118,14 +125,15 @@ def bracket_weights(rungs: Sequence[float], n_brackets: int, mode: str, level_va
         return [1.0]
     if mode == "hyperband":
         return hyperband_weights(rungs, n_brackets)
-    rule = "positive" if mode == "trust" else "linear"
-    trusts = [rung_trust(level_values, s, rule)[0] for s in range(n_brackets)]
-    if mode in ("trust", "trust-linear"):
+    rule = trust_rule(mode)
+    if mode in ("trust", "trust-linear"):  # the last bracket takes the rest: its own trust is not needed
         out, rest = [], 1.0
-        for trust in trusts[:-1]:
+        for s in range(n_brackets - 1):
+            trust = rung_trust(level_values, s, rule)[0]
             out.append(rest * trust)
             rest *= 1.0 - trust
         return [*out, rest]
+    trusts = [rung_trust(level_values, s, rule)[0] for s in range(n_brackets)]
     weights = [w * t for w, t in zip(hyperband_weights(rungs, n_brackets), trusts, strict=True)]
     total = sum(weights)
     if total <= 0:  # no bracket trusted: the one that starts highest

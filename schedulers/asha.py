@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hpo.errors import HPOError
-from hpo.schedulers._brackets import BRACKET_WEIGHTS, bracket_weights, rung_trust
+from hpo.schedulers._brackets import BRACKET_WEIGHTS, bracket_weights, rung_trust, trust_rule
 from hpo.schedulers._fidelity import MultiFidelityScheduler, rung_budgets
 from hpo.searchers.base import BaseSearcher
 from hpo.trial import Decision, Job, Report, StudyView, Trial
@@ -239,7 +239,7 @@ class ASHA(MultiFidelityScheduler):
         out: dict[str, Any] = {"rungs": rungs, "sizes": [len(v) for v in self._rung_values], "brackets": self.n_brackets}
         if rungs and self.n_brackets > 1:
             out["bracket_weights"] = bracket_weights(rungs, self.n_brackets, self.bracket_weights, self._evidence)
-            out["trust"] = [rung_trust(self._evidence, s) for s in range(self.n_brackets)]
+            out["trust"] = [rung_trust(self._evidence, s, trust_rule(self.bracket_weights)) for s in range(self.n_brackets)]
         return out
 
 
