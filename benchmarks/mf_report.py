@@ -65,6 +65,9 @@ def report(
         "# Multi-fidelity benchmark, live conditional task: which scikit-learn learner and its settings "
         "(`benchmarks/cash_mf.py`), fidelity = training-set fraction in 9 steps; an 'epoch' below is one step"
         if cash
+        else "# Multi-fidelity benchmark, live task: torch MLP on scikit-learn digits, SGD with a cosine learning-rate "
+        "schedule over the full 27 epochs (`benchmarks/schedule_task.py`)"
+        if live and tasks == ["digits-cosine"]
         else "# Multi-fidelity benchmark, live task: MLP on scikit-learn digits, trained epoch by epoch"
         if live
         else "# Multi-fidelity benchmark: LCBench (YAHPO surrogate), regret against cumulative epochs"
@@ -85,6 +88,9 @@ def report(
             "(`benchmarks/cash_mf.py`); simulated times are the measured fit seconds. Ray Tune does not run here "
             "(the conditional space has no Ray space yet). Cells: median [Q1, Q3] over seeds.  "
             if cash
+            else "search exhaustively). Every epoch is real torch training (SGD, cosine schedule tied to 27 epochs; "
+            "`benchmarks/schedule_task.py`); simulated times are the measured seconds per epoch. Cells: median [Q1, Q3] over seeds.  "
+            if live and tasks == ["digits-cosine"]
             else "search exhaustively). Every epoch is real `MLPClassifier.partial_fit` training (`benchmarks/digits.py`); "
             "simulated times are the measured seconds per epoch. Cells: median [Q1, Q3] over seeds.  "
             if live

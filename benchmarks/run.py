@@ -97,6 +97,10 @@ def cmd_overhead(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Live single-task families of ``benchmarks.run mf`` -> the stem of their report.
+LIVE_SINGLE = {"digits": "multifidelity_digits", "digits-cosine": "multifidelity_cosine"}
+
+
 def cmd_mf(args: argparse.Namespace) -> int:
     """Multi-fidelity suite on LCBench; raw traces are appended as runs finish (resumable)."""
     from benchmarks.lcbench import TASKS, benchdata_dir
@@ -113,14 +117,15 @@ def cmd_mf(args: argparse.Namespace) -> int:
     quick = args.quick
     tasks = args.tasks or (list(TASKS[:2]) if quick else list(TASKS))
     cash = [t for t in tasks if t.startswith("cash-")]
-    live = "digits" in tasks or bool(cash)
-    if live and tasks != ["digits"] and cash != tasks:
-        print("run each live task family on its own: --tasks digits, or --tasks cash-digits cash-breast_cancer")
+    single = [t for t in tasks if t in LIVE_SINGLE]
+    live = bool(single) or bool(cash)
+    if live and tasks != single[:1] and cash != tasks:
+        print("run each live task family on its own: --tasks digits, --tasks digits-cosine, or --tasks cash-digits cash-breast_cancer")
         return 2
     if not live and not (benchdata_dir() / "yahpo_lcbench" / "model.onnx").exists():
         print(f"LCBench data not found under {benchdata_dir()} (set HPO_BENCHDATA); nothing to run")
         return 0
-    stem = ("multifidelity_cash" if cash else "multifidelity_digits" if live else "multifidelity") + ("_quick" if quick else "")
+    stem = ("multifidelity_cash" if cash else LIVE_SINGLE[single[0]] if live else "multifidelity") + ("_quick" if quick else "")
     methods = args.methods or [m for m in METHODS if not (live and m in LIBRARY_PEERS)]  # library peers: LCBench only
     skipped = {m: why for m in methods if (why := unavailable(m))}  # a peer whose library is missing: reported, not run
     methods = [m for m in methods if m not in skipped]
