@@ -50,6 +50,8 @@ def test_a_short_live_run_and_its_report(tmp_path):
         r["workers"] = 4
     text = report(runs, {}, 60, ["cmd"], "test machine", tmp_path, stem="multifidelity_digits", live=True)
     assert "live task" in text and "| digits |" in text
+    assert "**Best-known value** = the best value any run of any method reported (live training" in text
+    assert "MLPClassifier.partial_fit" in text and "in accuracy points. search" not in text
     best = max(max(r["values"]) for r in runs)
     assert f"| digits | {best:.2f} |" in text  # best-known = best value any run reported
     assert (tmp_path / "multifidelity_digits_regret.png").exists()
