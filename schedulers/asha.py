@@ -19,7 +19,7 @@ each new config starts in one of ``n`` ASHA brackets, bracket ``b`` starting at 
 and promoting within its own rungs; the bracket is drawn by
 :mod:`hpo.schedulers._brackets`: by default (``"trust"``) a new config starts at the
 lowest rung whose ranks agree with a higher rung's, which is ASHA itself while the bottom
-rung's ranks agree. ``brackets=1`` is ASHA as above. A trial's bracket is kept in
+rung's ranks clearly agree (with few shared trials some configs still start higher). ``brackets=1`` is ASHA as above. A trial's bracket is kept in
 ``trial.notes["bracket"]``, so a resumed study puts it back (the rank evidence of a resumed
 study starts from the trials' rung values; the reports of lower rungs passed on the way are
 not read back).
@@ -249,7 +249,9 @@ class AsyncHyperband(ASHA):
 
     A new config starts at the lowest rung whose ranks agree with a higher rung's
     (``bracket_weights="trust"``, see :mod:`hpo.schedulers._brackets`); while the bottom rung
-    agrees this is ASHA itself. ``bracket_weights="hyperband"`` gives Li et al.'s (MLSys
+    agrees this is close to ASHA (with few trials per rung the trust stays below 1, so some
+    configs still start a rung up: on a task whose ranks agree that cost a little against
+    plain ASHA, ``benchmarks/results/robustness.md``, twelfth session). ``bracket_weights="hyperband"`` gives Li et al.'s (MLSys
     2020, §3.3) fixed weights. Registered as ``"async_hyperband"`` (``@tune(scheduler=...)``,
     ``hpo run --scheduler``); ``"asha"`` stays the single-bracket default (measured in
     ``benchmarks/results/robustness.md``).
