@@ -5,8 +5,8 @@ model families, other training schedules"). The schedule is tied to the *full* b
 in most real training scripts: the learning rate follows a cosine from its initial value at
 epoch 1 to zero at epoch ``EPOCHS``, after a linear warm-up over the first ``warmup`` epochs.
 A low-fidelity result is therefore a run still at a high learning rate, and whether its
-rank holds at the end depends on the config (a large learning rate looks noisy early and
-often ends best once it decays). LCBench's networks were trained the same way (cosine
+rank holds at the end depends on the config; over 40 random configs, Kendall's tau of epoch
+1 against epoch 27 is 0.60 (epoch 3: 0.76), so here the early ranks mostly agree. LCBench's networks were trained the same way (cosine
 annealing to 50 epochs), but there every number is a surrogate's; here every epoch is real
 torch training, timed.
 
@@ -17,7 +17,7 @@ torch training, timed.
   validation set resolves 0.08 points.
 * Model: an MLP (ReLU, dropout) trained with SGD (momentum, Nesterov, weight decay);
   per-epoch learning rate as above; mini-batches from a per-config generator.
-* Space (7 parameters, mixed): ``lr`` log [1e-3, 1], ``momentum`` [0, 0.99],
+* Space (8 parameters, mixed): ``lr`` log [1e-3, 1], ``momentum`` [0, 0.99],
   ``weight_decay`` log [1e-6, 1e-2], ``hidden_units`` log int [16, 256], ``layers`` int
   [1, 3], ``dropout`` [0, 0.5], ``batch_size`` in {16, 32, 64, 128}, ``warmup`` in {0, 2, 5}.
 * Fidelity: epochs 1..27; metric: validation accuracy in percent, maximised.
