@@ -57,6 +57,8 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from benchmarks._spaces import optuna_suggest
+
 __all__ = ["CashProblem", "DATASETS", "METHODS", "SMAC_STATUS", "available", "run_one"]
 
 DATASETS = ("digits", "breast_cancer", "wine", "diabetes")
@@ -153,7 +155,7 @@ class CashProblem:
         Walks :meth:`space`, so names, ranges and log scales are the same by construction.
         """
         config: dict[str, Any] = {}
-        _suggest(trial, self.space(), config)
+        optuna_suggest(trial, self.space(), config)
         return config
 
     def model(self, config: Mapping[str, Any]) -> Any:
@@ -224,24 +226,6 @@ class CashProblem:
                 else:
                     scores.append(float(np.mean(pred == self.y[test])))
         return float(np.mean(scores))
-
-
-def _suggest(trial: Any, space: Mapping[str, Any], config: dict[str, Any]) -> None:
-    """Fill ``config`` from an Optuna ``trial``, walking a (nested) space define-by-run."""
-    from hpo.search_spaces import Categorical, Choice, Float, Int
-
-    for name, p in space.items():
-        if isinstance(p, Choice):
-            config[name] = trial.suggest_categorical(name, list(p.options))
-            _suggest(trial, p.options[config[name]], config)
-        elif isinstance(p, Categorical):
-            config[name] = trial.suggest_categorical(name, list(p.choices))
-        elif isinstance(p, Int):
-            config[name] = trial.suggest_int(name, p.low, p.high, log=p.log)
-        elif isinstance(p, Float):
-            config[name] = trial.suggest_float(name, p.low, p.high, log=p.log)
-        else:
-            raise TypeError(f"{name}: no Optuna counterpart for {type(p).__name__}")
 
 
 def _configspace(space: Mapping[str, Any]) -> Any:

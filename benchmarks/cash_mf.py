@@ -89,26 +89,12 @@ class CashTask:
 
     @staticmethod
     def optuna_config(trial: Any) -> dict[str, Any]:
-        """The same space, define-by-run."""
-        learner = trial.suggest_categorical("learner", ["svm", "forest", "hgb", "knn", "logreg"])
-        c: dict[str, Any] = {"learner": learner}
-        if learner == "svm":
-            c["svm_C"] = trial.suggest_float("svm_C", 1e-2, 1e3, log=True)
-            c["svm_gamma"] = trial.suggest_float("svm_gamma", 1e-5, 1e0, log=True)
-        elif learner == "forest":
-            c["rf_max_features"] = trial.suggest_float("rf_max_features", 0.05, 1.0)
-            c["rf_min_samples_leaf"] = trial.suggest_int("rf_min_samples_leaf", 1, 20, log=True)
-            c["rf_criterion"] = trial.suggest_categorical("rf_criterion", ["gini", "entropy"])
-        elif learner == "hgb":
-            c["hgb_learning_rate"] = trial.suggest_float("hgb_learning_rate", 1e-3, 0.5, log=True)
-            c["hgb_max_leaf_nodes"] = trial.suggest_int("hgb_max_leaf_nodes", 4, 32, log=True)
-            c["hgb_l2"] = trial.suggest_float("hgb_l2", 1e-6, 1e1, log=True)
-        elif learner == "knn":
-            c["knn_k"] = trial.suggest_int("knn_k", 1, 50, log=True)
-            c["knn_weights"] = trial.suggest_categorical("knn_weights", ["uniform", "distance"])
-        else:
-            c["lr_C"] = trial.suggest_float("lr_C", 1e-4, 1e3, log=True)
-        return c
+        """The same space, define-by-run: ``learner`` first, then only that learner's settings."""
+        from benchmarks._spaces import optuna_suggest
+
+        config: dict[str, Any] = {}
+        optuna_suggest(trial, CashTask.space(), config)
+        return config
 
     @staticmethod
     def ray_space() -> dict[str, Any]:
@@ -120,26 +106,9 @@ class CashTask:
         derived (a ``Choice`` becomes ``tune.choice`` over its option names, followed by
         every option's parameters).
         """
-        from ray import tune
+        from benchmarks._spaces import ray_domains
 
-        from hpo.search_spaces import Categorical, Choice, Float, Int
-
-        def domains(space: dict[str, Any]) -> dict[str, Any]:
-            out: dict[str, Any] = {}
-            for name, p in space.items():
-                if isinstance(p, Choice):
-                    out[name] = tune.choice(list(p.options))
-                    for option in p.options.values():
-                        out.update(domains(option))
-                elif isinstance(p, Float):
-                    out[name] = (tune.loguniform if p.log else tune.uniform)(p.low, p.high)
-                elif isinstance(p, Int):  # Ray's upper bound is exclusive
-                    out[name] = (tune.lograndint if p.log else tune.randint)(p.low, p.high + 1)
-                elif isinstance(p, Categorical):
-                    out[name] = tune.choice(list(p.choices))
-            return out
-
-        return domains(CashTask.space())
+        return ray_domains(CashTask.space())
 
     @staticmethod
     def model(config: dict[str, Any]) -> Any:

@@ -68,7 +68,12 @@ def _ours(task: str, method: str, seed: int, n_trials: int, weights: str | None)
     }
 
 
-def _optuna(task: str, method: str, seed: int, n_trials: int, weights: str | None) -> dict[str, Any]:
+def optuna_study(task: str, method: str, seed: int, n_trials: int, weights: str | None = None, min_steps: int = 3) -> Any:
+    """The Optuna study of one ``optuna-*`` run, optimized: random configs, one report per epoch.
+
+    ``min_steps`` is ``LCPFNPruner``'s (``optuna-lcpfn`` only; :mod:`benchmarks.pruner_steps`
+    varies it). Each trial's epochs are its ``intermediate_values``.
+    """
     import optuna
 
     from benchmarks.lcbench import EPOCHS, LCBench
@@ -77,14 +82,12 @@ def _optuna(task: str, method: str, seed: int, n_trials: int, weights: str | Non
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     bench = LCBench(task)
-    spent = [0]
 
     def objective(trial: Any) -> float:
         config = LCBench.optuna_config(trial)
         acc = 0.0
         for epoch in range(EPOCHS):
             (acc,), _ = bench.segment(config, epoch, epoch + 1)
-            spent[0] += 1
             trial.report(acc, epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned()
@@ -94,14 +97,25 @@ def _optuna(task: str, method: str, seed: int, n_trials: int, weights: str | Non
         pruner: Any = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=3)
     elif method == "optuna-hyperband":
         pruner = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=EPOCHS, reduction_factor=3)
-    else:
+    elif method == "optuna-lcpfn":
         model = LCPFN.load(weights) if weights else LCPFN.load()
-        pruner = LCPFNPruner(max_step=EPOCHS, y_range=Y_RANGE, model=model)
+        pruner = LCPFNPruner(max_step=EPOCHS, y_range=Y_RANGE, model=model, min_steps=min_steps)
+    else:
+        raise ValueError(f"unknown Optuna method {method!r}; choose from {OPTUNA}")
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=seed), pruner=pruner)
-    t0 = time.perf_counter()
     study.optimize(objective, n_trials=n_trials)
+    return study
+
+
+def _optuna(task: str, method: str, seed: int, n_trials: int, weights: str | None) -> dict[str, Any]:
+    import optuna
+
+    t0 = time.perf_counter()
+    study = optuna_study(task, method, seed, n_trials, weights)
+    wall = time.perf_counter() - t0
     complete = [t.value for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    return {"epochs": float(spent[0]), "best": max(complete) if complete else float("nan"), "wall": time.perf_counter() - t0}
+    epochs = sum(len(t.intermediate_values) for t in study.trials)
+    return {"epochs": float(epochs), "best": max(complete) if complete else float("nan"), "wall": wall}
 
 
 def run_one(task: str, method: str, seed: int, n_trials: int, weights: str | None = None) -> dict[str, Any]:

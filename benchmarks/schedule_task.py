@@ -93,32 +93,18 @@ class DigitsCosine:
     @staticmethod
     def optuna_config(trial: Any) -> dict[str, Any]:
         """The same space, suggested through an Optuna trial."""
-        return {
-            "lr": trial.suggest_float("lr", 1e-3, 1.0, log=True),
-            "momentum": trial.suggest_float("momentum", 0.0, 0.99),
-            "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True),
-            "hidden_units": trial.suggest_int("hidden_units", 16, 256, log=True),
-            "layers": trial.suggest_int("layers", 1, 3),
-            "dropout": trial.suggest_float("dropout", 0.0, 0.5),
-            "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64, 128]),
-            "warmup": trial.suggest_categorical("warmup", [0, 2, 5]),
-        }
+        from benchmarks._spaces import optuna_suggest
+
+        config: dict[str, Any] = {}
+        optuna_suggest(trial, DigitsCosine.space(), config)
+        return config
 
     @staticmethod
     def ray_space() -> dict[str, Any]:
         """The same space as a Ray Tune ``param_space``."""
-        from ray import tune
+        from benchmarks._spaces import ray_domains
 
-        return {
-            "lr": tune.loguniform(1e-3, 1.0),
-            "momentum": tune.uniform(0.0, 0.99),
-            "weight_decay": tune.loguniform(1e-6, 1e-2),
-            "hidden_units": tune.lograndint(16, 257),
-            "layers": tune.randint(1, 4),
-            "dropout": tune.uniform(0.0, 0.5),
-            "batch_size": tune.choice([16, 32, 64, 128]),
-            "warmup": tune.choice([0, 2, 5]),
-        }
+        return ray_domains(DigitsCosine.space())
 
     def _fresh(self, config: dict[str, Any]) -> dict[str, Any]:
         import torch
