@@ -1,14 +1,18 @@
 """Early stopping with LC-PFN on LCBench (replayed in simulated time): epochs spent and final regret.
 
+The same protocol replays the recorded schedule curves of :mod:`benchmarks.schedule_curves`
+(tasks ``digits-cosine`` and ``digits-step``: a config is a recorded run, drawn at random).
+
 Protocol (Adriaensen et al., NeurIPS 2023, Section 5): every method of a pair sees the
 same sequence of random configs (same seed), so the comparison isolates the stopping
 rule. Each run evaluates ``n_trials`` configs on one task; we record the epochs it
-consumed and the best final ``val_accuracy`` (percent) of the trials that reached 52 epochs.
+consumed and the best final ``val_accuracy`` (percent) of the trials that reached the last epoch
+(52 on LCBench).
 
 * ours (simulated executor, 1 worker, so the incumbent forms as in the paper's sequential runs):
   ``hpo-fifo`` (full budget), ``hpo-fifo-lc`` (``LCStopping`` on top of FIFO), both for
   ``n_trials`` configs; ``hpo-asha``, ``hpo-asha-lc`` (LC-PFN deciding within ASHA's
-  rungs), both until they consumed ``n_trials * 52 / 4`` epochs (ASHA keeps promoting
+  rungs), both until they consumed ``n_trials * epochs / 4`` epochs (ASHA keeps promoting
   paused trials, so a trial count alone does not bound it);
 * Optuna (random sampler, same seed for all three): ``optuna-median`` (MedianPruner),
   ``optuna-hyperband`` (HyperbandPruner), ``optuna-lcpfn`` (our ``LCPFNPruner``).
@@ -22,12 +26,33 @@ from typing import Any
 OURS = ("hpo-fifo", "hpo-fifo-lc", "hpo-asha", "hpo-asha-lc")
 OPTUNA = ("optuna-median", "optuna-hyperband", "optuna-lcpfn")
 METHODS = OURS + OPTUNA
-Y_RANGE = (0.0, 100.0)  # LCBench's val_accuracy is in percent
+Y_RANGE = (0.0, 100.0)  # LCBench's val_accuracy is in percent, and so are the recorded curves'
+
+
+def make_task(task: str) -> Any:
+    """An LCBench task id, or a recorded curve pool (``digits-cosine``, ``digits-step``)."""
+    from benchmarks.schedule_curves import POOLS, CurvePool
+
+    if task in POOLS:
+        return CurvePool(task)
+    from benchmarks.lcbench import LCBench
+
+    return LCBench(task)
+
+
+def best_known(task: str) -> float:
+    """The best-known final value: a pool's best recorded run, or LCBench's best of 20,000 random configs."""
+    from benchmarks.schedule_curves import POOLS, CurvePool
+
+    if task in POOLS:
+        return CurvePool(task).best()
+    from benchmarks.multifidelity import reference_best
+
+    return reference_best(task)
 
 
 def _ours(task: str, method: str, seed: int, n_trials: int, weights: str | None) -> dict[str, Any]:
     import hpo
-    from benchmarks.lcbench import EPOCHS, LCBench
     from hpo.budget import Budget
     from hpo.execution.simulated import SimulatedExecutor
     from hpo.schedulers import ASHA, FIFOScheduler, LCStopping
@@ -37,8 +62,9 @@ def _ours(task: str, method: str, seed: int, n_trials: int, weights: str | None)
     from hpo.surrogates.lcpfn import LCPFN
     from hpo.trial import TrialStatus
 
-    bench = LCBench(task)
-    space = SearchSpace(LCBench.space())
+    bench = make_task(task)
+    space = SearchSpace(bench.space())
+    epochs = bench.epochs
 
     def train(config: dict[str, Any], budget: Any) -> dict[str, float]:
         acc, tm = bench.segment(config, budget.start, budget.stop)
@@ -52,11 +78,11 @@ def _ours(task: str, method: str, seed: int, n_trials: int, weights: str | None)
     if method.endswith("-lc"):
         model = LCPFN.load(weights) if weights else LCPFN.load()
         scheduler = LCStopping(searcher, base=base, y_range=Y_RANGE, model=model)
-    study = Study.create(train, space, metric="val_accuracy", mode="max", budget=Budget(1, EPOCHS),
+    study = Study.create(train, space, metric="val_accuracy", mode="max", budget=Budget(1, epochs),
                          scheduler=scheduler, executor=SimulatedExecutor(n_workers=1), seed=seed)  # fmt: skip
     t0 = time.perf_counter()
     if "asha" in method:
-        result = study.optimize(max_budget=n_trials * EPOCHS / 4)
+        result = study.optimize(max_budget=n_trials * epochs / 4)
     else:
         result = study.optimize(n_trials=n_trials)
     full = [t.value for t in result.trials if t.status is TrialStatus.COMPLETED and t.value is not None]
@@ -76,17 +102,17 @@ def optuna_study(task: str, method: str, seed: int, n_trials: int, weights: str 
     """
     import optuna
 
-    from benchmarks.lcbench import EPOCHS, LCBench
     from hpo.integrations.optuna import LCPFNPruner
     from hpo.surrogates.lcpfn import LCPFN
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    bench = LCBench(task)
+    bench = make_task(task)
+    epochs = bench.epochs
 
     def objective(trial: Any) -> float:
-        config = LCBench.optuna_config(trial)
+        config = bench.optuna_config(trial)
         acc = 0.0
-        for epoch in range(EPOCHS):
+        for epoch in range(epochs):
             (acc,), _ = bench.segment(config, epoch, epoch + 1)
             trial.report(acc, epoch)
             if trial.should_prune():
@@ -96,10 +122,10 @@ def optuna_study(task: str, method: str, seed: int, n_trials: int, weights: str 
     if method == "optuna-median":
         pruner: Any = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=3)
     elif method == "optuna-hyperband":
-        pruner = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=EPOCHS, reduction_factor=3)
+        pruner = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3)
     elif method == "optuna-lcpfn":
         model = LCPFN.load(weights) if weights else LCPFN.load()
-        pruner = LCPFNPruner(max_step=EPOCHS, y_range=Y_RANGE, model=model, min_steps=min_steps)
+        pruner = LCPFNPruner(max_step=epochs, y_range=Y_RANGE, model=model, min_steps=min_steps)
     else:
         raise ValueError(f"unknown Optuna method {method!r}; choose from {OPTUNA}")
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=seed), pruner=pruner)
@@ -119,7 +145,7 @@ def _optuna(task: str, method: str, seed: int, n_trials: int, weights: str | Non
 
 
 def run_one(task: str, method: str, seed: int, n_trials: int, weights: str | None = None) -> dict[str, Any]:
-    """One run; ``best`` is the best final val_accuracy of the trials that reached 52 epochs."""
+    """One run; ``best`` is the best final val_accuracy of the trials that reached the last epoch."""
     fn = _ours if method in OURS else _optuna
     return {"task": task, "method": method, "seed": seed, **fn(task, method, seed, n_trials, weights)}
 
@@ -149,13 +175,20 @@ def report(runs: list[dict[str, Any]], refs: dict[str, float], n_trials: int, co
         q1, med, q3 = np.percentile(v, [25, 50, 75])
         return f"{fmt.format(med)} [{fmt.format(q1)}, {fmt.format(q3)}]"
 
-    tasks = sorted({r["task"] for r in runs}, key=int)
+    tasks = sorted({r["task"] for r in runs}, key=lambda t: (not t.isdigit(), int(t) if t.isdigit() else t))
     best = {t: max([refs[t]] + [r["best"] for r in runs if r["task"] == t and np.isfinite(r["best"])]) for t in tasks}
     by = {(r["task"], r["method"], r["seed"]): r for r in runs}
     methods = [m for m in METHODS if any(r["method"] == m for r in runs)]
     seeds = sorted({r["seed"] for r in runs})
+    lcbench = all(t.isdigit() for t in tasks)
+    if lcbench:
+        title, epochs, ref = "on LCBench (YAHPO surrogate, simulated time)", 52, "the best of 20,000 random configs (seed 12345)"
+    else:
+        epochs = max(make_task(t).epochs for t in tasks)
+        title = "on recorded schedule curves (`benchmarks.schedule_curves`, simulated time)"
+        ref = "the best recorded run of the task's pool (every config is in the pool)"
     lines = [
-        "# Early stopping with LC-PFN on LCBench (YAHPO surrogate, simulated time)",
+        f"# Early stopping with LC-PFN {title}",
         "",
         "Commands (in this order; a `--resume` run adds its runs to the same raw file):",
         "",
@@ -163,12 +196,12 @@ def report(runs: list[dict[str, Any]], refs: dict[str, float], n_trials: int, co
         "",
         f"Machine: {machine}. LC-PFN weights: `{weights}`.  ",
         f"Each run evaluates {n_trials} random configs (same seed, same configs within a framework) on one task; "
-        f"`hpo-asha`/`hpo-asha-lc` instead run until {n_trials * 52 // 4} epochs (ASHA's promotions make a trial "
+        f"`hpo-asha`/`hpo-asha-lc` instead run until {n_trials} x {epochs} / 4 epochs (ASHA's promotions make a trial "
         "count meaningless), so that pair compares regret at an equal budget.  ",
-        "Final regret = best-known value - best epoch-52 val_accuracy among the trials that reached 52 epochs, in "
-        "accuracy points. Best-known = max of the best of 20,000 random configs (seed 12345) and every run's best. "
+        f"Final regret = best-known value - best final ({epochs}-epoch) val_accuracy among the trials that reached "
+        f"{epochs} epochs, in accuracy points. Best-known = max of {ref} and every run's best. "
         f"Cells: median [Q1, Q3] over {len(seeds)} seeds. LCStopping/LCPFNPruner: threshold 0.05, min_steps 3, "
-        "y_range (0, 100); MedianPruner(n_startup_trials=5, n_warmup_steps=3); HyperbandPruner(1..52, reduction 3).",
+        f"y_range (0, 100); MedianPruner(n_startup_trials=5, n_warmup_steps=3); HyperbandPruner(1..{epochs}, reduction 3).",
         "",
         "## Epochs spent and final regret",
         "",

@@ -61,13 +61,14 @@ def report(
     main = [r for r in runs if r["workers"] == 4]
     best = {t: max([refs.get(t, -np.inf)] + [max(r["values"]) for r in runs if r["task"] == t]) for t in tasks}
     methods = [m for m in OURS + PEERS + LIBRARY_PEERS if any(r["method"] == m for r in main)]
+    schedule = next((t.removeprefix("digits-") for t in tasks if t in ("digits-cosine", "digits-step")), None) if live else None
     title = (
         "# Multi-fidelity benchmark, live conditional task: which scikit-learn learner and its settings "
         "(`benchmarks/cash_mf.py`), fidelity = training-set fraction in 9 steps; an 'epoch' below is one step"
         if cash
-        else "# Multi-fidelity benchmark, live task: torch MLP on scikit-learn digits, SGD with a cosine learning-rate "
+        else f"# Multi-fidelity benchmark, live task: torch MLP on scikit-learn digits, SGD with a {schedule} learning-rate "
         "schedule over the full 27 epochs (`benchmarks/schedule_task.py`)"
-        if live and tasks == ["digits-cosine"]
+        if schedule
         else "# Multi-fidelity benchmark, live task: MLP on scikit-learn digits, trained epoch by epoch"
         if live
         else "# Multi-fidelity benchmark: LCBench (YAHPO surrogate), regret against cumulative epochs"
@@ -94,9 +95,9 @@ def report(
             "(`benchmarks/cash_mf.py`); simulated times are the measured fit seconds. Ray Tune does not run here "
             "(the conditional space has no Ray space yet). "
             if cash
-            else "Every epoch is real torch training (SGD, cosine schedule tied to 27 epochs; `benchmarks/schedule_task.py`); "
+            else f"Every epoch is real torch training (SGD, {schedule} schedule tied to 27 epochs; `benchmarks/schedule_task.py`); "
             "simulated times are the measured seconds per epoch. "
-            if live and tasks == ["digits-cosine"]
+            if schedule
             else "Every epoch is real `MLPClassifier.partial_fit` training (`benchmarks/digits.py`); "
             "simulated times are the measured seconds per epoch. "
             if live

@@ -121,8 +121,8 @@ def _ours(task: str, method: str, seed: int, epochs: int, workers: int) -> dict[
 
 
 def make_task(task: str) -> Any:
-    """``"digits"``: the live MLP task; ``"digits-cosine"``: the live torch MLP with a cosine
-    learning-rate schedule (:mod:`benchmarks.schedule_task`); ``"cash-<dataset>"``: the live conditional CASH task
+    """``"digits"``: the live MLP task; ``"digits-cosine"`` / ``"digits-step"``: the live torch MLP with a cosine
+    or step learning-rate schedule (:mod:`benchmarks.schedule_task`); ``"cash-<dataset>"``: the live conditional CASH task
     (:mod:`benchmarks.cash_mf`); ``"synthetic"``: closed-form curves for tests; otherwise an LCBench task id."""
     if task.startswith("cash-"):
         from benchmarks.cash_mf import CashTask
@@ -136,10 +136,10 @@ def make_task(task: str) -> Any:
         from benchmarks.digits import DigitsMLP
 
         return DigitsMLP()
-    if task == "digits-cosine":
+    if task in ("digits-cosine", "digits-step"):
         from benchmarks.schedule_task import DigitsCosine
 
-        return DigitsCosine()
+        return DigitsCosine(task.removeprefix("digits-"))
     from benchmarks.lcbench import LCBench
 
     return LCBench(task)

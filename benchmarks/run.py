@@ -99,7 +99,7 @@ def cmd_overhead(args: argparse.Namespace) -> int:
 
 
 #: Live single-task families of ``benchmarks.run mf`` -> the stem of their report.
-LIVE_SINGLE = {"digits": "multifidelity_digits", "digits-cosine": "multifidelity_cosine"}
+LIVE_SINGLE = {"digits": "multifidelity_digits", "digits-cosine": "multifidelity_cosine", "digits-step": "multifidelity_step"}
 
 
 def cmd_mf(args: argparse.Namespace) -> int:
@@ -121,7 +121,7 @@ def cmd_mf(args: argparse.Namespace) -> int:
     single = [t for t in tasks if t in LIVE_SINGLE]
     live = bool(single) or bool(cash)
     if live and tasks != single[:1] and cash != tasks:
-        print("run each live task family on its own: --tasks digits, --tasks digits-cosine, or --tasks cash-digits cash-breast_cancer")
+        print("run each live task family on its own: --tasks digits, --tasks digits-cosine, --tasks digits-step, or --tasks cash-digits cash-breast_cancer")
         return 2
     if not live and not (benchdata_dir() / "yahpo_lcbench" / "model.onnx").exists():
         print(f"LCBench data not found under {benchdata_dir()} (set HPO_BENCHDATA); nothing to run")
@@ -265,14 +265,13 @@ def _early_one(*args: Any) -> dict[str, Any]:
 
 def cmd_early(args: argparse.Namespace) -> int:
     """LC-PFN early stopping on LCBench: epochs and final regret, paired with FIFO, ASHA and Optuna's pruners."""
-    from benchmarks.early_stopping import METHODS, report
+    from benchmarks.early_stopping import METHODS, best_known, report
     from benchmarks.lcbench import TASKS, benchdata_dir
-    from benchmarks.multifidelity import reference_best
 
-    if not (benchdata_dir() / "yahpo_lcbench" / "model.onnx").exists():
+    tasks = args.tasks or list(TASKS)
+    if any(t.isdigit() for t in tasks) and not (benchdata_dir() / "yahpo_lcbench" / "model.onnx").exists():
         print(f"LCBench data not found under {benchdata_dir()} (set HPO_BENCHDATA); nothing to run")
         return 0
-    tasks = args.tasks or list(TASKS)
     methods = args.methods or list(METHODS)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -294,7 +293,7 @@ def cmd_early(args: argparse.Namespace) -> int:
     if todo or not commands:
         commands.append(f"{_command()}   # {len(todo)} runs")
         log.write_text("\n".join(commands) + "\n")
-    refs = {t: reference_best(t) for t in sorted({r["task"] for r in runs})}
+    refs = {t: best_known(t) for t in sorted({r["task"] for r in runs})}
     weights = args.weights or _shipped_weights()
     text = report(runs, refs, args.trials, commands, _machine(), weights)
     (out / "early_stopping.md").write_text(text)
@@ -349,10 +348,10 @@ def main(argv: list[str] | None = None) -> int:
     lc.add_argument("--threads", type=int, default=1, help="torch threads (MCMC is single-threaded)")
     lc.add_argument("--curves", default=None, help="folder of real curves (default: benchdata/curves)")
     lc.add_argument("--out", default=str(RESULTS))
-    es = sub.add_parser("early", help="LC-PFN early stopping on LCBench vs FIFO, ASHA and Optuna's pruners")
+    es = sub.add_parser("early", help="LC-PFN early stopping on LCBench (or --tasks digits-cosine digits-step: recorded schedule curves) vs FIFO, ASHA and Optuna's pruners")
     es.add_argument("--seeds", type=int, default=10)
     es.add_argument("--trials", type=int, default=100, help="configs per run")
-    es.add_argument("--tasks", nargs="*")
+    es.add_argument("--tasks", nargs="*", help="LCBench task ids (default: all 8), or digits-cosine / digits-step")
     es.add_argument("--methods", nargs="*")
     es.add_argument("--weights", default=None, help="folder with lcpfn.pt/lcpfn.json (default: the shipped ones)")
     es.add_argument("--resume", action="store_true", help="keep the runs already in the raw file")

@@ -56,3 +56,24 @@ def test_the_task_runs_under_the_suite_by_name():
     assert isinstance(task, DigitsCosine) and set(task.space()) == set(CONFIG)
     r = run_one("digits-cosine", "hpo-asha", 0, 40, workers=2)
     assert len(r["values"]) == 40 and max(r["values"]) > 50.0
+
+
+def test_the_step_schedule_drops_tenfold_at_half_and_three_quarters():
+    rates = [learning_rate(0.3, e, 2, schedule="step") for e in range(EPOCHS)]
+    assert rates[:3] == pytest.approx([0.1, 0.2, 0.3])  # the same warm-up
+    assert rates[EPOCHS // 2 - 1] == pytest.approx(0.3) and rates[EPOCHS // 2] == pytest.approx(0.03)
+    assert rates[3 * EPOCHS // 4 - 1] == pytest.approx(0.03) and rates[3 * EPOCHS // 4] == pytest.approx(0.003)
+    assert rates[-1] == pytest.approx(0.003)
+    with pytest.raises(ValueError, match="schedule"):
+        learning_rate(0.3, 5, 0, schedule="linear")
+    with pytest.raises(ValueError, match="schedule"):
+        DigitsCosine("exponential")
+
+
+def test_the_step_task_trains_with_its_own_schedule():
+    cosine, _ = DigitsCosine("cosine").segment(CONFIG, 0, EPOCHS // 2 + 1)
+    step = make_task("digits-step")
+    assert step.task == "digits-step"
+    stepped, _ = step.segment(CONFIG, 0, EPOCHS // 2 + 1)
+    # identical until the first epoch whose rate differs (the step keeps the peak, the cosine decays)
+    assert stepped[0] == cosine[0] and stepped != cosine

@@ -1,0 +1,165 @@
+"""Real learning curves with learning-rate schedules, recorded once and replayed (issue 20's unseen-curve check).
+
+The three committed real curve sets (AlexNet, ConvNeXt, a scikit-learn MLP) were the ones the
+LC-PFN prior was discussed against. This module records two more, from a model family and
+schedules the prior was not fitted to: the torch MLP of :mod:`benchmarks.schedule_task`
+(SGD, warm-up, then a **cosine** decay to zero or a **step** decay, x0.1 at 50% and 75% of
+the 27 epochs), one curve per random config. Then:
+
+* ``evaluate``: LC-PFN (both shipped variants) against the last observed value, final-value
+  MSE at cutoffs of 10/20/40/80% of each curve, and the 90% interval's coverage of the final
+  value at 40% (raw and recalibrated on 20 other curves of the set), with the functions of
+  :mod:`benchmarks.lcpfn.evaluate` (no MCMC);
+* :class:`CurvePool`: the recorded curves as a tabular task (the space is the index of a
+  recorded config), so ``benchmarks.run early --tasks digits-cosine digits-step`` replays
+  LC-PFN early stopping against FIFO and Optuna's pruners on them, in simulated time, as it
+  does on LCBench.
+
+Usage::
+
+    python -m benchmarks.schedule_curves record --schedule cosine --n 400 --seed 0
+    python -m benchmarks.schedule_curves record --schedule step --n 400 --seed 1
+    python -m benchmarks.schedule_curves evaluate > DIR/lcpfn_schedules.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["CurvePool", "DATA", "POOLS", "evaluate", "record"]
+
+#: Where the recorded curve sets live (committed, so a fresh clone replays them).
+DATA = Path(__file__).resolve().parent / "data" / "schedule_curves"
+#: Task name -> recorded file.
+POOLS = {"digits-cosine": "digits_cosine_val_acc.npz", "digits-step": "digits_step_val_acc.npz"}
+CUTOFFS = (10, 20, 40, 80)
+
+
+def record(schedule: str, n: int, seed: int, path: Path) -> Path:
+    """Train ``n`` random configs of :class:`~benchmarks.schedule_task.DigitsCosine` to the end; save their curves.
+
+    The file has the layout of ``benchmarks/data/curves`` (``x`` epochs, ``y`` validation
+    accuracy in [0, 1], ``meta`` one JSON config per curve, ``note``) plus ``seconds``, the
+    measured training seconds up to each epoch.
+    """
+    import torch
+
+    from benchmarks.schedule_task import DigitsCosine
+    from hpo.search_spaces import SearchSpace
+
+    torch.set_num_threads(1)
+    task = DigitsCosine(schedule)
+    space = SearchSpace(task.space())
+    rng = np.random.default_rng(seed)
+    configs = [space.sample(rng) for _ in range(n)]
+    ys, secs = [], []
+    t0 = time.perf_counter()
+    for config in configs:
+        acc, seconds = task.segment(config, 0, task.epochs)
+        ys.append(np.asarray(acc) / 100.0)
+        secs.append(seconds)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    note = (f"{n} random configs of benchmarks.schedule_task.DigitsCosine(schedule={schedule!r}), seed {seed}, "
+            f"{task.epochs} epochs each; recorded by `python -m benchmarks.schedule_curves record --schedule {schedule} "
+            f"--n {n} --seed {seed}` in {time.perf_counter() - t0:.0f} s")  # fmt: skip
+    epochs = np.tile(np.arange(1, task.epochs + 1, dtype=float), (n, 1))
+    np.savez_compressed(path, x=epochs, y=np.asarray(ys), seconds=np.asarray(secs),
+                        meta=np.asarray([json.dumps(c, default=str) for c in configs]), note=np.asarray(note))  # fmt: skip
+    return path
+
+
+class CurvePool:
+    """Recorded curves as a multi-fidelity task: a config is the index of a recorded run.
+
+    Same interface as :class:`benchmarks.lcbench.LCBench` (``epochs``, ``space``,
+    ``segment``, ``optuna_config``); values in percent, times the recorded seconds.
+    """
+
+    def __init__(self, task: str) -> None:
+        data = np.load(DATA / POOLS[task], allow_pickle=False)
+        self.task = task
+        self.y = 100.0 * np.asarray(data["y"], dtype=float)
+        self.seconds = np.asarray(data["seconds"], dtype=float)
+        self.epochs = int(self.y.shape[1])
+        self.n = int(self.y.shape[0])
+
+    def space(self) -> dict[str, Any]:
+        from hpo.search_spaces import Int
+
+        return {"config": Int(0, self.n - 1)}
+
+    def optuna_config(self, trial: Any) -> dict[str, Any]:
+        return {"config": trial.suggest_int("config", 0, self.n - 1)}
+
+    def segment(self, config: dict[str, Any], start: int, stop: int) -> tuple[list[float], list[float]]:
+        """0-based epochs ``start..stop-1`` of the recorded run: accuracy (percent) and cumulative seconds."""
+        i = int(config["config"])
+        return self.y[i, start:stop].tolist(), self.seconds[i, start:stop].tolist()
+
+    def best(self) -> float:
+        """The best final value of any recorded run (the best-known value: every config is in the pool)."""
+        return float(self.y[:, -1].max())
+
+
+def evaluate(variants: tuple[str, ...] = ("mixture", "paper")) -> str:
+    """Markdown: LC-PFN against last value on each recorded set, per shipped variant (module docstring)."""
+    import torch
+
+    from benchmarks.lcpfn.evaluate import (
+        CALIBRATION_CUTOFF,
+        calibration,
+        evaluate_set,
+        last_value_sigmas,
+    )
+    from hpo.surrogates.lcpfn import LCPFN
+
+    torch.set_num_threads(1)
+    sig = last_value_sigmas(np.random.default_rng(777))
+    lines = ["| set | weights | curves | " + " | ".join(f"MSE @{c}% LC-PFN / last" for c in CUTOFFS)
+             + f" | 90% coverage @{CALIBRATION_CUTOFF}% (recalibrated: median [Q1, Q3]) |",
+             "|---|---|---|" + "---|" * (len(CUTOFFS) + 1)]  # fmt: skip
+    for task, name in POOLS.items():
+        data = np.load(DATA / name, allow_pickle=False)
+        curves = [np.asarray(row, dtype=float) for row in data["y"]]
+        for variant in variants:
+            pfn = LCPFN.load(variant=variant)
+            cells = []
+            for c in CUTOFFS:
+                cuts = [max(1, int(round(len(curve) * c / 100))) for curve in curves]
+                res = evaluate_set(curves, cuts, pfn, [sig[c]] * len(curves), set(), {})
+                lc, last = float(np.mean(res["lcpfn"]["se"])), float(np.mean(res["last"]["se"]))
+                cells.append(f"{'**' if lc < last else ''}{lc:.2e}{'**' if lc < last else ''} / {last:.2e}")
+            cal = calibration(pfn, curves, CALIBRATION_CUTOFF)
+            rec = cal["recalibrated"]
+            cells.append(f"{cal['coverage_90']:.2f} ({rec['median']:.2f} [{rec['q1']:.2f}, {rec['q3']:.2f}])")
+            lines.append(f"| {task} | {variant} | {len(curves)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.schedule_curves", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    rec = sub.add_parser("record", help="train random configs and save their curves")
+    rec.add_argument("--schedule", choices=("cosine", "step"), required=True)
+    rec.add_argument("--n", type=int, default=400)
+    rec.add_argument("--seed", type=int, default=0)
+    rec.add_argument("--out", default=None, help="file (default: the committed one under benchmarks/data/schedule_curves)")
+    sub.add_parser("evaluate", help="LC-PFN against last value on the recorded sets (markdown on stdout)")
+    args = parser.parse_args(argv)
+    if args.cmd == "record":
+        path = Path(args.out) if args.out else DATA / POOLS[f"digits-{args.schedule}"]
+        print(record(args.schedule, args.n, args.seed, path))
+    else:
+        sys.stdout.write(evaluate())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
