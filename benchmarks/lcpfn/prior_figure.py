@@ -20,9 +20,13 @@ def figure(out: Path, per: int = 30, seed: int = 0) -> Path:
     from hpo.surrogates.lcpfn.prior import MixturePrior
 
     prior, rng = MixturePrior(), np.random.default_rng(seed)
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7), sharex=True, sharey=True)
+    cols = 4
+    rows = -(-len(prior.weights) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 3.5 * rows), sharex=True, sharey=True, squeeze=False)
+    for ax in axes.ravel()[len(prior.weights):]:
+        ax.set_visible(False)
     x = np.arange(1, prior.n_epochs + 1)
-    for ax, (name, weight) in zip(axes.ravel(), prior.weights, strict=True):
+    for ax, (name, weight) in zip(axes.ravel(), prior.weights, strict=False):
         for curve in prior.component(name, per, rng):
             ax.plot(x, curve, lw=0.8, alpha=0.7)
         ax.set_title(f"{name} (weight {weight:.2f})")

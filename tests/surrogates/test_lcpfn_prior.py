@@ -42,6 +42,18 @@ def test_components_have_the_shapes_they_are_named_after():
     assert np.median(warm[:, 4] - warm[:, 0]) < np.median(paper[:, 4] - paper[:, 0])  # a slow start
 
 
+def test_recover_dips_only_before_its_calm_epoch_and_ends_near_its_clean_curve():
+    rng = np.random.default_rng(3)
+    clean = CurvePrior().sample_clean(500, rng)
+    t = np.arange(1, 101, dtype=float)[None, :]
+    y = MixturePrior._recover(clean, t, rng)
+    assert y.shape == clean.shape and (y >= -1e-12).all() and (y <= 1.0 + 1e-12).all()
+    below = clean - y  # positive where a dip holds the run below its clean curve
+    assert (below[:, :24] > 0.05).any(axis=1).mean() > 0.5  # most runs dip early (calm epoch >= 25)
+    assert (below[:, 90:] <= 1e-12).all()  # calm epochs <= 90: no dip after them, only jumps up
+    assert (y[:, -1] >= clean[:, -1] - 1e-12).all()
+
+
 def test_component_proportions_follow_the_weights():
     def flat_share(curves: np.ndarray) -> float:
         return float(np.mean(np.abs(curves[:, -5:].mean(1) - curves[:, :5].mean(1)) < 0.03))

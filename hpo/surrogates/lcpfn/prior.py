@@ -128,9 +128,9 @@ class MixturePrior:
     Components (``weights``, normalised to sum to 1), each over ``x = 1..n_epochs``
     with ``u = x / n_epochs``; ``g`` is a clean curve of the paper's prior:
 
-    * ``paper`` (0.75): the paper's prior unchanged, noise included. It keeps most of the mass
+    * ``paper`` (0.72): the paper's prior unchanged, noise included. It keeps most of the mass
       so that the network stays close to the paper's on curves the paper models well: the
-      other 25% cost the Bayes-optimal predictive at most ``log(1/0.75) = 0.29`` nats per point
+      other 28% cost the Bayes-optimal predictive at most ``log(1/0.72) = 0.33`` nats per point
       on the paper's curves, and in practice far less, since the schedule components share
       their base curve ``g`` (the log-likelihood on the paper's curves is checked in ``lcpfn.md``).
     * ``flat`` (0.08): never learns. ``c + s u``, ``c`` from :func:`chance_levels`,
@@ -151,6 +151,22 @@ class MixturePrior:
       ``T_w`` and large ``q`` give a plateau and then a take-off, as when a network sits on a
       saddle before it learns (Dauphin et al., NeurIPS 2014), so a run that is still near its
       start is not certain to stay flat.
+    * ``recover`` (0.03): an unstable phase at a high learning rate that calms when the rate
+      decays. Until ``t_c = U(0.25, 0.9) n``: ``g`` with 1-4 short dips (spikes), each
+      starting at ``U(1, t_c)``, lasting ``LogU(1, 0.1 n)`` epochs (cut at ``t_c``) and falling
+      ``U(0.2, 0.9)`` of the way from ``g`` to a chance level; from ``t_c`` on: no dips, and a
+      jump by ``U(0, 0.5)`` of the headroom, as at a step decay. The dips are short and do not
+      reach chance on purpose: a first version with dips of up to ``t_c / 2`` epochs down to
+      chance taught the network that runs sitting at chance for many epochs recover (median
+      predicted final 0.75 for diverged runs at chance), and a long collapse stays
+      ``diverge``'s. Loss spikes and collapses
+      that recover are common at large learning rates (Lewkowycz et al., "The large learning
+      rate phase of deep learning: the catapult mechanism", 2020; Cohen et al., "Gradient
+      Descent on Neural Networks Typically Occurs at the Edge of Stability", ICLR 2021), and
+      ``diverge`` alone taught the network that a run which once collapsed may collapse again
+      at any time: on curves that dipped early and then held a high level for many epochs, its
+      mean final prediction fell far below the last value (added 2026-12-04, after recorded
+      cosine and step-schedule curves, ``benchmarks/schedule_curves.py``, showed it).
 
     The extra components carry heteroscedastic noise ``sigma_x = sigma (1 + kappa exp(-(x - 1) /
     tau))`` with ``log sigma ~ N(-4.5, 1)``, ``kappa ~ U(0, 4)``, ``tau ~ U(0.05, 0.3) n``, and
@@ -160,7 +176,8 @@ class MixturePrior:
 
     n_epochs: int = 100
     weights: tuple[tuple[str, float], ...] = (
-        ("paper", 0.75), ("flat", 0.08), ("diverge", 0.03), ("step", 0.05), ("anneal", 0.05), ("warmup", 0.04),
+        ("paper", 0.72), ("flat", 0.08), ("diverge", 0.03), ("step", 0.05), ("anneal", 0.05), ("warmup", 0.04),
+        ("recover", 0.03),
     )  # fmt: skip
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -200,6 +217,8 @@ class MixturePrior:
             tw = np.exp(rng.uniform(np.log(0.03), np.log(0.6), (n, 1))) * self.n_epochs
             start = g[:, :1] * rng.uniform(0.0, 1.0, (n, 1))  # warm-up starts below where the run would be
             clean = start + (g - start) * np.minimum(1.0, t / tw) ** rng.uniform(1.0, 4.0, (n, 1))
+        elif name == "recover":
+            clean = self._recover(paper.sample_clean(n, rng, batch), t, rng)
         else:
             raise ValueError(f"unknown prior component {name!r}; known: {[k for k, _ in self.weights]}")
         sigma = np.exp(rng.normal(-4.5, 1.0, (n, 1)))
@@ -222,6 +241,25 @@ class MixturePrior:
             rise = 1.0 - np.exp(-(t - tj + 1) / rng.uniform(0.3, 2.0, (n, 1)))
             y = np.where(after, before + (y - before) * damp + jump * rise, y)
         return y
+
+
+    @staticmethod
+    def _recover(g: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Dips before a calm epoch ``t_c``, none after it, and a jump at it (the class docstring's ``recover``)."""
+        n, n_epochs = g.shape
+        tc = np.ceil(rng.uniform(0.25, 0.9, (n, 1)) * n_epochs)
+        floor = np.minimum(chance_levels(n, rng), g)
+        depth = np.zeros_like(g)
+        k = rng.integers(1, 5, n)
+        for j in range(4):
+            begin = np.floor(rng.uniform(1.0, tc))
+            length = np.exp(rng.uniform(0.0, np.log(max(0.1 * n_epochs, 1.0)), (n, 1)))
+            dip = (t >= begin) & (t < np.minimum(begin + length, tc)) & (k > j)[:, None]
+            depth = np.where(dip, np.maximum(depth, rng.uniform(0.2, 0.9, (n, 1))), depth)
+        before_calm = g - depth * (g - floor)
+        at = np.take_along_axis(g, tc.astype(int) - 1, axis=1)
+        jump = rng.uniform(0.0, 0.5, (n, 1)) * (1.0 - at) * (1.0 - np.exp(-(t - tc + 1) / rng.uniform(0.3, 2.0, (n, 1))))
+        return np.where(t < tc, before_calm, g + jump * (1.0 - g) / np.maximum(1.0 - at, 1e-9))
 
 
 PRIORS = {"paper": CurvePrior, "mixture": MixturePrior}
