@@ -139,8 +139,17 @@ def report(runs: list[dict[str, Any]], commands: list[str], machine: str, evals:
         lines.append("")
         lines += _equal_time(druns, methods)
         lines += _reach(druns, finals, evals)
-        lines += _robustness(druns)
+        lines += _robustness(druns, _one_sample(dataset))
     return "\n".join(lines)
+
+
+def _one_sample(dataset: str) -> float:
+    """One validation sample's share of a CV accuracy (each sample is validated once): ``1 / n``; 0 for R²."""
+    if dataset == "diabetes":
+        return 0.0
+    from sklearn import datasets
+
+    return 1.0 / len(getattr(datasets, f"load_{dataset}")(return_X_y=True)[1])
 
 
 def end_times(run: dict[str, Any]) -> list[float]:
@@ -212,8 +221,12 @@ def _reach(druns: list[dict[str, Any]], finals: dict[str, float], evals: int) ->
     return [*lines, ""]
 
 
-def _robustness(druns: list[dict[str, Any]]) -> list[str]:
-    """On how many hpo-rb seeds the eliminated arms include the eventual best learner."""
+def _robustness(druns: list[dict[str, Any]], tie: float = 0.0) -> list[str]:
+    """On how many hpo-rb seeds the eliminated arms include the eventual best learner.
+
+    Also, since CV accuracies are quantized: on how many seeds every learner whose best config
+    (over all runs) is within ``tie`` (one validation sample) of the eventual best was eliminated.
+    """
     rb = [r for r in druns if r["method"] == _REF]
     scored = [r for r in druns if r["scores"]]
     if not rb or not scored:
@@ -221,8 +234,15 @@ def _robustness(druns: list[dict[str, Any]]) -> list[str]:
     best_run = max(scored, key=lambda r: max(r["scores"]))
     i = max(range(len(best_run["scores"])), key=best_run["scores"].__getitem__)
     learner = best_run["configs"][i]["learner"]
+    top = best_run["scores"][i]
+    best_of: dict[str, float] = {}
+    for r in scored:
+        for c, v in zip(r["configs"], r["scores"], strict=False):
+            best_of[c["learner"]] = max(best_of.get(c["learner"], float("-inf")), v)
+    near = sorted(k for k, v in best_of.items() if v >= top - tie - 1e-12)
     per_seed = {r["seed"]: _arms(r.get("eliminations")) for r in rb}
     hit = [s for s, arms in per_seed.items() if learner in {a for a, _ in arms}]
+    all_near = [s for s, arms in per_seed.items() if set(near) <= {a for a, _ in arms}]
     detail = "; ".join(
         f"seed {s}: " + (", ".join(f"{a}@{t}" for a, t in arms) or "none") for s, arms in sorted(per_seed.items())
     )
@@ -230,6 +250,8 @@ def _robustness(druns: list[dict[str, Any]]) -> list[str]:
         f"Robustness of `{_REF}`: the eventual best learner is **{learner}** (score {best_run['scores'][i]:.4f}, "
         f"{best_run['method']} seed {best_run['seed']}, evaluation {i + 1}); {_REF} eliminated it on "
         f"**{len(hit)}/{len(per_seed)}** seeds{' (' + ', '.join(map(str, sorted(hit))) + ')' if hit else ''}.  ",
+        f"Learners whose best config is within {tie:.4f} of it ({'one validation sample' if tie else 'exact ties'}): "
+        f"{', '.join(near)}; {_REF} eliminated all of them on **{len(all_near)}/{len(per_seed)}** seeds.  ",
         f"Eliminations (arm@trial): {detail}.",
         "",
     ]

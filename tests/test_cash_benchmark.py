@@ -37,3 +37,19 @@ def test_runs_record_when_each_evaluation_ended_and_the_report_compares_equal_wa
     assert "| random | 0.1000 [0.1000, 0.1000] | 0.5000 [0.5000, 0.5000] | 0.9000 [0.9000, 0.9000] | 3 |" in table
     # "slow" has one evaluation by 2 s and by 4 s; its 0.95 came after the budget
     assert "| slow | - (0/1) | 0.2000 [0.2000, 0.2000] | 0.2000 [0.2000, 0.2000] | 1 |" in table
+
+
+def test_the_robustness_count_names_the_best_learner_and_the_learners_tied_with_it():
+    from benchmarks.cash_report import _robustness
+
+    def run(method, seed, pairs, gone=()):
+        return {"method": method, "seed": seed, "configs": [{"learner": k} for k, _ in pairs], "scores": [v for _, v in pairs],
+                "eliminations": [{"arm": "x", "eliminated": [{"arm": a, "trial": 9} for a in gone]}]}
+
+    druns = [run("optuna-tpe", 0, [("svm", 0.984), ("mlp", 0.983), ("knn", 0.95)]),
+             run("hpo-rb", 0, [("mlp", 0.983)], gone=("svm", "knn")),  # svm gone, mlp (one sample below) kept
+             run("hpo-rb", 1, [("knn", 0.95)], gone=("svm", "mlp"))]  # both gone
+    lines = _robustness(druns, tie=0.0018)
+    assert "eventual best learner is **svm**" in lines[0] and "**2/2** seeds (0, 1)" in lines[0]
+    assert "within 0.0018 of it (one validation sample): mlp, svm" in lines[1] and "**1/2** seeds" in lines[1]
+    assert "exact ties): svm;" in _robustness(druns, tie=0.0)[1]
