@@ -29,7 +29,7 @@ METHODS = OURS + OPTUNA
 Y_RANGE = (0.0, 100.0)  # LCBench's val_accuracy is in percent, and so are the recorded curves'
 
 
-def make_task(task: str) -> Any:
+def replay_task(task: str) -> Any:
     """An LCBench task id, or a recorded curve pool (``digits-cosine``, ``digits-step``)."""
     from benchmarks.schedule_curves import POOLS, CurvePool
 
@@ -62,7 +62,7 @@ def _ours(task: str, method: str, seed: int, n_trials: int, weights: str | None)
     from hpo.surrogates.lcpfn import LCPFN
     from hpo.trial import TrialStatus
 
-    bench = make_task(task)
+    bench = replay_task(task)
     space = SearchSpace(bench.space())
     epochs = bench.epochs
 
@@ -106,7 +106,7 @@ def optuna_study(task: str, method: str, seed: int, n_trials: int, weights: str 
     from hpo.surrogates.lcpfn import LCPFN
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    bench = make_task(task)
+    bench = replay_task(task)
     epochs = bench.epochs
 
     def objective(trial: Any) -> float:
@@ -184,7 +184,7 @@ def report(runs: list[dict[str, Any]], refs: dict[str, float], n_trials: int, co
     if lcbench:
         title, epochs, ref = "on LCBench (YAHPO surrogate, simulated time)", 52, "the best of 20,000 random configs (seed 12345)"
     else:
-        epochs = max(make_task(t).epochs for t in tasks)
+        epochs = max(replay_task(t).epochs for t in tasks)
         title = "on recorded schedule curves (`benchmarks.schedule_curves`, simulated time)"
         ref = "the best recorded run of the task's pool (every config is in the pool)"
     lines = [

@@ -120,6 +120,7 @@ def evaluate(variants: tuple[str, ...] = ("mixture", "paper"), extra: tuple[str,
     from benchmarks.lcpfn.evaluate import (
         CALIBRATION_CUTOFF,
         calibration,
+        cut_points,
         evaluate_set,
         last_value_sigmas,
     )
@@ -143,8 +144,7 @@ def evaluate(variants: tuple[str, ...] = ("mixture", "paper"), extra: tuple[str,
         for variant, pfn in loaded.items():
             cells = []
             for c in CUTOFFS:
-                cuts = [max(1, int(round(len(curve) * c / 100))) for curve in curves]
-                res = evaluate_set(curves, cuts, pfn, [sig[c]] * len(curves), set(), {})
+                res = evaluate_set(curves, cut_points(curves, c), pfn, [sig[c]] * len(curves), set(), {})
                 lc, last = float(np.mean(res["lcpfn"]["se"])), float(np.mean(res["last"]["se"]))
                 cells.append(f"{'**' if lc < last else ''}{lc:.2e}{'**' if lc < last else ''} / {last:.2e}")
             cal = calibration(pfn, curves, CALIBRATION_CUTOFF)

@@ -33,6 +33,11 @@ def last_value_sigmas(rng: np.random.Generator, n: int = 2000) -> dict[int, floa
     return {c: float(np.sqrt(np.mean((curves[:, c:] - curves[:, c - 1 : c]) ** 2))) for c in CUTOFFS}
 
 
+def cut_points(curves: list[np.ndarray], percent: float) -> list[int]:
+    """Each curve's cutoff: ``percent`` of its length, rounded, at least one observed epoch."""
+    return [max(1, int(round(len(curve) * percent / 100))) for curve in curves]
+
+
 def _normal_logpdf(y: np.ndarray, mu: np.ndarray, sigma: float) -> np.ndarray:
     return -0.5 * ((y - mu) / sigma) ** 2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)
 
@@ -135,7 +140,7 @@ def run(args: Any) -> dict[str, Any]:
             res["real"][set_name] = {}
             pick = set(np.random.default_rng(1).choice(len(curves), min(args.mcmc_real, len(curves)), replace=False).tolist())
             for c in CUTOFFS:
-                cuts = [max(1, int(round(len(curve) * c / 100))) for curve in curves]
+                cuts = cut_points(curves, c)
                 res["real"][set_name][c] = evaluate_set(curves, cuts, pfn, [sig[c]] * len(curves), pick, settings,
                                                         _earlier(old, "real", c, set_name))  # fmt: skip
             res["calibration"][set_name] = calibration(pfn, curves, CALIBRATION_CUTOFF)
@@ -164,7 +169,7 @@ CALIBRATION_CUTOFF = 40
 
 def calibration(pfn: Any, curves: list[np.ndarray], cutoff: int) -> dict[str, Any]:
     """Observed fraction of final values at or below each predicted quantile of the final value."""
-    cuts = [max(1, int(round(len(curve) * cutoff / 100))) for curve in curves]
+    cuts = cut_points(curves, cutoff)
     x = [np.arange(1, c + 1, dtype=float) for c in cuts]
     q = pfn.predict_quantiles(x, [curve[:c] for curve, c in zip(curves, cuts, strict=True)],
                               [[float(len(curve))] for curve in curves], qs=CALIBRATION_LEVELS)  # fmt: skip
@@ -228,7 +233,7 @@ def decisions(pfn: Any, curves: list[np.ndarray], cutoffs: tuple[int, ...] = (20
     winners = finals > bar
     out: dict[str, Any] = {"bar_quantile": BAR_QUANTILE, "bar": bar, "n": len(curves), "n_winners": int(winners.sum()), "rows": []}
     for c in cutoffs:
-        cuts = [max(1, int(round(len(curve) * c / 100))) for curve in curves]
+        cuts = cut_points(curves, c)
         p = np.concatenate([pfn.prob_improvement([np.arange(1, k + 1)], [curve[:k]], x_final=len(curve), threshold=bar)
                             for curve, k in zip(curves, cuts, strict=True)])  # fmt: skip
         for t in THRESHOLDS:

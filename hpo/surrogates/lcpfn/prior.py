@@ -238,8 +238,7 @@ class MixturePrior:
             after = (t >= tj) & live
             damp = rng.uniform(0.0, 0.5, (n, 1))
             jump = rng.uniform(0.05, 0.5, (n, 1)) * (1.0 - before)
-            rise = 1.0 - np.exp(-(t - tj + 1) / rng.uniform(0.3, 2.0, (n, 1)))
-            y = np.where(after, before + (y - before) * damp + jump * rise, y)
+            y = np.where(after, before + (y - before) * damp + jump * _rise(t, tj, rng), y)
         return y
 
 
@@ -256,10 +255,13 @@ class MixturePrior:
             length = np.exp(rng.uniform(0.0, np.log(max(0.1 * n_epochs, 1.0)), (n, 1)))
             dip = (t >= begin) & (t < np.minimum(begin + length, tc)) & (k > j)[:, None]
             depth = np.where(dip, np.maximum(depth, rng.uniform(0.2, 0.9, (n, 1))), depth)
-        before_calm = g - depth * (g - floor)
-        at = np.take_along_axis(g, tc.astype(int) - 1, axis=1)
-        jump = rng.uniform(0.0, 0.5, (n, 1)) * (1.0 - at) * (1.0 - np.exp(-(t - tc + 1) / rng.uniform(0.3, 2.0, (n, 1))))
-        return np.where(t < tc, before_calm, g + jump * (1.0 - g) / np.maximum(1.0 - at, 1e-9))
+        jump = rng.uniform(0.0, 0.5, (n, 1)) * (1.0 - g)  # a share of the headroom left
+        return np.where(t < tc, g - depth * (g - floor), g + jump * _rise(t, tc, rng))
+
+
+def _rise(t: np.ndarray, t0: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``1 - exp(-(t - t0 + 1) / tau)``, ``tau ~ U(0.3, 2)`` epochs per curve: how far a jump at ``t0`` has got."""
+    return 1.0 - np.exp(-(t - t0 + 1) / rng.uniform(0.3, 2.0, (len(t0), 1)))
 
 
 PRIORS = {"paper": CurvePrior, "mixture": MixturePrior}
