@@ -12,12 +12,17 @@ for one run of ``benchmarks.bo.run_one`` on a problem, and prints one JSON line 
   et al., "High Dimensional Bayesian Optimisation and Bandits via Additive Models", ICML
   2015; ``d``: the option's parameters, ``t``: observations so far).
 
+* ``uniform-floor``: the default score, but every trial the floor forces into a starved
+  option is drawn uniformly inside it instead of by BO there (a random fraction where the
+  stuck seeds fail).
+
 ``FLOOR`` (optional) sets ``BOSearcher(branch_floor=...)`` for the run (default 0.5): how much
-a larger exploration floor per option changes the sticking.
+a larger exploration floor per option changes the sticking. ``EVALS`` (optional, default 100):
+evaluations per run.
 
 Usage::
 
-    python -m benchmarks.option_rule_ablation RULE[,METHOD[,FLOOR]] SEED... > raw.jsonl
+    python -m benchmarks.option_rule_ablation RULE[,METHOD[,FLOOR[,EVALS]]] SEED... > raw.jsonl
 """
 
 from __future__ import annotations
@@ -54,6 +59,25 @@ def _patch(rule: str) -> None:
     _bo_branches.Branches._option_score = score
 
 
+def _uniform_floor() -> None:
+    """Draw every floor-forced trial uniformly inside its starved option (``uniform-floor``)."""
+    from hpo.searchers import _bo_branches
+
+    starved, in_branch = _bo_branches.Branches.starved_branch, _bo_branches.Branches._suggest_in_branch
+
+    def record(self: Any, extra: Any = ()) -> Any:
+        self._forced = starved(self, extra)
+        return self._forced
+
+    def suggest(self: Any, branch: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(self, "_forced", None) == branch:
+            return self.draw_in_branch(branch)
+        return in_branch(self, branch, *args, **kwargs)
+
+    _bo_branches.Branches.starved_branch = record
+    _bo_branches.Branches._suggest_in_branch = suggest
+
+
 def _set_floor(floor: float) -> None:
     """Make every ``BOSearcher`` built from here on default to ``branch_floor=floor``."""
     import functools
@@ -66,21 +90,22 @@ def _set_floor(floor: float) -> None:
 def main(argv: list[str]) -> None:
     from benchmarks.bo import run_one
 
-    rule, _, rest = argv[0].partition(",")
-    method, _, floor = rest.partition(",")
+    rule, method, floor, evals = (argv[0].split(",") + ["", "", ""])[:4]
     method = method or "hpo-gp-logei"
-    if rule not in ("ei", "ts", "ucb"):
-        raise SystemExit(f"unknown rule {rule!r}: ei, ts or ucb")
-    if rule != "ei":
+    if rule not in ("ei", "ts", "ucb", "uniform-floor"):
+        raise SystemExit(f"unknown rule {rule!r}: ei, ts, ucb or uniform-floor")
+    if rule == "uniform-floor":
+        _uniform_floor()
+    elif rule != "ei":
         _patch(rule)
     if floor:
         _set_floor(float(floor))
     for seed in map(int, argv[1:]):
         t0 = time.time()
-        run = run_one("conditional", method, seed, 100)
+        run = run_one("conditional", method, seed, int(evals or 100))
         run["method"] = f"{method} (option by {rule}" + (f", branch_floor {float(floor)})" if floor else ")")
         print(json.dumps(run), flush=True)
-        print(seed, run["regret"][59], run["regret"][99], round(time.time() - t0), file=sys.stderr, flush=True)
+        print(seed, run["regret"][59], run["regret"][-1], round(time.time() - t0), file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
