@@ -1,9 +1,10 @@
-"""A live multi-fidelity task with a learning-rate schedule: a torch MLP on ``digits``, SGD with cosine decay.
+"""A live multi-fidelity task with a learning-rate schedule: a torch MLP on ``digits``, SGD with cosine or step decay.
 
 A task family unlike the others in the suite, for the robustness tables (issue 16: "other
 model families, other training schedules"). The schedule is tied to the *full* budget, as
 in most real training scripts: the learning rate follows a cosine from its initial value at
-epoch 1 to zero at epoch ``EPOCHS``, after a linear warm-up over the first ``warmup`` epochs.
+epoch 1 to zero at epoch ``EPOCHS`` (``digits-cosine``), or drops x0.1 at 50% and 75% of the
+epochs (``digits-step``, :data:`SCHEDULES`), after a linear warm-up over the first ``warmup`` epochs.
 A low-fidelity result is therefore a run still at a high learning rate, and whether its
 rank holds at the end depends on the config; over 40 random configs, Kendall's tau of epoch
 1 against epoch 27 is 0.60 (epoch 3: 0.76), so here the early ranks mostly agree. LCBench's networks were trained the same way (cosine
