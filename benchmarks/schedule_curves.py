@@ -128,8 +128,7 @@ def evaluate(variants: tuple[str, ...] = ("mixture", "paper"), extra: tuple[str,
 
     torch.set_num_threads(1)
     sig = last_value_sigmas(np.random.default_rng(777))
-    models = [(v, lambda v=v: LCPFN.load(variant=v)) for v in variants] + [(f, lambda f=f: LCPFN.load(f)) for f in extra]
-    loaded = {label: make() for label, make in models}
+    loaded = {**{v: LCPFN.load(variant=v) for v in variants}, **{f: LCPFN.load(f) for f in extra}}
     versions = ", ".join(f"`{label}` = {pfn.meta.get('version', '?')}" for label, pfn in loaded.items())
     lines = [f"Weights: {versions}. Cells: mean squared error of the predicted mean final value (normalised accuracy, "
              "[0, 1]) against the last observed value's, **bold** where LC-PFN's is lower; the cutoff is a share of "
