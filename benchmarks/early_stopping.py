@@ -200,8 +200,9 @@ def report(runs: list[dict[str, Any]], refs: dict[str, float], n_trials: int, co
         "count meaningless), so that pair compares regret at an equal budget.  ",
         f"Final regret = best-known value - best final ({epochs}-epoch) val_accuracy among the trials that reached "
         f"{epochs} epochs, in accuracy points. Best-known = max of {ref} and every run's best. "
-        f"Cells: median [Q1, Q3] over {len(seeds)} seeds. LCStopping/LCPFNPruner: threshold 0.05, min_steps 3, "
-        f"y_range (0, 100); MedianPruner(n_startup_trials=5, n_warmup_steps=3); HyperbandPruner(1..{epochs}, reduction 3).",
+        f"Cells: median [Q1, Q3] over {len(seeds)} seeds. LCStopping/LCPFNPruner: threshold 0.05, min_steps 3 "
+        "(earlier where 6+ finished runs' values at that epoch rank-agree with their finals, P(tau > 0) >= 0.95: "
+        f"the rank check, on by default), y_range (0, 100); MedianPruner(n_startup_trials=5, n_warmup_steps=3); HyperbandPruner(1..{epochs}, reduction 3).",
         "",
         "## Epochs spent and final regret",
         "",

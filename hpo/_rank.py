@@ -7,12 +7,15 @@ trials as the values at a higher one do: Kendall's tau over the trials measured 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
-__all__ = ["kendall_agreement", "trust_from_tau"]
+__all__ = ["MIN_COMMON", "kendall_agreement", "positive_rank_probability", "trust_from_tau"]
 
 #: Kendall's tau at which a rung is fully trusted (0 at tau <= 0, linear in between).
 FULL_TRUST_TAU = 0.5
+#: Fewest trials two fidelities must share for their tau to count (Hyper-Tune: 6).
+MIN_COMMON = 6
 
 
 def kendall_agreement(low: Mapping[int, float], high: Mapping[int, float], min_common: int = 5) -> tuple[float, int] | None:
@@ -42,3 +45,14 @@ def kendall_agreement(low: Mapping[int, float], high: Mapping[int, float], min_c
 def trust_from_tau(tau: float) -> float:
     """Trust in a rung from its tau with a higher one: 0 at tau <= 0, 1 at tau >= 0.5, linear between."""
     return min(1.0, max(0.0, tau / FULL_TRUST_TAU))
+
+
+def positive_rank_probability(tau: float, n: int) -> float:
+    """P(the rungs' ranks correlate positively): ``Phi(tau / sd0(n))``.
+
+    ``sd0(n) = sqrt(2 (2n + 5) / (9 n (n - 1)))`` is Kendall's tau's standard deviation
+    for ``n`` independent pairs (Kendall, 1938); the normal approximation of the
+    evidence that tau > 0, with no constant to tune.
+    """
+    sd = math.sqrt(2.0 * (2 * n + 5) / (9.0 * n * (n - 1)))
+    return 0.5 * (1.0 + math.erf(tau / sd / math.sqrt(2.0)))

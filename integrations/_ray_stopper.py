@@ -48,13 +48,16 @@ class LCPFNStopper(FIFOScheduler):
         max_t: The ``time_attr`` value of a full run (the final budget LC-PFN predicts at).
         grace_period: No trial is stopped before ``time_attr`` reaches it.
         threshold: Stop when P(final value beats the best) falls below it (0.05).
-        min_steps: Results a trial must have made before it may be stopped (3).
+        min_steps: Results a trial must have made before it may be stopped (3; see ``rank_check``).
         y_range: ``(lo, hi)`` the metric spans, or None to infer it (see above).
         model: Anything with LC-PFN's ``prob_improvement``; default ``LCPFN.load()`` (the
             shipped weights), loaded on first use.
         every: Judge every ``every``-th result only (1), to save inference time.
         calibrate: Recalibrate LC-PFN on the trials that reach ``max_t``
             (:mod:`hpo.surrogates.lcpfn.calibration`; on by default).
+        rank_check: Judge a trial before ``min_steps`` reports where this study's finished
+            trials show that values at that point rank-agree with their finals
+            (:mod:`hpo.surrogates.lcpfn.stopping`; on by default).
 
     Raises:
         SettingError: for a bad ``max_t``, ``grace_period``, ``mode``, ``y_range``,
@@ -74,6 +77,7 @@ class LCPFNStopper(FIFOScheduler):
         model: Any = None,
         every: int = 1,
         calibrate: bool = True,
+        rank_check: bool = True,
     ) -> None:
         from hpo.surrogates.lcpfn.stopping import StoppingRule
 
@@ -86,7 +90,7 @@ class LCPFNStopper(FIFOScheduler):
             raise SettingError(f"mode must be 'min' or 'max', got {mode!r}")
         if y_range is not None and not (len(y_range) == 2 and float(y_range[0]) < float(y_range[1])):
             raise SettingError(f"y_range must be (low, high) with low < high, got {y_range!r}")
-        self.rule = StoppingRule(threshold, min_steps, every, (0.0, 1.0), model, calibrate)
+        self.rule = StoppingRule(threshold, min_steps, every, (0.0, 1.0), model, calibrate, rank_check)
         self.time_attr = time_attr
         self._metric = metric
         self._mode = mode

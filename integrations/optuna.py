@@ -372,13 +372,16 @@ class LCPFNPruner(BasePruner):
     Args:
         max_step: The step of the final value (e.g. the number of epochs).
         threshold: Prune below this probability (0.05).
-        min_steps: Reports needed before a trial may be pruned (3).
+        min_steps: Reports needed before a trial may be pruned (3; see ``rank_check``).
         y_range: ``(low, high)`` the values span, mapped onto LC-PFN's [0, 1] (default (0, 1)).
         step_offset: Added to Optuna's step to get a 1-based epoch (1 for steps 0, 1, ...;
             0 if your steps already start at 1).
         model: Anything with LC-PFN's ``prob_improvement``; default ``LCPFN.load()``.
         calibrate: Recalibrate LC-PFN on the study's COMPLETE trials whose reports reach
             ``max_step`` (:mod:`hpo.surrogates.lcpfn.calibration`; on by default).
+        rank_check: Judge a trial before ``min_steps`` reports where this study's finished
+            trials show that values at that point rank-agree with their finals
+            (:mod:`hpo.surrogates.lcpfn.stopping`; on by default).
 
     Example::
 
@@ -394,12 +397,13 @@ class LCPFNPruner(BasePruner):
         step_offset: int = 1,
         model: Any = None,
         calibrate: bool = True,
+        rank_check: bool = True,
     ) -> None:
         from hpo.surrogates.lcpfn.stopping import StoppingRule
 
         if max_step < 1:
             raise ValueError(f"max_step must be >= 1, got {max_step!r}")
-        self.rule = StoppingRule(threshold, min_steps, 1, y_range, model, calibrate)
+        self.rule = StoppingRule(threshold, min_steps, 1, y_range, model, calibrate, rank_check)
         self._seen: set[int] = set()  # COMPLETE trials the rule has learned from
         self.max_step = max_step
         self.threshold = threshold

@@ -54,8 +54,9 @@ agree, is ASHA itself.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
+
+from hpo._rank import MIN_COMMON, positive_rank_probability
 
 __all__ = [
     "BRACKET_WEIGHTS", "MIN_COMMON", "bracket_weights", "hyperband_weights", "positive_rank_probability", "rung_trust",
@@ -63,8 +64,6 @@ __all__ = [
 ]
 
 BRACKET_WEIGHTS = ("trust", "trust-linear", "hyperband", "hyperband-trust")
-#: Fewest trials a rung must share with a higher one for its tau to count (Hyper-Tune: 6).
-MIN_COMMON = 6
 
 
 def hyperband_weights(rungs: Sequence[float], n_brackets: int) -> list[float]:
@@ -73,17 +72,6 @@ def hyperband_weights(rungs: Sequence[float], n_brackets: int) -> list[float]:
     raw = [size / ((size - s) * rungs[s]) for s in range(n_brackets)]
     total = sum(raw)
     return [w / total for w in raw]
-
-
-def positive_rank_probability(tau: float, n: int) -> float:
-    """P(the rungs' ranks correlate positively): ``Phi(tau / sd0(n))``.
-
-    ``sd0(n) = sqrt(2 (2n + 5) / (9 n (n - 1)))`` is Kendall's tau's standard deviation
-    for ``n`` independent pairs (Kendall, 1938); the normal approximation of the
-    evidence that tau > 0, with no constant to tune.
-    """
-    sd = math.sqrt(2.0 * (2 * n + 5) / (9.0 * n * (n - 1)))
-    return 0.5 * (1.0 + math.erf(tau / sd / math.sqrt(2.0)))
 
 
 def trust_rule(mode: str) -> str:

@@ -37,7 +37,7 @@ class LCStopping(BaseScheduler):
         searcher: Where new configs come from (passed to the default FIFO base).
         base: The scheduler that hands out jobs (default ``FIFOScheduler(searcher)``).
         threshold: Stop when P(final value beats the incumbent) falls below it (0.05).
-        min_steps: Reports a trial must have made before it may be stopped (3).
+        min_steps: Reports a trial must have made before it may be stopped (3; see ``rank_check``).
         y_range: ``(low, high)`` the metric can span, to map it onto LC-PFN's [0, 1]
             scale (default (0, 1), e.g. an accuracy; for a loss give e.g. (0, its start)).
         model: Anything with LC-PFN's ``prob_improvement``; default ``LCPFN.load()``
@@ -46,6 +46,9 @@ class LCStopping(BaseScheduler):
         calibrate: Recalibrate LC-PFN on this study's curves that reach ``budget.max``
             (:mod:`hpo.surrogates.lcpfn.calibration`; on by default). The curves are held
             in memory: after a resume it starts again from the model.
+        rank_check: Judge a trial before ``min_steps`` reports where this study's finished
+            trials show that values at that point rank-agree with their finals
+            (:mod:`hpo.surrogates.lcpfn.stopping`; on by default).
 
     Raises:
         SettingError: for a threshold outside (0, 1) or a bad ``min_steps``/``every``.
@@ -63,9 +66,10 @@ class LCStopping(BaseScheduler):
         model: Any = None,
         every: int = 1,
         calibrate: bool = True,
+        rank_check: bool = True,
     ) -> None:
         super().__init__(searcher)
-        self.rule = StoppingRule(threshold, min_steps, every, y_range, model, calibrate)
+        self.rule = StoppingRule(threshold, min_steps, every, y_range, model, calibrate, rank_check)
         self.base = base if base is not None else FIFOScheduler(searcher)
         self.threshold = threshold
         self.min_steps = min_steps

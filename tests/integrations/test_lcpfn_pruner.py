@@ -34,8 +34,8 @@ def objective(trial):
 
 def test_prunes_hopeless_trials_after_min_steps_and_an_incumbent():
     oracle = Oracle()
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0),
-                                pruner=LCPFNPruner(max_step=10, min_steps=3, model=oracle, calibrate=False))  # fmt: skip
+    pruner = LCPFNPruner(max_step=10, min_steps=3, model=oracle, calibrate=False, rank_check=False)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0), pruner=pruner)
     study.enqueue_trial({"x": 0.95})
     study.optimize(objective, n_trials=15)
     trials = study.get_trials()
@@ -45,6 +45,18 @@ def test_prunes_hopeless_trials_after_min_steps_and_an_incumbent():
     assert all(max(t.intermediate_values) == 2 for t in pruned)  # stopped at the 3rd report
     x, _, x_final, threshold, maximize = oracle.calls[0]
     assert x[0] == [1.0, 2.0, 3.0] and x_final == 10 and maximize and threshold == pytest.approx(trials[0].value)
+
+
+def test_prunes_before_min_steps_once_complete_trials_show_the_first_report_ranks_as_the_final():
+    oracle = Oracle()
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0),
+                                pruner=LCPFNPruner(max_step=10, min_steps=3, model=oracle, calibrate=False))  # fmt: skip
+    for x in (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.1, 0.2):  # six complete (their reports keep x's order), two hopeless
+        study.enqueue_trial({"x": x})
+    study.optimize(objective, n_trials=8)
+    assert [t.state for t in study.trials[:6]] == [optuna.trial.TrialState.COMPLETE] * 6
+    assert [max(t.intermediate_values) for t in study.trials[6:]] == [0, 0]  # pruned at the 1st report
+    assert [t.state for t in study.trials[6:]] == [optuna.trial.TrialState.PRUNED] * 2
 
 
 def test_runs_with_a_real_lcpfn_and_checks_arguments():

@@ -5,6 +5,15 @@ Reference: Adriaensen, Rakotoarison, Müller & Hutter, "Efficient Bayesian Learn
 Extrapolation using Prior-Data Fitted Networks", NeurIPS 2023, Section 5 (following
 Domhan, Springenberg & Hutter, IJCAI 2015): stop a run once
 ``P(y at the final budget beats the incumbent) < threshold``.
+
+Deviation (``rank_check``, on by default): the paper judges a run from its first epoch on;
+a fixed ``min_steps`` guards against early epochs that mislead (warm-up, schedules, a
+first epoch whose ranks run backwards). Here a curve may be judged before ``min_steps``
+points only where the task's own finished curves show that their values at that epoch
+order runs as their final values do: Kendall's tau between the two, over at least
+``hpo._rank.MIN_COMMON`` (6) finished curves, with P(tau > 0) = ``Phi(tau / sd0(n))`` of at least
+``RANK_CONFIDENCE`` (a one-sided 5% test of no rank agreement; the rank rule of
+:mod:`hpo._rank`, after Hyper-Tune, Li et al., VLDB 2022).
 """
 
 from __future__ import annotations
@@ -16,6 +25,9 @@ from typing import Any
 from hpo.errors import SettingError
 
 __all__ = ["StoppingRule", "positive_ints"]
+
+#: P(tau > 0) an early epoch needs before a curve is judged there (one-sided 5% test).
+RANK_CONFIDENCE = 0.95
 
 
 def positive_ints(**values: Any) -> None:
@@ -30,7 +42,8 @@ class StoppingRule:
 
     Args:
         threshold: Stop when P(final value beats the best) falls below it (0.05).
-        min_steps: Points a curve must have before it may be stopped (3).
+        min_steps: Points a curve must have before it may be stopped (3), unless
+            ``rank_check`` finds its latest epoch trustworthy.
         every: Judge every ``every``-th point only (1), to save inference time.
         y_range: ``(low, high)`` the metric can span, to map it onto LC-PFN's [0, 1].
         model: Anything with LC-PFN's ``prob_improvement``; default ``LCPFN.load()``
@@ -38,6 +51,9 @@ class StoppingRule:
         calibrate: Recalibrate the model on the task's own curves that reach the final
             epoch (:meth:`observe_final`; :mod:`hpo.surrogates.lcpfn.calibration`). On by
             default: how well LC-PFN's intervals hold differs from task to task.
+        rank_check: Judge a curve before ``min_steps`` points where the finished curves'
+            values at its latest epoch rank-agree with their finals (module docstring; on
+            by default). Off: ``min_steps`` is a fixed floor, as before.
 
     Raises:
         SettingError: for a threshold outside (0, 1) or a bad ``min_steps``/``every``.
@@ -51,6 +67,7 @@ class StoppingRule:
         y_range: tuple[float, float] = (0.0, 1.0),
         model: Any = None,
         calibrate: bool = True,
+        rank_check: bool = True,
     ) -> None:
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
             raise SettingError(f"threshold must be in (0, 1), got {threshold!r}")
@@ -62,6 +79,9 @@ class StoppingRule:
         self._model = model
         self.calibrate = calibrate
         self._calibrated: Any = None
+        self.rank_check = rank_check
+        self._finished: list[tuple[dict[float, float], float]] = []  # (epoch -> value, final value)
+        self._trusted: dict[float, bool] = {}  # epoch -> rank check passed (cache, reset per finish)
 
     @property
     def model(self) -> Any:
@@ -79,9 +99,34 @@ class StoppingRule:
         return self._calibrated
 
     def observe_final(self, curve: Sequence[tuple[float, float]], x_final: float, maximize: bool) -> None:
-        """Learn from a curve of ``(epoch, value)`` points that reached ``x_final`` (with ``calibrate``)."""
-        if self.calibrate and curve and curve[-1][0] >= x_final and math.isfinite(curve[-1][1]):
+        """Learn from a curve of ``(epoch, value)`` points that reached ``x_final``.
+
+        It recalibrates the model (with ``calibrate``) and joins the rank check's curves.
+        """
+        if not curve or curve[-1][0] < x_final or not math.isfinite(curve[-1][1]):
+            return
+        if self.calibrate:
             self.model.observe(_finite(curve), x_final, maximize=maximize, y_range=self.y_range)
+        self._finished.append(({float(x): float(y) for x, y in _finite(curve)}, float(curve[-1][1])))
+        self._trusted.clear()
+
+    def trusted_early(self, epoch: float) -> bool:
+        """Whether the finished curves' values at ``epoch`` rank-agree with their finals.
+
+        True when at least ``hpo._rank.MIN_COMMON`` (6) finished curves have a value at ``epoch`` and
+        P(Kendall's tau > 0) >= ``RANK_CONFIDENCE``; False otherwise or with ``rank_check`` off.
+        """
+        if not self.rank_check:
+            return False
+        key = float(epoch)
+        if key not in self._trusted:
+            from hpo._rank import MIN_COMMON, kendall_agreement, positive_rank_probability
+
+            at = {i: pts[key] for i, (pts, _) in enumerate(self._finished) if key in pts}
+            finals = {i: final for i, (_, final) in enumerate(self._finished)}
+            agreement = kendall_agreement(at, finals, min_common=MIN_COMMON)
+            self._trusted[key] = agreement is not None and positive_rank_probability(*agreement) >= RANK_CONFIDENCE
+        return self._trusted[key]
 
     def probabilities(
         self, curves: Sequence[Sequence[tuple[float, float]]], x_final: float, best: float, maximize: bool
@@ -106,14 +151,17 @@ class StoppingRule:
     ) -> bool:
         """Whether to stop a curve of 1-based ``(epoch, value)`` points now.
 
-        Never before there is a best final value, before ``min_steps`` points, between
-        every ``every``-th point, or once the final epoch is in. A curve whose latest value
+        Never before there is a best final value, before ``min_steps`` points (unless
+        :meth:`trusted_early` passes for the latest epoch), between every ``every``-th
+        point, or once the final epoch is in. A curve whose latest value
         is NaN or inf (the run diverged) is stopped at once, as Optuna's ``MedianPruner``
         prunes a NaN report; earlier non-finite points are left out of the extrapolation.
         """
         if curve and not math.isfinite(curve[-1][1]):
             return True
-        if best is None or len(curve) < self.min_steps or len(curve) % self.every:
+        if best is None or len(curve) % self.every:
+            return False
+        if len(curve) < self.min_steps and not self.trusted_early(curve[-1][0]):
             return False
         if curve[-1][0] >= x_final:
             return False
