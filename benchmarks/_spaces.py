@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["optuna_suggest", "ray_domains"]
+__all__ = ["optuna_config", "optuna_suggest", "ray_domains"]
 
 
 def optuna_suggest(trial: Any, space: Mapping[str, Any], config: dict[str, Any]) -> None:
@@ -30,14 +30,27 @@ def optuna_suggest(trial: Any, space: Mapping[str, Any], config: dict[str, Any])
             raise TypeError(f"{name}: no Optuna counterpart for {type(p).__name__}")
 
 
-def ray_domains(space: Mapping[str, Any]) -> dict[str, Any]:
+def optuna_config(trial: Any, space: Mapping[str, Any]) -> dict[str, Any]:
+    """The config an Optuna ``trial`` suggests from ``space`` (:func:`optuna_suggest` into a new dict)."""
+    config: dict[str, Any] = {}
+    optuna_suggest(trial, space, config)
+    return config
+
+
+def ray_domains(space: Mapping[str, Any], tune: Any = None) -> dict[str, Any]:
     """The space as a flat Ray Tune ``param_space``.
 
     Ray Tune's random search has no conditional parameters: a ``Choice`` becomes
     ``tune.choice`` over its option names, followed by every option's parameters (a trainable
     uses the chosen option's only). Ray's integer upper bounds are exclusive.
+
+    Args:
+        space: Name -> hpo parameter (a ``Choice`` may nest).
+        tune: The module whose domains to build: ``ray.tune`` (default) or ``flaml.tune``
+            (the same API).
     """
-    from ray import tune
+    if tune is None:
+        from ray import tune
 
     from hpo.search_spaces import Categorical, Choice, Float, Int
 
@@ -46,7 +59,7 @@ def ray_domains(space: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(p, Choice):
             out[name] = tune.choice(list(p.options))
             for option in p.options.values():
-                out.update(ray_domains(option))
+                out.update(ray_domains(option, tune))
         elif isinstance(p, Float):
             out[name] = (tune.loguniform if p.log else tune.uniform)(p.low, p.high)
         elif isinstance(p, Int):

@@ -53,16 +53,17 @@ class DigitsMLPCost:
 
     @staticmethod
     def optuna_config(trial: Any) -> dict[str, Any]:
-        return {"hidden_units": trial.suggest_int("hidden_units", 8, 256, log=True),
-                "learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-1, log=True),
-                "epochs": trial.suggest_int("epochs", 1, EPOCHS)}  # fmt: skip
+        from benchmarks._spaces import optuna_config
+
+        return optuna_config(trial, DigitsMLPCost.space())
 
     @staticmethod
     def flaml_space() -> dict[str, Any]:
         from flaml import tune
 
-        return {"hidden_units": tune.lograndint(8, 257), "learning_rate": tune.loguniform(1e-4, 1e-1),
-                "epochs": tune.randint(1, EPOCHS + 1)}  # fmt: skip
+        from benchmarks._spaces import ray_domains
+
+        return ray_domains(DigitsMLPCost.space(), tune)
 
     def evaluate(self, config: Mapping[str, Any]) -> tuple[float, float]:
         """``(val_error, seconds)`` of one fit."""

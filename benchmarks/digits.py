@@ -59,28 +59,16 @@ class DigitsMLP:
     @staticmethod
     def optuna_config(trial: Any) -> dict[str, Any]:
         """The same space, suggested through an Optuna trial."""
-        return {
-            "learning_rate": trial.suggest_float("learning_rate", 1e-4, 3e-1, log=True),
-            "alpha": trial.suggest_float("alpha", 1e-6, 1e-1, log=True),
-            "hidden_units": trial.suggest_int("hidden_units", 16, 256, log=True),
-            "layers": trial.suggest_int("layers", 1, 3),
-            "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64, 128]),
-            "activation": trial.suggest_categorical("activation", ["relu", "tanh", "logistic"]),
-        }
+        from benchmarks._spaces import optuna_config
+
+        return optuna_config(trial, DigitsMLP.space())
 
     @staticmethod
     def ray_space() -> dict[str, Any]:
         """The same space as a Ray Tune ``param_space``."""
-        from ray import tune
+        from benchmarks._spaces import ray_domains
 
-        return {
-            "learning_rate": tune.loguniform(1e-4, 3e-1),
-            "alpha": tune.loguniform(1e-6, 1e-1),
-            "hidden_units": tune.lograndint(16, 257),
-            "layers": tune.randint(1, 4),
-            "batch_size": tune.choice([16, 32, 64, 128]),
-            "activation": tune.choice(["relu", "tanh", "logistic"]),
-        }
+        return ray_domains(DigitsMLP.space())
 
     def segment(self, config: dict[str, Any], start: int, stop: int) -> tuple[list[float], list[float]]:
         """Train 0-based epochs ``start..stop-1``: val accuracy (percent) and cumulative seconds after each."""

@@ -94,35 +94,23 @@ class LCBench:
     @staticmethod
     def optuna_config(trial: Any) -> dict[str, Any]:
         """The same space, suggested through an Optuna trial."""
-        return {
-            "batch_size": trial.suggest_int("batch_size", 16, 512, log=True),
-            "learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-1, log=True),
-            "momentum": trial.suggest_float("momentum", 0.1, 0.99),
-            "weight_decay": trial.suggest_float("weight_decay", 1e-5, 0.1),
-            "num_layers": trial.suggest_int("num_layers", 1, 5),
-            "max_units": trial.suggest_int("max_units", 64, 1024, log=True),
-            "max_dropout": trial.suggest_float("max_dropout", 0.0, 1.0),
-        }
+        from benchmarks._spaces import optuna_config
+
+        return optuna_config(trial, LCBench.space())
 
     @staticmethod
     def ray_space() -> dict[str, Any]:
         """The same space as a Ray Tune ``param_space``."""
-        from ray import tune
+        from benchmarks._spaces import ray_domains
 
-        return LCBench.tune_domains(tune)
+        return ray_domains(LCBench.space())
 
     @staticmethod
     def tune_domains(tune: Any) -> dict[str, Any]:
         """The space in the domains of ``tune``: ``ray.tune`` or ``flaml.tune`` (same API)."""
-        return {
-            "batch_size": tune.lograndint(16, 513),
-            "learning_rate": tune.loguniform(1e-4, 1e-1),
-            "momentum": tune.uniform(0.1, 0.99),
-            "weight_decay": tune.uniform(1e-5, 0.1),
-            "num_layers": tune.randint(1, 6),
-            "max_units": tune.lograndint(64, 1025),
-            "max_dropout": tune.uniform(0.0, 1.0),
-        }
+        from benchmarks._spaces import ray_domains
+
+        return ray_domains(LCBench.space(), tune)
 
     def evaluate(self, configs: list[dict[str, Any]], epochs: Any) -> tuple[Any, Any]:
         """`n x len(epochs)` val_accuracy (percent) and cumulative time (s) at 1-based ``epochs``."""
