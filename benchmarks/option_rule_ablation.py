@@ -1,10 +1,12 @@
 """Ablation (issue 16): how ``BOSearcher``'s decomposed conditional BO picks the top-level option.
 
-The default scores each option by the best LogEI inside it against the global incumbent
-(:meth:`hpo.searchers._bo_branches.Branches._option_score`). This script swaps that score
-for one run of ``benchmarks.bo.run_one`` on a problem, and prints one JSON line per seed
-(the ``benchmarks.run bo`` raw format):
+Until 2026-12-04 the default scored each option by the best LogEI inside it against the
+global incumbent (``branch_choice="ei"``,
+:meth:`hpo.searchers._bo_branches.Branches._option_score`); now it is ``top-ts``. This
+script picks the rule for one run of ``benchmarks.bo.run_one`` on a problem, and prints one
+JSON line per seed (the ``benchmarks.run bo`` raw format):
 
+* ``ei``: ``branch_choice="ei"``;
 * ``ts``: the maximum of one joint posterior draw over the option's candidates (Thompson
   sampling over the tree, as Nguyen et al., "Bayesian Optimization for Categorical and
   Category-Specific Continuous Inputs", AAAI 2020, choose a category);
@@ -12,9 +14,19 @@ for one run of ``benchmarks.bo.run_one`` on a problem, and prints one JSON line 
   et al., "High Dimensional Bayesian Optimisation and Bandits via Additive Models", ICML
   2015; ``d``: the option's parameters, ``t``: observations so far).
 
-* ``uniform-floor``: the default score, but every trial the floor forces into a starved
+* ``uniform-floor``: the ``ei`` score, but every trial the floor forces into a starved
   option is drawn uniformly inside it instead of by BO there (a random fraction where the
   stuck seeds fail).
+
+* ``top-ts`` (the default now, ``branch_choice="top-ts"``): once every option can be modelled,
+  pick the option by Thompson sampling on
+  how often it lands among the best trials: Beta(1 + a, 1 + b), with ``a`` of the option's
+  trials among the top ``gamma(n) = min(ceil(0.1 n), 25)`` of all ``n`` (Optuna's TPE
+  split) and ``b`` the rest of its trials. A rank-based choice, as TPE's categorical
+  ``l(x) / g(x)`` is (Bergstra et al., NeurIPS 2011), not one on the options' GP scales;
+  the search inside the option stays the GP's. (The session of 2026-12-04 first ran it as a
+  stand-alone patch here, which drew each option's uniform config twice when an option was
+  short: the same rule on another random stream; raw ``robustness/conditional_top_ts_patch_raw.json``.)
 
 ``FLOOR`` (optional) sets ``BOSearcher(branch_floor=...)`` for the run (default 0.5): how much
 a larger exploration floor per option changes the sticking. ``EVALS`` (optional, default 100):
@@ -78,6 +90,17 @@ def _uniform_floor() -> None:
     _bo_branches.Branches._suggest_in_branch = suggest
 
 
+def _set_choice(choice: str) -> None:
+    """Make every ``BOSearcher`` and ``HPOSampler`` built from here on default to ``branch_choice=choice``."""
+    import functools
+
+    from hpo.integrations.optuna import HPOSampler
+    from hpo.searchers import bo
+
+    bo.BOSearcher.__init__ = functools.partialmethod(bo.BOSearcher.__init__, branch_choice=choice)  # type: ignore[method-assign]
+    HPOSampler.__init__ = functools.partialmethod(HPOSampler.__init__, branch_choice=choice)  # type: ignore[method-assign]
+
+
 def _set_floor(floor: float) -> None:
     """Make every ``BOSearcher`` built from here on default to ``branch_floor=floor``."""
     import functools
@@ -92,10 +115,12 @@ def main(argv: list[str]) -> None:
 
     rule, method, floor, evals = (argv[0].split(",") + ["", "", ""])[:4]
     method = method or "hpo-gp-logei"
-    if rule not in ("ei", "ts", "ucb", "uniform-floor"):
-        raise SystemExit(f"unknown rule {rule!r}: ei, ts, ucb or uniform-floor")
+    if rule not in ("ei", "ts", "ucb", "uniform-floor", "top-ts"):
+        raise SystemExit(f"unknown rule {rule!r}: ei, ts, ucb, uniform-floor or top-ts")
     if rule == "uniform-floor":
         _uniform_floor()
+    if rule != "top-ts":  # the other rules replace or change the option score of "ei"
+        _set_choice("ei")
     elif rule != "ei":
         _patch(rule)
     if floor:

@@ -119,12 +119,14 @@ class HPOSampler(BaseSampler):
             the define-by-run tree off the trials (which categorical decides which
             parameters exist, :mod:`hpo.integrations._optuna_structure`) and, when there is
             one, suggests with ``BOSearcher``'s decomposed conditional BO on it: one model
-            per option, the option chosen by its own model's acquisition value against the
-            incumbent, an exploration floor per option (``branch_floor``). ``"groups"``:
+            per option, the option chosen by ``branch_choice``, an exploration floor per
+            option (``branch_floor``). ``"groups"``:
             every group modelled on its own, the selector by the model of the group that
             holds it (which predicts an option's *average* config).
         branch_floor: Each option of the tree's top-level selector gets at least this share
             of its even share of the trials (``BOSearcher(branch_floor=...)``).
+        branch_choice: How the option to search next is picked (``BOSearcher(branch_choice=...)``):
+            ``"top-ts"`` (default), by ranks as TPE does, or ``"ei"``.
         failed: Trials that FAILED (the objective raised, or returned NaN or inf):
             ``"impute"`` (default) gives them the worst value observed so far, as
             ``BOSearcher`` and SMAC do, so the model learns to avoid the region; ``"ignore"``
@@ -145,6 +147,7 @@ class HPOSampler(BaseSampler):
         conditional: str = "decompose",
         branch_floor: float = 0.5,
         failed: str = "impute",
+        branch_choice: str = "top-ts",
     ) -> None:
         from hpo.searchers.bo import ACQUISITIONS
         from hpo.surrogates import make_surrogate
@@ -164,6 +167,11 @@ class HPOSampler(BaseSampler):
             raise ValueError(f"conditional must be 'decompose' or 'groups', got {conditional!r}")
         self._conditional = conditional
         self._branch_floor = branch_floor
+        from hpo.searchers._bo_branches import BRANCH_CHOICES
+
+        if branch_choice not in BRANCH_CHOICES:
+            raise ValueError(f"branch_choice must be one of {BRANCH_CHOICES}, got {branch_choice!r}")
+        self._branch_choice = branch_choice
         if failed not in ("impute", "ignore"):
             raise ValueError(f"failed must be 'impute' or 'ignore', got {failed!r}")
         self._failed = failed
@@ -306,7 +314,8 @@ class HPOSampler(BaseSampler):
         with self._lock:  # the searcher is stateful; n_jobs > 1 calls from threads
             if self._tree is None or self._tree[0] != mapping:
                 searcher = BOSearcher(mapping.space, seed=self._seed, surrogate=self._surrogate_spec, acquisition=self._acquisition,
-                                      n_init=self._n_startup(mapping.space), branch_floor=self._branch_floor, failed=self._failed)
+                                      n_init=self._n_startup(mapping.space), branch_floor=self._branch_floor, failed=self._failed,
+                                      branch_choice=self._branch_choice)
                 searcher.set_objective("value", "max")
                 self._tree = (mapping, searcher, set())
             _, searcher, seen = self._tree

@@ -9,13 +9,27 @@ the searcher's state (``_by_fidelity``, ``_failed``, ``space``, ``n_init``, ``rn
 has its own model, fitted on that option's observations only (the top-level columns and
 the option's own), as in tree-structured BO where every leaf has its own GP (Jenatton et
 al., "Bayesian Optimization with Tree-structured Dependencies", ICML 2017; SMAC's and TPE's
-``group=True`` per-group models are the same decomposition). The targets of every option are
-warped *together* (one :func:`~hpo.searchers._warp.warp_targets` over all observations), so
-the options' predictions are on one scale, and each option is scored by its best
-acquisition value against the **global** incumbent over a candidate set inside it: LogEI,
-or for ``acquisition="ts"`` the maximum of one joint posterior draw (Thompson sampling over
-the tree). The option with the highest score is searched next (step 2,
-:meth:`Branches._suggest_in_branch`).
+``group=True`` per-group models are the same decomposition). Which option is searched next
+(step 2, :meth:`Branches._suggest_in_branch`) is decided by ``branch_choice``:
+
+* ``"top-ts"`` (default since 2026-12-04): Thompson sampling on how often an option's trials
+  land among the best. With ``n`` observations, the top ``gamma(n) = min(ceil(0.1 n), 25)``
+  (Optuna's TPE split) are the "good" ones; an option with ``a`` good and ``b`` other trials
+  draws from Beta(1 + a, 1 + b) and the highest draw wins (a Bernoulli bandit, Thompson
+  1933; Chapelle & Li, NeurIPS 2011). It ranks options as TPE's categorical ``l(x) / g(x)``
+  does (Bergstra et al., NeurIPS 2011), by ranks only. Why: the scores below compare GPs
+  fitted on a handful of points each, and an option whose few values sit close together
+  (Hartmann-3's in ``Conditional``, all near the incumbent once the warp squeezes them
+  against Branin's and Levy's far worse ones) gets a GP of tiny scale and an EI of nearly
+  nothing, so the option that found its own optimum first kept every trial but the floor's
+  (seed 16 of the define-by-run runs: Hartmann-3's LogEI -6 to -22 against Branin's -3.4 to
+  -7, with all 5 of Hartmann-3's values in the better half). Counting good trials does not
+  depend on the GPs' scales.
+* ``"ei"``: the targets of every option are warped *together* (one
+  :func:`~hpo.searchers._warp.warp_targets` over all observations), and each option is scored
+  by its best acquisition value against the **global** incumbent over a candidate set inside
+  it: LogEI, or for ``acquisition="ts"`` the maximum of one joint posterior draw (Thompson
+  sampling over the tree). The option with the highest score is searched next.
 
 Why not a model of the top-level columns alone (our first version, until 2026-12-02): such
 a model predicts an option's *average* config, and on the live CASH task (``benchmarks/
@@ -25,7 +39,7 @@ configs were SVMs and MLPs with many bad configs around them. What an option is 
 what its best configs can still add, which is what the per-option EI measures: a flat option
 below the incumbent has almost none.
 
-Deviations: running configs are not used to score options (the search inside the chosen
+Deviations: running configs are not used to score or count options (the search inside the chosen
 option is pending-aware, qLogNEI); an option with fewer than ``min(d_option + 1, n_init)``
 observations is picked before any scoring, with a uniform draw inside it (it cannot be
 modelled yet; the Sobol design and the floor usually give each option that many); the
@@ -50,13 +64,32 @@ from hpo.searchers._warp import warp_targets
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["Branches", "N_OPTION_CANDIDATES", "FRESH_TRIES"]
+__all__ = ["BRANCH_CHOICES", "Branches", "N_OPTION_CANDIDATES", "FRESH_TRIES", "top_gamma"]
+
+#: How the decomposed BO picks the option to search next (module docstring).
+BRANCH_CHOICES = ("top-ts", "ei")
 
 #: Uniform candidates per option when options are scored (plus local ones around its best).
 N_OPTION_CANDIDATES = 256
 #: Random draws inside an option before it counts as exhausted, or before
 #: :meth:`~hpo.searchers.bo.BOSearcher._fresh` draws from the whole space.
 FRESH_TRIES = 20
+
+
+def _constant(z_b: np.ndarray) -> bool:
+    """Whether three or more configs of an option gave exactly the same value.
+
+    Its parameters do not move it (or it always fails and is imputed): searching it again
+    cannot improve on it, so under either ``branch_choice`` it keeps only its floor share.
+    """
+    import numpy as np
+
+    return len(z_b) >= 3 and float(np.ptp(z_b)) <= 1e-12 * (1.0 + float(np.abs(z_b).max()))
+
+
+def top_gamma(n: int) -> int:
+    """How many of ``n`` observations count as good for ``branch_choice="top-ts"``: ``min(ceil(n / 10), 25)``."""
+    return min(-(-n // 10), 25)
 
 
 class Branches:
@@ -67,6 +100,7 @@ class Branches:
     seed: int | None
     rng: np.random.Generator
     branch_floor: float
+    branch_choice: str
     warp: str
     acquisition: str
     surrogate: Any
@@ -213,7 +247,13 @@ class Branches:
         best = float(z[inc].max())
         # an option too little known to be modelled is learned first; then the best score
         order = sorted(range(k), key=lambda i: -short[i])
-        if short[order[0]] <= 0:
+        if short[order[0]] <= 0 and self.branch_choice == "top-ts":
+            good = np.zeros(len(z), dtype=bool)
+            good[np.argsort(-z, kind="stable")[: top_gamma(len(z))]] = True
+            draws = [float("-inf") if _constant(z[r]) else self.rng.beta(1 + int((good & r).sum()), 1 + int((~good & r).sum()))
+                     for r in rows]
+            order = sorted(range(k), key=lambda i: -draws[i])
+        elif short[order[0]] <= 0:
             scores = [self._option_score(option, x_obs[r], z[r], best, inc[r]) if r.sum() >= 2 else float("-inf")
                       for option, r in zip(options, rows, strict=True)]
             order = sorted(range(k), key=lambda i: -scores[i])
@@ -246,11 +286,9 @@ class Branches:
         cats = {new: space_cats[old] for new, old in enumerate(cols) if old in space_cats}
         if cols.size == 0:  # the option's one config is known: it has nothing left to offer
             return float("-inf")
-        if len(z_b) >= 3 and float(np.ptp(z_b)) <= 1e-12 * (1.0 + float(np.abs(z_b).max())):
-            # Three or more configs of the option gave exactly the same value: its parameters do not move it (or it
-            # always fails and is imputed). A model of constant targets has no scale of its own (a
-            # standardized GP falls back to unit variance), so its EI would be pure prior; the
-            # option keeps only its floor share.
+        if _constant(z_b):
+            # A model of constant targets has no scale of its own (a standardized GP falls back
+            # to unit variance), so its EI would be pure prior; the option keeps only its floor share.
             return float("-inf")
         model = self._option_model(value, "score")
         keep = fit_subset(z_b, self.max_fit_points, self.rng)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from hpo.presets import ACQUISITIONS
 from hpo.search_spaces import SearchSpace
-from hpo.searchers._bo_branches import FRESH_TRIES, Branches
+from hpo.searchers._bo_branches import BRANCH_CHOICES, FRESH_TRIES, Branches
 from hpo.searchers._bo_cost import COST_ACQUISITIONS, CostAware, check_budget
 from hpo.searchers._bo_fidelity import AcrossFidelities
 from hpo.searchers._bo_policies import RungTrust
@@ -73,6 +73,12 @@ class BOSearcher(CostAware, AcrossFidelities, RungTrust, Branches, BaseSearcher)
             with 0.5 it found Hartmann-3's optimum on seed 0 (0.0; 0.201 on seed 1). The
             price is at most ``branch_floor * (K - 1) / K`` of the trials spent in options
             that turn out worse.
+        branch_choice: How the decomposed BO picks the option to search next:
+            ``"top-ts"`` (default), Thompson sampling on each option's share of the best
+            ``min(ceil(n / 10), 25)`` observations, as TPE weighs categories by ranks; or
+            ``"ei"``, each option's best acquisition value against the global incumbent
+            under its own model (the default until 2026-12-04). The reasons and the
+            evidence are in :mod:`hpo.searchers._bo_branches`.
         conditional: How a space with a top-level ``Choice`` is modelled (one objective).
             ``"decompose"`` (default): in two steps, as tree-structured BO (one model per
             option, Jenatton et al. 2017) and Optuna's TPE with ``group=True`` do. Each option
@@ -155,6 +161,7 @@ class BOSearcher(CostAware, AcrossFidelities, RungTrust, Branches, BaseSearcher)
         failed: str = "impute",
         random_fraction: float | None = None,
         branch_floor: float = 0.5,
+        branch_choice: str = "top-ts",
         conditional: str = "decompose",
         fidelity_model: str = "rung",
         cost_budget: float | None = None,
@@ -175,8 +182,11 @@ class BOSearcher(CostAware, AcrossFidelities, RungTrust, Branches, BaseSearcher)
             raise ValueError(f"random_fraction must be in [0, 1] or None, got {random_fraction!r}")
         if not 0.0 <= branch_floor <= 1.0:
             raise ValueError(f"branch_floor must be in [0, 1], got {branch_floor!r}")
+        if branch_choice not in BRANCH_CHOICES:
+            raise ValueError(f"branch_choice must be one of {BRANCH_CHOICES}, got {branch_choice!r}")
         self.random_fraction = random_fraction
         self.branch_floor = branch_floor
+        self.branch_choice = branch_choice
         if warp not in WARPS:
             raise ValueError(f"unknown output warp {warp!r}; choose from {WARPS}")
         if failed not in ("impute", "ignore"):

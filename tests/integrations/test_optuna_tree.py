@@ -171,3 +171,14 @@ def test_a_small_integer_range_selects_layers_as_in_optunas_pytorch_example():
         assert mapping.to_params(mapping.to_config(params)) == params
     wide = dict(dists, n_layers=IntDistribution(1, 64))  # too many values to be a selector
     assert infer_choice_space(trials, wide, _to_param) is None
+
+
+@pytest.mark.parametrize("choice", [None, "ei"])
+def test_branch_choice_reaches_the_tree_searcher_and_is_checked(choice):
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = HPOSampler(seed=2, n_startup_trials=6) if choice is None else HPOSampler(seed=2, n_startup_trials=6, branch_choice=choice)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(trap, n_trials=8)
+    assert sampler._tree is not None and sampler._tree[1].branch_choice == (choice or "top-ts")
+    with pytest.raises(ValueError, match="branch_choice"):
+        HPOSampler(branch_choice="mean")

@@ -131,7 +131,7 @@ def test_the_decomposed_conditional_models_are_capped_too():
     def loss(c):
         return (c["u"] - 0.2) ** 2 if c["model"] == "a" else 0.5 + (c["v"] - 0.7) ** 2
 
-    searcher, _, _ = _loaded(400, 30, space=space, loss=loss)
+    searcher, _, _ = _loaded(400, 30, space=space, loss=loss, branch_choice="ei")
     config = searcher.suggest(1)[0]
     assert config["model"] in ("a", "b")
     assert len(FITS) == 3  # each option's model scores it, then the chosen option's model searches it

@@ -212,7 +212,7 @@ def test_optimize_acquisition_holds_fixed_columns():
 
 
 def test_decompose_scores_each_option_by_its_own_model_then_searches_inside_the_best():
-    s = _searcher(COND)
+    s = _searcher(COND, branch_choice="ei")
     rng = np.random.default_rng(5)
     obs = []
     for i in range(30):
@@ -243,9 +243,10 @@ def test_a_flat_option_with_the_best_mean_loses_to_a_spread_option_with_the_best
     """Regression (CASH ``diabetes``): a model of the top-level choice alone predicts each
     option's *mean*, and sent 58-61 of 100 evaluations to ridge, flat at 0.4896, while the
     best configs were in options with many bad configs around them. The per-option score
-    against the global incumbent prefers the option that can still improve on it."""
+    against the global incumbent prefers the option that can still improve on it
+    (``branch_choice="ei"``; ``"top-ts"`` counts ranks: the next test)."""
     space = SearchSpace({"model": Choice({"flat": {"f": Float(0.0, 1.0)}, "spread": {"s": Float(0.0, 1.0)}})})
-    s = BOSearcher(space, seed=0, branch_floor=0.0)
+    s = BOSearcher(space, seed=0, branch_floor=0.0, branch_choice="ei")
     s.set_objective("loss", "min")
     rng = np.random.default_rng(0)
     obs = []
@@ -261,6 +262,40 @@ def test_a_flat_option_with_the_best_mean_loses_to_a_spread_option_with_the_best
         [o.values[0] for o in obs if o.config["model"] == "spread"])  # flat has the better mean loss
     picks = [s.suggest(1)[0]["model"] for _ in range(3)]
     assert picks == ["spread"] * 3
+
+
+def test_top_ts_picks_options_by_their_share_of_the_best_trials_whatever_their_models_scale():
+    """``branch_choice="top-ts"`` (default): Thompson sampling on Beta(1 + good, 1 + other), the
+    good ones being the top ``min(ceil(n / 10), 25)`` trials. Here "narrow" (values close together,
+    a GP of tiny scale) holds 5 of the top 6 and is picked far more often than "wide" (the single
+    best value among many poor ones: a GP of large scale, a large EI); the others are still drawn
+    now and then (seeded, so the counts are fixed)."""
+    from hpo.searchers._bo_branches import top_gamma
+
+    assert [top_gamma(n) for n in (1, 10, 11, 60, 250, 1000)] == [1, 1, 2, 6, 25, 25]
+    space = SearchSpace({"model": Choice({"narrow": {"a": Float(0.0, 1.0)}, "wide": {"b": Float(0.0, 1.0)},
+                                          "none": {"c": Float(0.0, 1.0)}})})  # fmt: skip
+    rng = np.random.default_rng(0)
+    obs = []
+    for i in range(60):
+        u = float(rng.random())
+        option = ("narrow", "wide", "none")[i % 3]
+        loss = {"narrow": 0.1 + 0.01 * u, "wide": 0.0 if i == 1 else 1.0 + 5.0 * u, "none": 2.0 + u}[option]
+        obs.append(_obs(i, {"model": option, {"narrow": "a", "wide": "b", "none": "c"}[option]: u}, loss))
+    picks = []
+    for seed in range(40):
+        s = BOSearcher(space, seed=seed, branch_floor=0.0)
+        s.set_objective("loss", "min")
+        s.observe(obs)
+        s._n_suggested = len(obs)
+        x_obs, y_obs = s.training_data()
+        j = s._root_choice()[0]
+        (value,) = s._pick_branch(j, x_obs, y_obs[:, 0], None).values()
+        picks.append(("narrow", "wide", "none")[int(value * 3)])
+    assert picks.count("narrow") > 25 and picks.count("wide") + picks.count("none") >= 1
+    assert BOSearcher(space, seed=0).branch_choice == "top-ts"
+    with pytest.raises(ValueError, match="branch_choice"):
+        BOSearcher(space, branch_choice="mean")
 
 
 def test_an_option_whose_configs_all_gave_the_same_value_is_not_chosen_by_its_model():
