@@ -90,24 +90,19 @@ def _uniform_floor() -> None:
     _bo_branches.Branches._suggest_in_branch = suggest
 
 
-def _set_choice(choice: str) -> None:
-    """Make every ``BOSearcher`` and ``HPOSampler`` built from here on default to ``branch_choice=choice``."""
+def _set_defaults(**settings: Any) -> None:
+    """Make every ``BOSearcher`` and ``HPOSampler`` built from here on default to ``settings``.
+
+    Both, since ``HPOSampler`` passes ``branch_floor`` and ``branch_choice`` to its searcher
+    explicitly (a default set on ``BOSearcher`` alone would not reach the sampler's runs).
+    """
     import functools
 
     from hpo.integrations.optuna import HPOSampler
     from hpo.searchers import bo
 
-    bo.BOSearcher.__init__ = functools.partialmethod(bo.BOSearcher.__init__, branch_choice=choice)  # type: ignore[method-assign]
-    HPOSampler.__init__ = functools.partialmethod(HPOSampler.__init__, branch_choice=choice)  # type: ignore[method-assign]
-
-
-def _set_floor(floor: float) -> None:
-    """Make every ``BOSearcher`` built from here on default to ``branch_floor=floor``."""
-    import functools
-
-    from hpo.searchers import bo
-
-    bo.BOSearcher.__init__ = functools.partialmethod(bo.BOSearcher.__init__, branch_floor=floor)  # type: ignore[method-assign]
+    bo.BOSearcher.__init__ = functools.partialmethod(bo.BOSearcher.__init__, **settings)  # type: ignore[method-assign]
+    HPOSampler.__init__ = functools.partialmethod(HPOSampler.__init__, **settings)  # type: ignore[method-assign]
 
 
 def main(argv: list[str]) -> None:
@@ -120,17 +115,17 @@ def main(argv: list[str]) -> None:
     if rule == "uniform-floor":
         _uniform_floor()
     if rule != "top-ts":  # the other rules replace or change the option score of "ei"
-        _set_choice("ei")
+        _set_defaults(branch_choice="ei")
     elif rule != "ei":
         _patch(rule)
     if floor:
-        _set_floor(float(floor))
+        _set_defaults(branch_floor=float(floor))
     for seed in map(int, argv[1:]):
         t0 = time.time()
         run = run_one("conditional", method, seed, int(evals or 100))
         run["method"] = f"{method} (option by {rule}" + (f", branch_floor {float(floor)})" if floor else ")")
         print(json.dumps(run), flush=True)
-        print(seed, run["regret"][59], run["regret"][-1], round(time.time() - t0), file=sys.stderr, flush=True)
+        print(seed, run["regret"][min(59, len(run["regret"]) - 1)], run["regret"][-1], round(time.time() - t0), file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -107,8 +107,9 @@ class StoppingRule:
             return
         if self.calibrate:
             self.model.observe(_finite(curve), x_final, maximize=maximize, y_range=self.y_range)
-        self._finished.append(({float(x): float(y) for x, y in _finite(curve)}, float(curve[-1][1])))
-        self._trusted.clear()
+        if self.rank_check:
+            self._finished.append(({float(x): float(y) for x, y in _finite(curve)}, float(curve[-1][1])))
+            self._trusted.clear()
 
     def trusted_early(self, epoch: float) -> bool:
         """Whether the finished curves' values at ``epoch`` rank-agree with their finals.
