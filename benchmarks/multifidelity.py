@@ -11,6 +11,10 @@ regret can be read against cumulative epochs and against simulated wall-clock ti
   ``ASHAScheduler`` or ``HyperBandScheduler`` (whose paused trials resume from a
   checkpoint), stopped once the epoch budget is spent;
 * Optuna: ``TPESampler`` + ``HyperbandPruner`` (``trial.report``/``should_prune`` every epoch);
+  ``optuna-tpe-hyperband`` runs one trial at a time (``study.optimize``), as most Optuna users
+  do; ``optuna-tpe-hyperband-async`` runs K trials at once on a simulated clock (ask/tell, each
+  epoch taking the task's own time, as our simulated executor counts it), so that it sees what
+  K parallel workers would: the same parallelism as ours;
 * library peers (:data:`LIBRARY_PEERS`, LCBench only): Syne Tune's MOBSTER, Hyper-Tune and
   BOHB on its simulator backend and DEHB, in the peers' environment
   (:mod:`benchmarks.peers.mf_child`), and SMAC3's multi-fidelity facade here
@@ -26,7 +30,7 @@ import warnings
 from typing import Any
 
 OURS = ("hpo-asha", "hpo-hyperband", "hpo-asha-bo", "hpo-hyperband-bo", "hpo-asha-bo-ts", "hpo-hyperband-bo-ts", "hpo-random")
-PEERS = ("ray-asha", "ray-hyperband", "optuna-tpe-hyperband")
+PEERS = ("ray-asha", "ray-hyperband", "optuna-tpe-hyperband", "optuna-tpe-hyperband-async")
 #: Peers from other HPO libraries, each with the module it needs (in the peers' environment,
 #: except ``smac``, which is in ours).
 PEER_LIBRARY = {"synetune-mobster": "syne_tune", "synetune-hypertune": "syne_tune", "synetune-bohb": "syne_tune",
@@ -145,10 +149,72 @@ def make_task(task: str) -> Any:
     return LCBench(task)
 
 
-def _optuna(task: str, seed: int, epochs: int) -> dict[str, Any]:
+def _optuna_study(bench: Any, seed: int) -> Any:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # a fixed study name: HyperbandPruner assigns trials to brackets by hashing it with the
+    # trial number, so Optuna's default random name would make a run depend on more than its seed
+    return optuna.create_study(
+        study_name=f"{type(bench).__name__}-{seed}",
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed, multivariate=True),
+        pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=bench.epochs, reduction_factor=3),
+    )
+
+
+def _optuna_async(task: str, seed: int, epochs: int, workers: int) -> dict[str, Any]:
+    """Optuna TPE + HyperbandPruner with ``workers`` trials running at once, on a simulated clock.
+
+    Ask/tell: each running trial trains one epoch at a time; the trial whose next report comes
+    first (the epoch's start plus its training time, from the task's cumulative time, as
+    :class:`hpo.execution.simulated.SimulatedExecutor` counts it) reports next and is asked
+    ``should_prune``; a free worker asks the sampler for a new trial at once, while the
+    others are still running (TPE sees only finished and pruned trials' values and the
+    running ones' reports, as with ``study.optimize(n_jobs=K)``). Deterministic for a seed,
+    unlike real threads.
+    """
+    import heapq
+
+    import optuna
+
+    bench = make_task(task)
+    study = _optuna_study(bench, seed)
+    values: list[float] = []
+    times: list[float] = []
+    # (simulated time of the next report, tie-break, trial, config, 0-based epoch, its value, cumulative time)
+    running: list[tuple[float, int, Any, dict[str, Any], int, float, float]] = []
+    order = 0
+
+    def start_epoch(now: float, trial: Any, config: dict[str, Any], epoch: int, spent: float) -> None:
+        nonlocal order
+        (acc,), (cumulative,) = bench.segment(config, epoch, epoch + 1)
+        heapq.heappush(running, (now + max(float(cumulative) - spent, 0.0), order, trial, config, epoch, acc, float(cumulative)))
+        order += 1
+
+    t0 = time.perf_counter()
+    now = 0.0
+    while len(values) < epochs:
+        while len(running) < workers:
+            trial = study.ask()
+            start_epoch(now, trial, bench.optuna_config(trial), 0, 0.0)
+        now, _, trial, config, epoch, acc, cumulative = heapq.heappop(running)
+        values.append(acc)
+        times.append(now)
+        trial.report(acc, epoch + 1)
+        if epoch + 1 >= bench.epochs:
+            study.tell(trial, acc)
+        elif trial.should_prune():
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            start_epoch(now, trial, config, epoch + 1, cumulative)
+    return {"values": values, "times": times, "wall": time.perf_counter() - t0, "n_trials": len(study.trials)}
+
+
+def _optuna(task: str, seed: int, epochs: int) -> dict[str, Any]:
+    """Optuna TPE + HyperbandPruner, one trial at a time (``study.optimize``)."""
+    import optuna
+
     bench = make_task(task)
     values: list[float] = []
 
@@ -166,11 +232,7 @@ def _optuna(task: str, seed: int, epochs: int) -> dict[str, Any]:
                 raise optuna.TrialPruned()
         return acc
 
-    study = optuna.create_study(
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed, multivariate=True),
-        pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=bench.epochs, reduction_factor=3),
-    )
+    study = _optuna_study(bench, seed)
     t0 = time.perf_counter()
     study.optimize(objective, n_trials=100_000)
     return {"values": values, "wall": time.perf_counter() - t0, "n_trials": len(study.trials)}
@@ -294,6 +356,8 @@ def run_one(task: str, method: str, seed: int, epochs: int, workers: int = 4) ->
         out = _ours(task, method, seed, epochs, workers)
     elif method == "optuna-tpe-hyperband":
         out = _optuna(task, seed, epochs)
+    elif method == "optuna-tpe-hyperband-async":
+        out = _optuna_async(task, seed, epochs, workers)
     elif method in LIBRARY_PEERS:
         out = _library_peer(task, method, seed, epochs, workers)
     else:

@@ -6,6 +6,7 @@ mean regret over the whole run (the area under the curve, which rewards getting 
 early), per task and method.
 
     python -m benchmarks.robustness mf RAW.json.gz [RAW2.json.gz ...]
+    python -m benchmarks.robustness mf --workers 1,4 RAW.json.gz ...   # rows of 1 and 4 simulated workers
     python -m benchmarks.robustness bo RAW.json [RAW2.json ...]
     python -m benchmarks.robustness inside METHOD NEW.json.gz COMMITTED.json.gz   # final medians vs committed quartiles
 
@@ -43,17 +44,28 @@ def _merge(paths: list[str], key: tuple[str, ...]) -> list[dict[str, Any]]:
     return list(runs.values())
 
 
-def mf_table(paths: list[str], fractions: tuple[float, ...] = (1 / 9, 1 / 3, 1.0)) -> str:
-    """Regret (best-known - best so far, accuracy points) of multi-fidelity runs (4 workers).
+def mf_table(paths: list[str], fractions: tuple[float, ...] = (1 / 9, 1 / 3, 1.0), workers: tuple[int, ...] = (4,)) -> str:
+    """Regret (best-known - best so far, accuracy points) of multi-fidelity runs.
 
     Best-known: the best value any of these runs reported, and for LCBench tasks also the
     best of 20,000 random configs at the full budget (``multifidelity.reference_best``).
+    Runs of ``workers`` simulated workers only (4); with several counts, a method's rows
+    are labelled "(K workers)". ``optuna-tpe-hyperband`` runs one trial at a time whatever
+    its record says, and is labelled so.
     """
     import numpy as np
 
     from benchmarks.multifidelity import reference_best
 
-    runs = [r for r in _merge(paths, ("task", "method", "seed", "workers")) if r["workers"] == 4]
+    runs = []
+    for r in _merge(paths, ("task", "method", "seed", "workers")):
+        if r["workers"] not in workers:
+            continue
+        if r["method"] == "optuna-tpe-hyperband":
+            r = {**r, "method": "optuna-tpe-hyperband (one trial at a time)"}
+        elif len(workers) > 1:
+            r = {**r, "method": f"{r['method']} ({r['workers']} worker{'s' * (r['workers'] > 1)})"}
+        runs.append(r)
     lines = []
     for task in sorted({r["task"] for r in runs}):
         tr = [r for r in runs if r["task"] == task]
@@ -125,5 +137,10 @@ if __name__ == "__main__":
     kind, *files = sys.argv[1:]
     if kind == "inside":
         print(inside_table(*files))
+    elif kind == "mf":
+        counts = (4,)
+        if files[0] == "--workers":
+            counts, files = tuple(int(k) for k in files[1].split(",")), files[2:]
+        print(mf_table(files, workers=counts))
     else:
-        print(mf_table(files) if kind == "mf" else bo_table(files))
+        print(bo_table(files))
