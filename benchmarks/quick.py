@@ -30,7 +30,7 @@ SUITES: dict[str, list[str]] = {
     "bo": ["bo", "--quick", "--jobs", "1"],
     "overhead": ["overhead", "--sizes", "30", "--repeats", "1"],
     "mf": ["mf", "--quick", "--tasks", "3945", "--seeds", "1", "--jobs", "1", "--sim-workers", "4",
-           "--methods", "hpo-asha", "ray-asha", "optuna-tpe-hyperband"],
+           "--methods", "hpo-asha", "ray-asha", "optuna-tpe-hyperband", "optuna-tpe-hyperband-async"],
     "mf-live": ["mf", "--tasks", "digits", "--epochs", "60", "--seeds", "1", "--jobs", "1", "--sim-workers", "4",
                 "--methods", "hpo-asha"],
     "replay": ["replay", "--trials", "300", "--workers", "8"],

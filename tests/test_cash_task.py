@@ -51,7 +51,7 @@ def test_unknown_dataset_is_a_clear_error():
         CashTask("iris")
 
 
-@pytest.mark.parametrize("method", ["hpo-asha-bo-ts", "optuna-tpe-hyperband"])
+@pytest.mark.parametrize("method", ["hpo-asha-bo-ts", "optuna-tpe-hyperband", "optuna-tpe-hyperband-async"])
 def test_the_multi_fidelity_runner_runs_it(method):
     from benchmarks.multifidelity import run_one
 
