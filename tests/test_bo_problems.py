@@ -1,0 +1,40 @@
+"""The BO suite's problems: the live gradient-boosting problem and the default problem list."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+optuna = pytest.importorskip("optuna")
+
+from benchmarks.problems import LIVE, problems  # noqa: E402
+
+
+def test_live_problem_is_a_real_deterministic_fit_with_the_same_space_both_ways():
+    problem = problems()["hgb-live"]()
+    (config,) = problem.space.sample(np.random.default_rng(3), 1)
+    error = problem.evaluate(config)
+    assert 0.0 < error < 0.5 and problem.evaluate(config) == error  # a real CV error, fixed folds and seeds
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    drawn = problem.suggest(study.ask())
+    assert set(drawn) == set(problem.space.names) and problem.space.contains(drawn)
+
+
+def test_the_default_bo_suite_leaves_live_problems_out(tmp_path, monkeypatch):
+    import argparse
+
+    from benchmarks import bo_report
+
+    seen = {}
+
+    def fake_batch(args, stem, tasks, *rest, **kw):
+        seen["problems"] = {t[0] for t in tasks}
+        raise SystemExit(0)
+
+    monkeypatch.setattr("benchmarks.run.run_batch", fake_batch)
+    args = argparse.Namespace(problems=None, methods=["random"], quick=False, first_seed=0, seeds=1, evals=5,
+                              timing_evals=0, timing_seeds=0, out=str(tmp_path), jobs=1, resume=False)
+    with pytest.raises(SystemExit):
+        bo_report.cmd_bo(args)
+    assert seen["problems"] == set(problems()) - set(LIVE) and "hgb-live" in LIVE
