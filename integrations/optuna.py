@@ -149,6 +149,7 @@ class HPOSampler(BaseSampler):
         failed: str = "impute",
         branch_choice: str = "top-ts",
     ) -> None:
+        from hpo.searchers._bo_branches import check_branch_choice
         from hpo.searchers.bo import ACQUISITIONS
         from hpo.surrogates import make_surrogate
 
@@ -167,11 +168,7 @@ class HPOSampler(BaseSampler):
             raise ValueError(f"conditional must be 'decompose' or 'groups', got {conditional!r}")
         self._conditional = conditional
         self._branch_floor = branch_floor
-        from hpo.searchers._bo_branches import BRANCH_CHOICES
-
-        if branch_choice not in BRANCH_CHOICES:
-            raise ValueError(f"branch_choice must be one of {BRANCH_CHOICES}, got {branch_choice!r}")
-        self._branch_choice = branch_choice
+        self._branch_choice = check_branch_choice(branch_choice)
         if failed not in ("impute", "ignore"):
             raise ValueError(f"failed must be 'impute' or 'ignore', got {failed!r}")
         self._failed = failed

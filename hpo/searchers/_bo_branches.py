@@ -68,7 +68,7 @@ from hpo.searchers._warp import warp_targets
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["BRANCH_CHOICES", "Branches", "N_OPTION_CANDIDATES", "FRESH_TRIES", "top_gamma"]
+__all__ = ["BRANCH_CHOICES", "Branches", "N_OPTION_CANDIDATES", "FRESH_TRIES", "check_branch_choice", "top_gamma"]
 
 #: How the decomposed BO picks the option to search next (module docstring).
 BRANCH_CHOICES = ("top-ts", "ei")
@@ -89,6 +89,13 @@ def _constant(z_b: np.ndarray) -> bool:
     import numpy as np
 
     return len(z_b) >= 3 and float(np.ptp(z_b)) <= 1e-12 * (1.0 + float(np.abs(z_b).max()))
+
+
+def check_branch_choice(branch_choice: str) -> str:
+    """``branch_choice`` itself, or :class:`ValueError` naming it when it is not one of :data:`BRANCH_CHOICES`."""
+    if branch_choice not in BRANCH_CHOICES:
+        raise ValueError(f"branch_choice must be one of {BRANCH_CHOICES}, got {branch_choice!r}")
+    return branch_choice
 
 
 def top_gamma(n: int) -> int:
@@ -251,15 +258,15 @@ class Branches:
         best = float(z[inc].max())
         # an option too little known to be modelled is learned first; then the best score
         order = sorted(range(k), key=lambda i: -short[i])
-        if short[order[0]] <= 0 and self.branch_choice == "top-ts":
-            good = np.zeros(len(z), dtype=bool)
-            good[np.argsort(-z, kind="stable")[: top_gamma(len(z))]] = True
-            draws = [float("-inf") if _constant(z[r]) else self.rng.beta(1 + int((good & r).sum()), 1 + int((~good & r).sum()))
-                     for r in rows]
-            order = sorted(range(k), key=lambda i: -draws[i])
-        elif short[order[0]] <= 0:
-            scores = [self._option_score(option, x_obs[r], z[r], best, inc[r]) if r.sum() >= 2 else float("-inf")
-                      for option, r in zip(options, rows, strict=True)]
+        if short[order[0]] <= 0:
+            if self.branch_choice == "top-ts":
+                good = np.zeros(len(z), dtype=bool)
+                good[np.argsort(-z, kind="stable")[: top_gamma(len(z))]] = True
+                scores = [float("-inf") if _constant(z[r]) else self.rng.beta(1 + int((good & r).sum()), 1 + int((~good & r).sum()))
+                          for r in rows]
+            else:
+                scores = [self._option_score(option, x_obs[r], z[r], best, inc[r]) if r.sum() >= 2 else float("-inf")
+                          for option, r in zip(options, rows, strict=True)]
             order = sorted(range(k), key=lambda i: -scores[i])
         for i in order:  # an option whose configs have all been tried (a small finite one) is passed over
             if not self._exhausted(options[i], known):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from hpo.presets import ACQUISITIONS
 from hpo.search_spaces import SearchSpace
-from hpo.searchers._bo_branches import BRANCH_CHOICES, FRESH_TRIES, Branches
+from hpo.searchers._bo_branches import FRESH_TRIES, Branches, check_branch_choice
 from hpo.searchers._bo_cost import COST_ACQUISITIONS, CostAware, check_budget
 from hpo.searchers._bo_fidelity import AcrossFidelities
 from hpo.searchers._bo_policies import RungTrust
@@ -182,11 +182,9 @@ class BOSearcher(CostAware, AcrossFidelities, RungTrust, Branches, BaseSearcher)
             raise ValueError(f"random_fraction must be in [0, 1] or None, got {random_fraction!r}")
         if not 0.0 <= branch_floor <= 1.0:
             raise ValueError(f"branch_floor must be in [0, 1], got {branch_floor!r}")
-        if branch_choice not in BRANCH_CHOICES:
-            raise ValueError(f"branch_choice must be one of {BRANCH_CHOICES}, got {branch_choice!r}")
         self.random_fraction = random_fraction
         self.branch_floor = branch_floor
-        self.branch_choice = branch_choice
+        self.branch_choice = check_branch_choice(branch_choice)
         if warp not in WARPS:
             raise ValueError(f"unknown output warp {warp!r}; choose from {WARPS}")
         if failed not in ("impute", "ignore"):
