@@ -31,9 +31,9 @@ Y_RANGE = (0.0, 100.0)  # LCBench's val_accuracy is in percent, and so are the r
 
 def replay_task(task: str) -> Any:
     """An LCBench task id, or a recorded curve pool (``digits-cosine``, ``digits-step``)."""
-    from benchmarks.schedule_curves import POOLS, CurvePool
+    from benchmarks.schedule_curves import LOSS_POOLS, POOLS, CurvePool
 
-    if task in POOLS:
+    if task in POOLS or task in LOSS_POOLS:
         return CurvePool(task)
     from benchmarks.lcbench import LCBench
 
@@ -94,11 +94,16 @@ def _ours(task: str, method: str, seed: int, n_trials: int, weights: str | None)
     }
 
 
-def optuna_study(task: str, method: str, seed: int, n_trials: int, weights: str | None = None, min_steps: int = 3) -> Any:
+def optuna_study(
+    task: str, method: str, seed: int, n_trials: int, weights: str | None = None, min_steps: int = 3,
+    y_range: tuple[float, float] | None = None,
+) -> Any:
     """The Optuna study of one ``optuna-*`` run, optimized: random configs, one report per epoch.
 
     ``min_steps`` is ``LCPFNPruner``'s (``optuna-lcpfn`` only; :mod:`benchmarks.pruner_steps`
-    varies it). Each trial's epochs are its ``intermediate_values``.
+    varies it). Each trial's epochs are its ``intermediate_values``. A task whose
+    ``maximize`` is False (a loss pool) is minimised; ``LCPFNPruner`` then infers its range
+    (its default ``y_range=None``) unless ``y_range`` is given; ``optuna-nopruner`` prunes nothing.
     """
     import optuna
 
@@ -125,10 +130,15 @@ def optuna_study(task: str, method: str, seed: int, n_trials: int, weights: str 
         pruner = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3)
     elif method == "optuna-lcpfn":
         model = LCPFN.load(weights) if weights else LCPFN.load()
-        pruner = LCPFNPruner(max_step=epochs, y_range=Y_RANGE, model=model, min_steps=min_steps)
+        maximize = getattr(bench, "maximize", True)
+        pruner = LCPFNPruner(max_step=epochs, y_range=y_range or (Y_RANGE if maximize else None), model=model,
+                             min_steps=min_steps)  # fmt: skip
+    elif method == "optuna-nopruner":
+        pruner = optuna.pruners.NopPruner()
     else:
         raise ValueError(f"unknown Optuna method {method!r}; choose from {OPTUNA}")
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=seed), pruner=pruner)
+    direction = "maximize" if getattr(bench, "maximize", True) else "minimize"
+    study = optuna.create_study(direction=direction, sampler=optuna.samplers.RandomSampler(seed=seed), pruner=pruner)
     study.optimize(objective, n_trials=n_trials)
     return study
 

@@ -42,6 +42,8 @@ SUITES: dict[str, list[str]] = {
               "--methods", "hpo-fifo", "hpo-fifo-lc", "optuna-median"],
     "early-schedules": ["early", "--seeds", "1", "--trials", "12", "--tasks", "digits-step", "--jobs", "1",
                         "--methods", "hpo-fifo", "hpo-fifo-lc", "optuna-lcpfn"],
+    "loss-pruning": ["loss-pruning", "--seeds", "1", "--trials", "12", "--tasks", "digits-step-loss",
+                     "--methods", "optuna-median", "optuna-lcpfn"],
     "surrogates": ["surrogates", "--seeds", "1", "--evals", "12", "--problems", "branin", "--jobs", "1",
                    "--methods", "hpo-gp", "hpo-forest", "optuna-tpe"],
     "cash": ["cash", "--seeds", "1", "--evals", "10", "--datasets", "wine", "--jobs", "1",

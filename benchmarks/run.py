@@ -10,6 +10,7 @@
     python -m benchmarks.run ray --trials 1000 --repeats 3      # Ray dispatch: ours vs Ray Tune Tuner
     python -m benchmarks.run lcpfn                              # LC-PFN vs MCMC and last value
     python -m benchmarks.run early --seeds 10 --trials 100      # LC-PFN early stopping on LCBench
+    python -m benchmarks.run loss-pruning --seeds 10            # Optuna pruners on recorded loss curves
     python -m benchmarks.run cash --seeds 10 --evals 100        # live sklearn CASH: Rising Bandits, BO, TPE, random
     python -m benchmarks.run cost --seeds 10                    # cost-aware search on LCBench (simulated cost)
     python -m benchmarks.run cost --tasks digits-mlp --seeds 10  # ... on a live MLP, cost in measured seconds
@@ -360,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks import (
         cash_report,
         cost_aware_report,
+        loss_pruning,
         ray_tune_adapter,
         surrogates_report,
     )
@@ -368,10 +370,12 @@ def main(argv: list[str] | None = None) -> int:
     cash_report.add_parser(sub, RESULTS)
     cost_aware_report.add_parser(sub, RESULTS)
     ray_tune_adapter.add_parser(sub, RESULTS)
+    loss_pruning.add_parser(sub, RESULTS)
     args = parser.parse_args(argv)
     suites = {"early": cmd_early, "bo": bo_report.cmd_bo, "overhead": cmd_overhead, "mf": cmd_mf, "replay": cmd_replay, "ray": cmd_ray,
               "lcpfn": cmd_lcpfn, "surrogates": surrogates_report.cmd_surrogates, "cash": cash_report.cmd_cash,
-              "cost": cost_aware_report.cmd_cost, "ray-tune-adapter": ray_tune_adapter.cmd_ray_tune_adapter}
+              "cost": cost_aware_report.cmd_cost, "ray-tune-adapter": ray_tune_adapter.cmd_ray_tune_adapter,
+              "loss-pruning": loss_pruning.cmd_loss_pruning}
     return suites[args.suite](args)
 
 

@@ -33,21 +33,25 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CurvePool", "DATA", "POOLS", "evaluate", "record"]
+__all__ = ["CurvePool", "DATA", "LOSS_POOLS", "POOLS", "evaluate", "record"]
 
 #: Where the recorded curve sets live (committed, so a fresh clone replays them).
 DATA = Path(__file__).resolve().parent / "data" / "schedule_curves"
 #: Task name -> recorded file.
 POOLS = {"digits-cosine": "digits_cosine_val_acc.npz", "digits-step": "digits_step_val_acc.npz"}
+#: Task name -> recorded file of validation *losses* (cross-entropy, minimised; the same
+#: configs as the accuracy pool of the same schedule: same seed, same training).
+LOSS_POOLS = {"digits-cosine-loss": "digits_cosine_val_loss.npz", "digits-step-loss": "digits_step_val_loss.npz"}
 CUTOFFS = (10, 20, 40, 80)
 
 
-def record(schedule: str, n: int, seed: int, path: Path) -> Path:
+def record(schedule: str, n: int, seed: int, path: Path, metric: str = "accuracy") -> Path:
     """Train ``n`` random configs of :class:`~benchmarks.schedule_task.DigitsCosine` to the end; save their curves.
 
     The file has the layout of ``benchmarks/data/curves`` (``x`` epochs, ``y`` validation
     accuracy in [0, 1], ``meta`` one JSON config per curve, ``note``) plus ``seconds``, the
-    measured training seconds up to each epoch.
+    measured training seconds up to each epoch. ``metric="loss"``: ``y`` is the validation
+    cross-entropy instead (NaN once a run diverged).
     """
     import torch
 
@@ -62,13 +66,14 @@ def record(schedule: str, n: int, seed: int, path: Path) -> Path:
     ys, secs = [], []
     t0 = time.perf_counter()
     for config in configs:
-        acc, seconds = task.segment(config, 0, task.epochs)
-        ys.append(np.asarray(acc) / 100.0)
+        values, seconds = task.segment(config, 0, task.epochs, metric=metric)
+        ys.append(np.asarray(values) / (100.0 if metric == "accuracy" else 1.0))
         secs.append(seconds)
     path.parent.mkdir(parents=True, exist_ok=True)
+    flag = "" if metric == "accuracy" else f" --metric {metric}"
     note = (f"{n} random configs of benchmarks.schedule_task.DigitsCosine(schedule={schedule!r}), seed {seed}, "
-            f"{task.epochs} epochs each; recorded by `python -m benchmarks.schedule_curves record --schedule {schedule} "
-            f"--n {n} --seed {seed}` in {time.perf_counter() - t0:.0f} s")  # fmt: skip
+            f"{task.epochs} epochs each, validation {metric}; recorded by `python -m benchmarks.schedule_curves record "
+            f"--schedule {schedule} --n {n} --seed {seed}{flag}` in {time.perf_counter() - t0:.0f} s")  # fmt: skip
     epochs = np.tile(np.arange(1, task.epochs + 1, dtype=float), (n, 1))
     np.savez_compressed(path, x=epochs, y=np.asarray(ys), seconds=np.asarray(secs),
                         meta=np.asarray([json.dumps(c, default=str) for c in configs]), note=np.asarray(note))  # fmt: skip
@@ -79,13 +84,15 @@ class CurvePool:
     """Recorded curves as a multi-fidelity task: a config is the index of a recorded run.
 
     Same interface as :class:`benchmarks.lcbench.LCBench` (``epochs``, ``space``,
-    ``segment``, ``optuna_config``); values in percent, times the recorded seconds.
+    ``segment``, ``optuna_config``); values in percent (a loss pool, :data:`LOSS_POOLS`:
+    the cross-entropy as recorded, ``maximize`` False), times the recorded seconds.
     """
 
     def __init__(self, task: str) -> None:
-        data = np.load(DATA / POOLS[task], allow_pickle=False)
+        self.maximize = task not in LOSS_POOLS
+        data = np.load(DATA / (POOLS[task] if self.maximize else LOSS_POOLS[task]), allow_pickle=False)
         self.task = task
-        self.y = 100.0 * np.asarray(data["y"], dtype=float)
+        self.y = (100.0 if self.maximize else 1.0) * np.asarray(data["y"], dtype=float)
         self.seconds = np.asarray(data["seconds"], dtype=float)
         self.epochs = int(self.y.shape[1])
         self.n = int(self.y.shape[0])
@@ -105,7 +112,8 @@ class CurvePool:
 
     def best(self) -> float:
         """The best final value of any recorded run (the best-known value: every config is in the pool)."""
-        return float(self.y[:, -1].max())
+        finals = self.y[:, -1]
+        return float(np.nanmax(finals) if self.maximize else np.nanmin(finals))
 
 
 def evaluate(variants: tuple[str, ...] = ("mixture", "paper"), extra: tuple[str, ...] = ()) -> str:
@@ -160,13 +168,15 @@ def main(argv: list[str] | None = None) -> int:
     rec.add_argument("--schedule", choices=("cosine", "step"), required=True)
     rec.add_argument("--n", type=int, default=400)
     rec.add_argument("--seed", type=int, default=0)
+    rec.add_argument("--metric", choices=("accuracy", "loss"), default="accuracy")
     rec.add_argument("--out", default=None, help="file (default: the committed one under benchmarks/data/schedule_curves)")
     ev = sub.add_parser("evaluate", help="LC-PFN against last value on the recorded sets (markdown on stdout)")
     ev.add_argument("--extra", nargs="*", default=[], help="other weight folders to evaluate beside the shipped variants")
     args = parser.parse_args(argv)
     if args.cmd == "record":
-        path = Path(args.out) if args.out else DATA / POOLS[f"digits-{args.schedule}"]
-        print(record(args.schedule, args.n, args.seed, path))
+        pools, task = (POOLS, f"digits-{args.schedule}") if args.metric == "accuracy" else (LOSS_POOLS, f"digits-{args.schedule}-loss")
+        path = Path(args.out) if args.out else DATA / pools[task]
+        print(record(args.schedule, args.n, args.seed, path, args.metric))
     else:
         sys.stdout.write(evaluate(extra=tuple(args.extra)))
     return 0

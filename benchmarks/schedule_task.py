@@ -144,10 +144,13 @@ class DigitsCosine:
             rng = torch.get_rng_state()  # the config's own stream for dropout
         return {"model": model, "opt": opt, "gen": gen, "rng": rng, "epoch": 0, "seconds": 0.0}
 
-    def segment(self, config: dict[str, Any], start: int, stop: int) -> tuple[list[float], list[float]]:
+    def segment(
+        self, config: dict[str, Any], start: int, stop: int, metric: str = "accuracy"
+    ) -> tuple[list[float], list[float]]:
         """Train 0-based epochs ``start..stop-1``: val accuracy (percent) and cumulative seconds after each.
 
         A diverged run (non-finite loss) keeps reporting its accuracy, which is then at chance.
+        ``metric="loss"`` gives the validation cross-entropy instead (NaN once diverged).
         """
         import torch
 
@@ -158,8 +161,12 @@ class DigitsCosine:
         first = state["epoch"]
         with torch.random.fork_rng():  # dropout draws from the config's own stream, not the process's
             torch.set_rng_state(state["rng"])
-            acc, seconds = self._train(config, state, stop)
+            acc, seconds, losses = self._train(config, state, stop)
             state["rng"] = torch.get_rng_state()
+        if metric == "loss":
+            acc = losses
+        elif metric != "accuracy":
+            raise ValueError(f"metric must be 'accuracy' or 'loss', got {metric!r}")
         state["epoch"] = stop
         if stop >= self.epochs:
             self._states.pop(key, None)  # finished: nothing will resume it
@@ -167,8 +174,10 @@ class DigitsCosine:
             self._states[key] = state
         return acc[start - first:], seconds[start - first:]
 
-    def _train(self, config: dict[str, Any], state: dict[str, Any], stop: int) -> tuple[list[float], list[float]]:
-        """Train from ``state["epoch"]`` to ``stop``: accuracy and cumulative seconds after each epoch."""
+    def _train(
+        self, config: dict[str, Any], state: dict[str, Any], stop: int
+    ) -> tuple[list[float], list[float], list[float]]:
+        """Train from ``state["epoch"]`` to ``stop``: accuracy, cumulative seconds and val loss after each epoch."""
         import torch
 
         x, y = torch.from_numpy(self.x_train), torch.from_numpy(self.y_train)
@@ -176,6 +185,7 @@ class DigitsCosine:
         batch, model, opt = int(config["batch_size"]), state["model"], state["opt"]
         acc: list[float] = []
         seconds: list[float] = []
+        losses: list[float] = []
         for epoch in range(state["epoch"], stop):
             t0 = time.perf_counter()
             for group in opt.param_groups:
@@ -193,9 +203,11 @@ class DigitsCosine:
             model.eval()
             with torch.no_grad():
                 logits = model(x_val)
-                pred = logits.argmax(1) if torch.isfinite(logits).all() else torch.zeros_like(y_val)
+                finite = bool(torch.isfinite(logits).all())
+                pred = logits.argmax(1) if finite else torch.zeros_like(y_val)
+                losses.append(float(torch.nn.functional.cross_entropy(logits, y_val)) if finite else float("nan"))
             value = 100.0 * float((pred == y_val).float().mean())
             state["seconds"] += time.perf_counter() - t0
             acc.append(value)
             seconds.append(state["seconds"])
-        return acc, seconds
+        return acc, seconds, losses

@@ -10,7 +10,6 @@ Domhan, Springenberg & Hutter, IJCAI 2015): stop a run once
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
@@ -35,10 +34,12 @@ class LCPFNStopper(FIFOScheduler):
     ``y_range=(lo, hi)`` (``(y - lo) / (hi - lo)``, or ``(hi - y) / (hi - lo)`` for
     ``mode="min"``, so a good curve rises). Give the range the metric can span, e.g.
     ``(0, 100)`` for an accuracy in percent or ``(0, initial_loss)`` for a loss. With
-    ``y_range=None`` (default) it is inferred from the values seen so far: ``(0, 1)``
-    while every value lies in [0, 1] (accuracies, error rates); ``(0, 100)`` for a
-    maximized metric whose values lie in [0, 100] and exceed 1 (an accuracy in percent);
-    anything else raises :class:`~hpo.errors.SettingError` asking for ``y_range``.
+    ``y_range=None`` (default) it is inferred from the values seen so far
+    (:func:`hpo.surrogates.lcpfn.stopping.infer_y_range`): ``(0, 1)`` while every value
+    lies in [0, 1] (accuracies, error rates); ``(0, 100)`` for a maximized metric whose
+    values lie in [0, 100] and exceed 1 (an accuracy in percent); ``(0, median first
+    value)`` for a non-negative metric to minimize (a loss); anything else raises
+    :class:`~hpo.errors.SettingError` asking for ``y_range``.
 
     Args:
         time_attr: The result key of progress, 1-based and increasing
@@ -88,9 +89,7 @@ class LCPFNStopper(FIFOScheduler):
             raise SettingError(f"grace_period must be in [0, max_t={max_t}], got {grace_period!r}")
         if mode not in (None, "min", "max"):
             raise SettingError(f"mode must be 'min' or 'max', got {mode!r}")
-        if y_range is not None and not (len(y_range) == 2 and float(y_range[0]) < float(y_range[1])):
-            raise SettingError(f"y_range must be (low, high) with low < high, got {y_range!r}")
-        self.rule = StoppingRule(threshold, min_steps, every, (0.0, 1.0), model, calibrate, rank_check)
+        self.rule = StoppingRule(threshold, min_steps, every, y_range, model, calibrate, rank_check)
         self.time_attr = time_attr
         self._metric = metric
         self._mode = mode
@@ -102,7 +101,6 @@ class LCPFNStopper(FIFOScheduler):
         self.every = every
         self._curves: dict[str, list[tuple[float, float]]] = {}  # trial id -> (time, value)
         self._best: float | None = None  # best value at max_t
-        self._seen = [math.inf, -math.inf]  # smallest and largest value seen (to infer y_range)
         self.n_stopped = 0
 
     @property
@@ -135,16 +133,13 @@ class LCPFNStopper(FIFOScheduler):
         while curve and curve[-1][0] >= t:  # a trial restarted without a checkpoint retraces its curve
             curve.pop()
         curve.append((t, value))
-        self._seen = [min(self._seen[0], value), max(self._seen[1], value)]
+        self.rule.label = repr(self._metric)
         if t >= self.max_t:
             self._track(value)
-            if self.rule.calibrate:
-                self.rule.y_range = self._y_range()
-                self.rule.observe_final(curve, float(self.max_t), self._mode == "max")
+            self.rule.observe_final(curve, float(self.max_t), self._mode == "max")
             return TrialScheduler.STOP
         if t < self.grace_period:
             return TrialScheduler.CONTINUE
-        self.rule.y_range = self._y_range()
         if self.rule.should_stop(curve, float(self.max_t), self._best, self._mode == "max"):
             self.n_stopped += 1
             return TrialScheduler.STOP
@@ -169,14 +164,3 @@ class LCPFNStopper(FIFOScheduler):
         better = self._best is None or (value > self._best if self._mode == "max" else value < self._best)
         if better:
             self._best = value
-
-    def _y_range(self) -> tuple[float, float]:
-        if self.y_range is not None:
-            return (float(self.y_range[0]), float(self.y_range[1]))
-        low, high = self._seen
-        if 0.0 <= low and high <= 1.0:
-            return (0.0, 1.0)
-        if self._mode == "max" and 0.0 <= low and high <= 100.0:
-            return (0.0, 100.0)
-        raise SettingError(f"LCPFNStopper: {self._metric!r} took values in [{low:g}, {high:g}], outside [0, 1] "
-                           "(and not a percentage to maximize); pass y_range=(low, high), the range it can span")  # fmt: skip

@@ -379,7 +379,10 @@ class LCPFNPruner(BasePruner):
         max_step: The step of the final value (e.g. the number of epochs).
         threshold: Prune below this probability (0.05).
         min_steps: Reports needed before a trial may be pruned (3; see ``rank_check``).
-        y_range: ``(low, high)`` the values span, mapped onto LC-PFN's [0, 1] (default (0, 1)).
+        y_range: ``(low, high)`` the values span, mapped onto LC-PFN's [0, 1]. None
+            (default): inferred from the reports (:func:`hpo.surrogates.lcpfn.stopping.infer_y_range`:
+            (0, 1), (0, 100) for a percentage to maximise, (0, median first value) for a loss to
+            minimise); values it cannot place raise :class:`~hpo.errors.SettingError`.
         step_offset: Added to Optuna's step to get a 1-based epoch (1 for steps 0, 1, ...;
             0 if your steps already start at 1).
         model: Anything with LC-PFN's ``prob_improvement``; default ``LCPFN.load()``.
@@ -399,7 +402,7 @@ class LCPFNPruner(BasePruner):
         max_step: int,
         threshold: float = 0.05,
         min_steps: int = 3,
-        y_range: tuple[float, float] = (0.0, 1.0),
+        y_range: tuple[float, float] | None = None,
         step_offset: int = 1,
         model: Any = None,
         calibrate: bool = True,
@@ -410,6 +413,7 @@ class LCPFNPruner(BasePruner):
         if max_step < 1:
             raise ValueError(f"max_step must be >= 1, got {max_step!r}")
         self.rule = StoppingRule(threshold, min_steps, 1, y_range, model, calibrate, rank_check)
+        self.rule.label = "the values passed to trial.report()"
         self._seen: set[int] = set()  # COMPLETE trials the rule has learned from
         self.max_step = max_step
         self.threshold = threshold

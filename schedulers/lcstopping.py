@@ -39,7 +39,10 @@ class LCStopping(BaseScheduler):
         threshold: Stop when P(final value beats the incumbent) falls below it (0.05).
         min_steps: Reports a trial must have made before it may be stopped (3; see ``rank_check``).
         y_range: ``(low, high)`` the metric can span, to map it onto LC-PFN's [0, 1]
-            scale (default (0, 1), e.g. an accuracy; for a loss give e.g. (0, its start)).
+            scale, e.g. (0, 100) for an accuracy in percent. None (default): inferred from
+            the reports (:func:`hpo.surrogates.lcpfn.stopping.infer_y_range`: (0, 1), a
+            percentage to maximise, or (0, median first value) for a loss to minimise); a metric
+            it cannot place raises :class:`~hpo.errors.SettingError` naming it.
         model: Anything with LC-PFN's ``prob_improvement``; default ``LCPFN.load()``
             (the shipped weights), loaded on first use.
         every: Judge every ``every``-th report only (1), to save inference time.
@@ -51,7 +54,7 @@ class LCStopping(BaseScheduler):
             (:mod:`hpo.surrogates.lcpfn.stopping`; on by default).
 
     Raises:
-        SettingError: for a threshold outside (0, 1) or a bad ``min_steps``/``every``.
+        SettingError: for a threshold outside (0, 1), a bad ``min_steps``/``every`` or ``y_range``.
     """
 
     needs_intermediate_reports: ClassVar[bool] = True
@@ -62,7 +65,7 @@ class LCStopping(BaseScheduler):
         base: BaseScheduler | None = None,
         threshold: float = 0.05,
         min_steps: int = 3,
-        y_range: tuple[float, float] = (0.0, 1.0),
+        y_range: tuple[float, float] | None = None,
         model: Any = None,
         every: int = 1,
         calibrate: bool = True,
@@ -133,6 +136,7 @@ class LCStopping(BaseScheduler):
             self._best = trial.value
 
     def set_objective(self, metric: Any, mode: Any) -> None:
+        self.rule.label = repr(metric)
         self.base.set_objective(metric, mode)
 
     def set_cost_budget(self, total: float | None) -> None:

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("sklearn")
 
 from benchmarks.early_stopping import best_known, run_one  # noqa: E402
-from benchmarks.schedule_curves import DATA, POOLS, CurvePool, record  # noqa: E402
+from benchmarks.schedule_curves import DATA, LOSS_POOLS, POOLS, CurvePool, record  # noqa: E402
 
 
 @pytest.mark.parametrize("task", sorted(POOLS))
@@ -38,3 +38,34 @@ def test_early_stopping_replays_a_pool_and_lcpfn_spends_fewer_epochs():
     assert lc["best"] <= fifo["best"]  # the same 12 configs; stopping can only lose finals
     median = run_one("digits-step", "optuna-median", 0, 12)
     assert median["epochs"] <= 12 * 27 and np.isfinite(median["best"])
+
+
+@pytest.mark.parametrize("task", sorted(LOSS_POOLS))
+def test_a_loss_pool_replays_the_same_configs_as_its_accuracy_pool_minimised(task):
+    pool = CurvePool(task)
+    data = np.load(DATA / LOSS_POOLS[task])
+    accuracy = np.load(DATA / POOLS[task.removesuffix("-loss")])
+    assert not pool.maximize and (data["meta"] == accuracy["meta"]).all()  # same runs, another metric
+    loss, _ = pool.segment({"config": 7}, 0, 27)
+    assert loss == pytest.approx(data["y"][7].tolist(), nan_ok=True)
+    assert pool.best() == pytest.approx(np.nanmin(data["y"][:, -1])) and 0 < pool.best() < 1
+
+
+def test_record_writes_loss_curves(tmp_path):
+    data = np.load(record("cosine", 2, 0, tmp_path / "loss.npz", metric="loss"))
+    assert data["y"].shape == (2, 27) and "validation loss" in str(data["note"]) and "--metric loss" in str(data["note"])
+    finite = data["y"][np.isfinite(data["y"])]
+    assert (finite > 0).all() and finite.max() > 1  # cross-entropy, not an accuracy
+
+
+def test_loss_pruning_lcpfn_infers_the_range_and_spends_fewer_epochs_than_no_pruning():
+    from benchmarks.loss_pruning import report
+    from benchmarks.loss_pruning import run_one as run_loss
+
+    runs = [run_loss("digits-step-loss", m, 0, 15) for m in ("optuna-nopruner", "optuna-median", "optuna-lcpfn")]
+    full, median, lcpfn = runs
+    assert full["epochs"] == 15 * 27 and full["pruned"] == 0
+    assert lcpfn["epochs"] < full["epochs"] and lcpfn["pruned"] > 0
+    assert lcpfn["best"] >= full["best"] and np.isfinite(lcpfn["best"])  # the same 15 configs: pruning only loses finals
+    table = report(runs, "CMD")
+    assert "| digits-step-loss |" in table and "| optuna-lcpfn | digits-step-loss |" in table

@@ -69,12 +69,17 @@ def _y_range(data: StudyData, curves: Mapping[int, list[tuple[float, float]]]) -
     stored = params.get("y_range") if isinstance(params, Mapping) else None
     if isinstance(stored, Sequence) and len(stored) == 2 and float(stored[1]) > float(stored[0]):
         return (float(stored[0]), float(stored[1])), "the y_range the study's LCStopping scheduler was given"
+    import statistics
+
+    from hpo.surrogates.lcpfn.stopping import infer_y_range
+
     values = [v for pts in curves.values() for _, v in pts]
-    if values and 0.0 <= min(values) and max(values) <= 1.0:
-        return (0.0, 1.0), "all values lie in [0, 1]"
-    if values and data.mode == "min" and min(values) >= 0.0 and max(values) > 0.0:
-        return (0.0, max(values)), "a non-negative loss: 0 to its largest reported value (as LCStopping advises)"
-    return None, ""
+    starts = [pts[0][1] for pts in curves.values() if pts]
+    if not values:
+        return None, ""
+    maximize = data.mode != "min"
+    inferred = infer_y_range(min(values), max(values), statistics.median(starts), maximize)
+    return inferred if inferred is not None else (None, "")
 
 
 def _load(model: Any) -> Any:
@@ -122,7 +127,7 @@ def _bands(
             queries.append([last + (final - last) * (i + 1) / n for i in range(n)])
         quantiles = pfn.predict_quantiles(
             [[s + 1.0 for s, _ in curves[tid]] for tid in ready],
-            [[v for _, v in curves[tid]] for tid in ready],
+            [[min(max(v, y_range[0]), y_range[1]) for _, v in curves[tid]] for tid in ready],  # LC-PFN's support
             queries,
             qs=(0.05, 0.5, 0.95),
             maximize=data.mode == "max",

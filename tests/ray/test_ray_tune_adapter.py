@@ -242,8 +242,12 @@ def test_stopper_rule_grace_period_and_metric_range():
     loss = LCPFNStopper(metric="v", mode="min", max_t=5, min_steps=2, model=oracle, calibrate=False)
     _feed(loss, "a", [0.9, 0.5, 0.3, 0.2, 0.1])
     assert _feed(loss, "b", [0.9, 0.3])[-1] == "CONTINUE" and oracle.y_ranges[-1] == (0.0, 1.0)
-    with pytest.raises(SettingError, match="y_range"):
-        _feed(loss, "c", [3.0, 2.0])
+    _feed(loss, "c", [3.0, 2.0])
+    assert oracle.y_ranges[-1] == (0.0, 1.95)  # a loss above 1: 0 to the median first value of a curve
+    reward = LCPFNStopper(metric="v", mode="max", max_t=5, min_steps=2, model=oracle, calibrate=False)
+    _feed(reward, "a", [-5.0, 1.0, 20.0, 150.0, 300.0])  # a reward of either sign: no range to infer
+    with pytest.raises(SettingError, match=r"'v'.*\[-5, 300\].*y_range"):
+        _feed(reward, "b", [-3.0, 2.0])
     given = LCPFNStopper(metric="v", mode="min", max_t=5, min_steps=2, y_range=(0.0, 4.0), model=oracle, calibrate=False)
     _feed(given, "a", [3.0, 2.0, 1.0, 0.5, 0.25])
     assert _feed(given, "b", [3.5, 3.0])[-1] == "STOP" and oracle.y_ranges[-1] == (0.0, 4.0)

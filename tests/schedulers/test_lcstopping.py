@@ -117,3 +117,37 @@ def test_decides_within_hyperband_rungs():
     assert any(t.status is TrialStatus.COMPLETED and t.budget == 9 for t in result.trials)
     # Hyperband's own stopping: some trials ended below the full budget without LC-PFN's verdict
     assert any(t.status is not TrialStatus.PRUNED and t.budget < 9 for t in result.trials)
+
+
+def _loss_curve(config, budget):
+    import hpo
+
+    loss = 0.0
+    for epoch in range(budget.start, budget.stop):
+        loss = config["offset"] + 2.0 * 0.5 ** (epoch * config["x"])
+        hpo.report(loss=loss, step=epoch)
+    return {"loss": loss}
+
+
+def test_a_loss_above_1_is_mapped_from_0_to_its_start_and_an_unplaceable_metric_stops_the_study_naming_it(tmp_path):
+    space = SearchSpace({"x": Float(0.1, 1.0), "offset": Float(0.0, 0.1)})
+    oracle = Oracle()
+    sched = LCStopping(RandomSearcher(space, 0), min_steps=2, model=oracle, calibrate=False, rank_check=False)
+    study = Study.create(_loss_curve, space, metric="loss", mode="min", budget=Budget(1, 6), scheduler=sched,
+                         executor="inprocess", seed=0)  # fmt: skip
+    study.optimize(n_trials=4)
+    assert oracle.calls
+    low, high = sched.rule.scale(False)
+    assert low == 0.0 and 2.0 <= high <= 2.1  # every curve starts at offset + 2
+
+    storage = tmp_path / "study.db"
+    shifted = SearchSpace({"x": Float(0.1, 1.0), "offset": Float(-3.0, -2.5)})  # a "loss" that goes negative
+    sched = LCStopping(RandomSearcher(shifted, 0), min_steps=2, model=Oracle(), calibrate=False, rank_check=False)
+    study = Study.create(_loss_curve, shifted, metric="loss", mode="min", budget=Budget(1, 6), scheduler=sched,
+                         executor="inprocess", seed=0, storage=str(storage))  # fmt: skip
+    with pytest.raises(HPOError, match=r"'loss'.*y_range"):
+        study.optimize(n_trials=4)
+    import hpo
+
+    kept = hpo.load_study(str(storage)).trials
+    assert kept[0].status is TrialStatus.COMPLETED and kept[0].value is not None  # the incumbent is not lost
