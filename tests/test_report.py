@@ -11,6 +11,7 @@ import threading
 import urllib.error
 import urllib.request
 
+import numpy as np
 import pytest
 
 import hpo
@@ -193,6 +194,29 @@ def test_no_band_for_a_metric_without_a_known_range(tmp_path):
 
     page = render_report(path, lcpfn=Unused())
     assert "has no known range" in section(page, "curves") and "This section failed" not in page
+
+
+def test_a_loss_band_maps_from_0_to_the_median_first_value_and_clips_a_diverging_curve(tmp_path):
+    def loss(config, budget):
+        value = 0.0
+        for step in range(budget.start, budget.stop):
+            value = 50.0 * step if config["x"] > 0.9 else 0.2 + 2.0 * 0.6 ** (step * config["x"])
+            hpo.report(loss=value, step=step)
+        return {"loss": value}
+
+    path = _run(tmp_path / "loss.db", loss, {"x": Float(0.0, 1.0)}, 20, metric="loss", mode="min",
+                scheduler="asha", budget=hpo.Budget(1, 9))  # fmt: skip
+
+    class Record:
+        def predict_quantiles(self, x, y, xq, qs, maximize, y_range):
+            self.y, self.y_range, self.maximize = y, y_range, maximize
+            return [np.tile(np.array(qs), (len(q), 1)) for q in xq]
+
+    model = Record()
+    page = render_report(path, lcpfn=model)
+    assert model.y_range[0] == 0.0 and 1.0 < model.y_range[1] <= 2.2 and not model.maximize
+    assert all(model.y_range[0] <= v <= model.y_range[1] for c in model.y for v in c)
+    assert "median first value" in section(page, "curves")
 
 
 def test_a_result_in_memory_and_a_study_object(tmp_path):
