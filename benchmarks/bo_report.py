@@ -57,10 +57,10 @@ def _key(run: dict[str, Any]) -> tuple[Any, ...]:
 
 def cmd_bo(args: argparse.Namespace) -> int:
     from benchmarks.bo import METHODS, PEER_MODULES, run_one, unavailable
-    from benchmarks.problems import LIVE, problems
+    from benchmarks.problems import OPT_IN, problems
     from benchmarks.run import _fmt, run_batch
 
-    keys = args.problems or (["branin", "hartmann6"] if args.quick else [k for k in problems() if k not in LIVE])
+    keys = args.problems or (["branin", "hartmann6"] if args.quick else [k for k in problems() if k not in OPT_IN])
     wanted = args.methods or [m for m in METHODS if not (args.quick and m in PEER_MODULES)]
     skipped = {m: why for m in wanted if (why := unavailable(m))}
     for m, why in skipped.items():

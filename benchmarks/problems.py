@@ -4,8 +4,9 @@ Every problem is minimized and knows its optimal value, so simple regret is
 ``best value so far - optimum``. Each has an hpo space and an Optuna define-by-run
 ``suggest`` that draw the same parameters under the same names.
 
-:data:`LIVE` problems train real models and are run only when named (``--problems``): their
-optimum is unknown and taken as 0, so their "regret" is the objective itself.
+:data:`OPT_IN` problems are run only when named (``--problems``): ``hgb-live`` trains real
+models (its optimum is unknown and taken as 0, so its "regret" is the objective itself), and
+the ``dbr-*`` problems are define-by-run spaces for ``HPOSampler``'s per-group path.
 """
 
 from __future__ import annotations
@@ -110,8 +111,58 @@ def _conditional() -> Problem:
     return Problem("Conditional (Branin | Hartmann-3 | Levy-4)", space, evaluate, 0.0, suggest, "conditional")
 
 
-#: Problems that train real models: not in the default suite, run by name.
-LIVE = ("hgb-live",)
+#: Problems run only by name (``--problems``), not in the default suite: the ones that train
+#: real models, and define-by-run spaces that form no conditional tree (for ``HPOSampler``'s
+#: per-group path; the default suite's ``conditional`` is a tree).
+OPT_IN = ("hgb-live", "dbr-threshold", "dbr-cats")
+
+
+def _dbr_threshold() -> Problem:
+    """A define-by-run space whose condition is a float threshold, not a categorical (min 0).
+
+    ``x`` in [0, 1]; above 0.5 a trial also draws ``y`` in [-5, 5] (value ``(y - 1.3)^2 +
+    (x - 0.8)^2``), otherwise ``z`` (log int 1..100) and ``w`` (log float 1e-4..1) (value
+    ``0.5 + (log10 w + 2)^2 / 4 + (ln z - 2)^2 / 10``, at least 0.5). Like ``if
+    trial.suggest_float("dropout", ...) > 0: ...``: Optuna trials then fall into parameter
+    groups that no categorical selects, so ``HPOSampler`` models each group on its own. The
+    hpo space is the flat union (a branch's parameters are ignored where they do not apply).
+    """
+    space = SearchSpace({"x": Float(0.0, 1.0), "y": Float(-5.0, 5.0), "z": Int(1, 100, log=True),
+                         "w": Float(1e-4, 1.0, log=True)})  # fmt: skip
+
+    def evaluate(c: Mapping[str, Any]) -> float:
+        if c["x"] > 0.5:
+            return (c["y"] - 1.3) ** 2 + (c["x"] - 0.8) ** 2
+        return 0.5 + (math.log10(c["w"]) + 2) ** 2 / 4 + (math.log(c["z"]) - 2) ** 2 / 10
+
+    def suggest(t: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"x": t.suggest_float("x", 0.0, 1.0)}
+        if out["x"] > 0.5:
+            out["y"] = t.suggest_float("y", -5.0, 5.0)
+        else:
+            out["z"] = t.suggest_int("z", 1, 100, log=True)
+            out["w"] = t.suggest_float("w", 1e-4, 1.0, log=True)
+        return {**{"y": 0.0, "z": 1, "w": 1.0}, **out}  # the flat union's unused parameters, ignored
+
+    return Problem("Define-by-run, float-threshold condition", space, evaluate, 0.0, suggest, "conditional")
+
+
+def _dbr_cats() -> Problem:
+    """Six 8-way categoricals and a float (min 0): one point per categorical off its best value, plus ``x^2``.
+
+    Categorical-heavy spaces (architecture choices, optimizer and activation names) have many
+    combinations and no order: 8^6 = 262,144 here, against 60 evaluations.
+    """
+    params: dict[str, Any] = {f"c{i}": Categorical([f"v{j}" for j in range(8)]) for i in range(6)}
+    params["x"] = Float(-3.0, 3.0)
+
+    def evaluate(c: Mapping[str, Any]) -> float:
+        return sum(c[f"c{i}"] != f"v{i}" for i in range(6)) + c["x"] ** 2
+
+    from benchmarks._spaces import optuna_config
+
+    return Problem("Six 8-way categoricals + a float", SearchSpace(params), evaluate, 0.0,
+                   functools.partial(optuna_config, space=params), "mixed")  # fmt: skip
 
 
 def _hgb_live() -> Problem:
@@ -166,4 +217,6 @@ def problems() -> dict[str, Callable[[], Problem]]:
         "mixed": _mixed,
         "conditional": _conditional,
         "hgb-live": _hgb_live,
+        "dbr-threshold": _dbr_threshold,
+        "dbr-cats": _dbr_cats,
     }

@@ -29,10 +29,14 @@ How it maps onto Optuna's sampler protocol:
   an exploration floor (:mod:`hpo.searchers._bo_branches`). A model of the common group
   alone would pick the selector's value by an option's *mean* (a flat option with a good
   mean then takes most trials). Spaces that form no such tree keep the per-group models below.
-* ``sample_relative`` runs :func:`hpo.searchers.bo.propose` on each group: uniform random
-  configs for the first ``n_startup_trials`` complete trials, then a BoTorch GP with LogEI. Trials
-  that are RUNNING (``n_jobs > 1`` or distributed workers) are pending points, so qLogNEI
-  steers parallel workers to different, informative configs.
+* ``sample_relative`` asks a ``BOSearcher`` per group (the one ``Study`` uses;
+  :mod:`hpo.integrations._optuna_feed`), told the trials that hold the group: a
+  scrambled-Sobol design for the first ``n_startup_trials`` suggestions, then a BoTorch GP
+  with LogEI, never a config already tried (its duplicate guard). Trials that are RUNNING
+  (``n_jobs > 1`` or distributed workers) are pending points, so qLogNEI steers parallel
+  workers to different, informative configs. (Until the sixteenth session the groups
+  called the acquisition directly after uniform random starts; on six 8-way categoricals
+  that repeated one categorical combination in up to 39 of 60 trials.)
 * ``sample_independent`` (conditional or dynamic parameters outside the intersection)
   delegates to ``independent_sampler`` (``RandomSampler`` by default).
 * Distributions are honoured exactly: ``log``, ``step``, ints and categoricals map to
@@ -48,8 +52,8 @@ How it maps onto Optuna's sampler protocol:
   per objective, as ``BOSearcher`` and SMAC impute crashed runs. Left out, a failing
   region looks unexplored to a deterministic acquisition, which then suggests the same
   failing config again: on a toy that returns NaN for ``a < -1.5`` that took 30 of 40 trials.
-* **Several objectives** (``optuna.create_study(directions=[...])``): the same random
-  startup configs, then :func:`hpo.searchers._mobo.propose_pareto`: one GP per objective and
+* **Several objectives** (``optuna.create_study(directions=[...])``): the same
+  ``BOSearcher`` per group, whose design is followed by :func:`hpo.searchers._mobo.propose_pareto`: one GP per objective and
   qLogNEHVI (Daulton et al., NeurIPS 2021; Ament et al., NeurIPS 2023) with a reference
   point inferred from the observed Pareto front, RUNNING trials as pending points.
   ``surrogate``, ``acquisition`` and ``use_pruned`` apply to single-objective studies
@@ -85,6 +89,7 @@ from hpo.integrations._optuna_convert import (
     to_distribution,
     to_distributions,
 )
+from hpo.integrations._optuna_feed import Feed, feed_and_suggest, group_config, space_key, sub_seed
 from hpo.integrations._optuna_structure import group_parameters
 from hpo.search_spaces import SearchSpace
 
@@ -103,8 +108,8 @@ class HPOSampler(BaseSampler):
 
     Args:
         seed: Seed for the design, the acquisition optimizer and the independent sampler.
-        n_startup_trials: Complete trials (with every objective finite) before the GP takes
-            over; ``max(5, d + 1)`` by default.
+        n_startup_trials: Design points (scrambled Sobol) before the GP takes over;
+            ``max(5, d + 1)`` by default.
         acquisition: ``"logei"`` (default; qLogNEI while trials run), ``"qlognei"``,
             ``"ucb"`` or ``"ts"``.
         surrogate: A registered surrogate name (``"gp"``, ``"dkl"``, ``"ensemble"``,
@@ -159,7 +164,8 @@ class HPOSampler(BaseSampler):
         self._rng = np.random.default_rng(seed)
         self._n_startup_trials = n_startup_trials
         self._acquisition = acquisition
-        self._surrogate = make_surrogate(surrogate, seed=seed or 0) if isinstance(surrogate, str) else surrogate
+        if isinstance(surrogate, str):
+            make_surrogate(surrogate, seed=seed or 0)  # an unknown name fails here, not at the first BO suggestion
         self._independent = independent_sampler or RandomSampler(seed=seed)
         self._use_pruned = use_pruned
         self._search_space = IntersectionSearchSpace(include_pruned=True)
@@ -173,13 +179,13 @@ class HPOSampler(BaseSampler):
             raise ValueError(f"failed must be 'impute' or 'ignore', got {failed!r}")
         self._failed = failed
         self._surrogate_spec = surrogate
-        self._tree: tuple[Any, Any, set[int]] | None = None  # (ChoiceMapping, BOSearcher, trial numbers it has seen)
+        self._feeds: dict[str, Feed] = {}  # "tree" or "group ...": a BOSearcher and the trials it has seen
         self._lock = threading.Lock()  # the tree's searcher is stateful; n_jobs > 1 calls from threads
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         del state["_lock"]
-        state["_tree"] = None  # rebuilt from the study's trials on the next suggestion
+        state["_feeds"] = {}  # rebuilt from the study's trials on the next suggestion
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -217,66 +223,38 @@ class HPOSampler(BaseSampler):
             if not names:
                 continue
             space = SearchSpace({n: _to_param(search_space[n]) for n in names})
-            if len(study.directions) > 1:
-                config = self._sample_pareto(study, trial, space, names)
-            else:
-                config = self._sample_single(study, trial, space, names)
+            config = self._sample_group(study, trial, space, names)
             out.update({n: _to_optuna_value(search_space[n], config[n]) for n in names})
         return out
 
     def _n_startup(self, space: SearchSpace) -> int:
         return self._n_startup_trials if self._n_startup_trials is not None else max(5, space.d + 1)
 
-    def _sample_single(self, study: Study, trial: FrozenTrial, space: SearchSpace, names: list[str]) -> dict[str, Any]:
-        sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
+    def _signs(self, study: Study) -> list[float]:
+        return [1.0 if d == StudyDirection.MAXIMIZE else -1.0 for d in study.directions]
 
-        def target(t: FrozenTrial) -> float | None:
-            value = self._observed_value(t)
-            return None if value is None else sign * value
+    def _sample_group(self, study: Study, trial: FrozenTrial, space: SearchSpace, names: list[str]) -> dict[str, Any]:
+        """One group's config, from the group's own ``BOSearcher`` (:mod:`hpo.integrations._optuna_feed`)."""
+        trials = study._get_trials(deepcopy=False, states=_MODELLED, use_cache=True)
+        slot = "group " + ",".join(names)
+        signs = self._signs(study)
+        with self._lock:  # the searchers are stateful; n_jobs > 1 calls from threads
+            return feed_and_suggest(self._feeds, slot, (space_key(space), len(signs)),
+                                    lambda: self._searcher(space, sub_seed(self._seed, slot), len(signs)),
+                                    trials, trial, group_config(names), self._observed_values, signs)  # fmt: skip
 
-        configs, ys, pending, n_complete = self._gather(study, trial, names, target)
-        if n_complete < self._n_startup(space):
-            return space.sample(self._rng)
-        from hpo.searchers.bo import propose
+    def _searcher(self, space: SearchSpace, seed: int | None, n_objectives: int = 1) -> Any:
+        """A ``BOSearcher`` on ``space`` with this sampler's settings, maximizing every objective."""
+        from hpo.searchers.bo import BOSearcher
 
-        x = propose(
-            space,
-            space.encode(configs),
-            np.asarray(ys),
-            space.encode(pending) if pending else None,
-            self._surrogate,
-            self._acquisition,
-            self._rng,
-        )
-        return space.decode(x)[0]
-
-    def _gather(
-        self, study: Study, trial: FrozenTrial, names: list[str], target: Any
-    ) -> tuple[list[dict[str, Any]], list[Any], list[dict[str, Any]], int]:
-        """``(configs, targets, pending configs, COMPLETE trials among them)`` over ``names``.
-
-        ``target(t)`` is a trial's signed target (maximized), or None when it has none. Trials
-        missing one of ``names`` are skipped; RUNNING ones (but ``trial``) are pending; with
-        ``failed="impute"``, FAIL ones join with the worst target seen (per objective).
-        """
-        configs, ys, pending, failed = [], [], [], []
-        n_complete = 0
-        for t in study._get_trials(deepcopy=False, states=_MODELLED, use_cache=True):
-            if not all(n in t.params for n in names):
-                continue
-            config = {n: t.params[n] for n in names}
-            y = target(t)
-            if y is not None:
-                configs.append(config)
-                ys.append(y)
-                n_complete += t.state == TrialState.COMPLETE
-            elif t.state == TrialState.RUNNING and t.number != trial.number:
-                pending.append(config)
-            elif t.state == TrialState.FAIL:
-                failed.append(config)
-        if failed and ys and self._failed == "impute":  # the worst value seen, as BOSearcher imputes
-            configs, ys = configs + failed, ys + [np.min(ys, axis=0)] * len(failed)
-        return configs, ys, pending, n_complete
+        searcher = BOSearcher(space, seed=seed, surrogate=self._surrogate_spec,
+                              acquisition=self._acquisition, n_init=self._n_startup(space), branch_floor=self._branch_floor,
+                              failed=self._failed, branch_choice=self._branch_choice)  # fmt: skip
+        if n_objectives == 1:
+            searcher.set_objective("value", "max")
+        else:
+            searcher.set_objective([f"value{i}" for i in range(n_objectives)], ["max"] * n_objectives)
+        return searcher
 
     def _observed_value(self, t: FrozenTrial) -> float | None:
         """What the model learns from trial ``t``: a COMPLETE trial's value, or with ``use_pruned``
@@ -286,6 +264,18 @@ class HPOSampler(BaseSampler):
         if t.state == TrialState.PRUNED and self._use_pruned and t.intermediate_values:
             value = t.intermediate_values[max(t.intermediate_values)]
         return None if value is None or not np.isfinite(value) else float(value)
+
+    def _observed_values(self, t: FrozenTrial) -> tuple[float, ...] | None:
+        """What the model learns from trial ``t``, one value per objective (see :meth:`_observed_value`).
+
+        With several objectives only COMPLETE trials with every value finite count (Optuna
+        cannot report intermediate values of a multi-objective trial, so a pruned one has none).
+        """
+        if t.values is not None and len(t.values) > 1:
+            finite = t.state == TrialState.COMPLETE and bool(np.isfinite(t.values).all())
+            return tuple(float(v) for v in t.values) if finite else None
+        value = self._observed_value(t)
+        return None if value is None else (value,)
 
     def _sample_tree(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
@@ -298,8 +288,6 @@ class HPOSampler(BaseSampler):
         for (:meth:`~hpo.searchers.bo.BOSearcher.replay`).
         """
         from hpo.integrations._optuna_structure import infer_choice_space
-        from hpo.searchers.bo import BOSearcher
-        from hpo.trial import Observation, TrialStatus
 
         trials = study._get_trials(deepcopy=False, states=_MODELLED, use_cache=True)
         done = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
@@ -307,48 +295,11 @@ class HPOSampler(BaseSampler):
         mapping = infer_choice_space([t.params for t in done], search_space, _to_param)
         if mapping is None:
             return None
-        sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
         with self._lock:  # the searcher is stateful; n_jobs > 1 calls from threads
-            if self._tree is None or self._tree[0] != mapping:
-                searcher = BOSearcher(mapping.space, seed=self._seed, surrogate=self._surrogate_spec, acquisition=self._acquisition,
-                                      n_init=self._n_startup(mapping.space), branch_floor=self._branch_floor, failed=self._failed,
-                                      branch_choice=self._branch_choice)
-                searcher.set_objective("value", "max")
-                self._tree = (mapping, searcher, set())
-            _, searcher, seen = self._tree
-            new = []
-            for t in trials:
-                if t.number in seen or t.state == TrialState.RUNNING:
-                    continue
-                config, value = mapping.to_config(t.params), self._observed_value(t)
-                if config is not None and value is not None:
-                    new.append(Observation(t.number, config, TrialStatus.COMPLETED, 1.0, values=(sign * value,)))
-                elif config is not None and t.state == TrialState.FAIL:
-                    new.append(Observation(t.number, config, TrialStatus.FAILED, 1.0, reason="the Optuna trial failed"))
-            (searcher.replay if not seen else searcher.observe)(new)
-            seen.update(o.trial_id for o in new)
-            running = [mapping.to_config(t.params) for t in trials if t.state == TrialState.RUNNING and t.number != trial.number]
-            config = searcher.suggest(1, [c for c in running if c is not None])[0]
+            config = feed_and_suggest(self._feeds, "tree", mapping, lambda: self._searcher(mapping.space, self._seed),
+                                      trials, trial, mapping.to_config, self._observed_values, self._signs(study))  # fmt: skip
         params = mapping.to_params(config)
         return {n: _to_optuna_value(search_space[n], v) for n, v in params.items() if n in search_space}
-
-    def _sample_pareto(self, study: Study, trial: FrozenTrial, space: SearchSpace, names: list[str]) -> dict[str, Any]:
-        signs = np.array([1.0 if d == StudyDirection.MAXIMIZE else -1.0 for d in study.directions])
-
-        def target(t: FrozenTrial) -> np.ndarray | None:
-            if t.state == TrialState.COMPLETE and t.values is not None and np.isfinite(t.values).all():
-                return signs * np.asarray(t.values, dtype=float)
-            return None
-
-        configs, ys, pending, n_complete = self._gather(study, trial, names, target)
-        if n_complete < self._n_startup(space):
-            return space.sample(self._rng)
-        from hpo.searchers._mobo import propose_pareto
-
-        x = propose_pareto(
-            space, space.encode(configs), np.asarray(ys), space.encode(pending) if pending else None, self._rng
-        )
-        return space.decode(x)[0]
 
     def sample_independent(
         self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("sklearn")
 optuna = pytest.importorskip("optuna")
 
-from benchmarks.problems import LIVE, problems  # noqa: E402
+from benchmarks.problems import OPT_IN, problems  # noqa: E402
 
 
 def test_live_problem_is_a_real_deterministic_fit_with_the_same_space_both_ways():
@@ -37,4 +37,20 @@ def test_the_default_bo_suite_leaves_live_problems_out(tmp_path, monkeypatch):
                               timing_evals=0, timing_seeds=0, out=str(tmp_path), jobs=1, resume=False)
     with pytest.raises(SystemExit):
         bo_report.cmd_bo(args)
-    assert seen["problems"] == set(problems()) - set(LIVE) and "hgb-live" in LIVE
+    assert seen["problems"] == set(problems()) - set(OPT_IN) and "hgb-live" in OPT_IN
+
+
+@pytest.mark.parametrize("key", ["dbr-threshold", "dbr-cats"])
+def test_define_by_run_problems_draw_within_the_space_and_know_their_optimum(key):
+    problem = problems()[key]()
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(20):
+        trial = study.ask()
+        config = problem.suggest(trial)
+        assert problem.space.contains(config) and problem.evaluate(config) >= problem.optimum
+        study.tell(trial, problem.evaluate(config))
+    if key == "dbr-threshold":  # two parameter groups below the common x, selected by its value
+        assert {frozenset(t.params) for t in study.trials} == {frozenset({"x", "y"}), frozenset({"x", "z", "w"})}
+        assert problem.evaluate({"x": 0.8, "y": 1.3, "z": 1, "w": 1.0}) == 0.0
+    else:
+        assert problem.evaluate({**{f"c{i}": f"v{i}" for i in range(6)}, "x": 0.0}) == 0.0

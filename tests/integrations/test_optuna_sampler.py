@@ -113,9 +113,9 @@ def pareto_calls(monkeypatch):
     calls = []
     real = mobo.propose_pareto
 
-    def spy(space, x_obs, y_obs, x_pending, rng, **kwargs):
+    def spy(space, x_obs, y_obs, x_pending, rng, *args, **kwargs):
         calls.append((x_obs.copy(), y_obs.copy(), x_pending))
-        return real(space, x_obs, y_obs, x_pending, rng, **kwargs)
+        return real(space, x_obs, y_obs, x_pending, rng, *args, **kwargs)
 
     monkeypatch.setattr(mobo, "propose_pareto", spy)
     return calls

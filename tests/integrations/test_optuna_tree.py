@@ -113,7 +113,7 @@ def test_sampler_searches_past_a_flat_option_with_the_best_mean():
     sampler = HPOSampler(seed=2, n_startup_trials=6)
     study = optuna.create_study(sampler=sampler)
     study.optimize(trap, n_trials=24)
-    assert sampler._tree is not None  # the tree was read and BOSearcher suggested
+    assert "tree" in sampler._feeds  # the tree was read and BOSearcher suggested
     counts = collections.Counter(t.params["option"] for t in study.trials)
     assert min(counts.values()) >= 3, counts  # the floor: half an even share of 24, less one
     assert study.best_value < 0.2, (study.best_value, counts)
@@ -147,12 +147,12 @@ def test_parallel_threads_and_pickling_keep_the_tree_path_working():
         study.enqueue_trial({"option": option})
     study.optimize(trap, n_trials=14, n_jobs=2)
     assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) == 14
-    assert sampler._tree is not None
+    assert "tree" in sampler._feeds
     restored = pickle.loads(pickle.dumps(sampler))
-    assert restored._tree is None  # rebuilt from the trials on its next suggestion
+    assert not restored._feeds  # rebuilt from the trials on its next suggestion
     study.sampler = restored
     study.optimize(trap, n_trials=2)
-    assert restored._tree is not None and len(study.trials) == 16
+    assert "tree" in restored._feeds and len(study.trials) == 16
 
 
 def test_a_small_integer_range_selects_layers_as_in_optunas_pytorch_example():
@@ -179,6 +179,6 @@ def test_branch_choice_reaches_the_tree_searcher_and_is_checked(choice):
     sampler = HPOSampler(seed=2, n_startup_trials=6) if choice is None else HPOSampler(seed=2, n_startup_trials=6, branch_choice=choice)
     study = optuna.create_study(sampler=sampler)
     study.optimize(trap, n_trials=8)
-    assert sampler._tree is not None and sampler._tree[1].branch_choice == (choice or "top-ts")
+    assert sampler._feeds["tree"].searcher.branch_choice == (choice or "top-ts")
     with pytest.raises(ValueError, match="branch_choice"):
         HPOSampler(branch_choice="mean")
