@@ -53,6 +53,7 @@ def feed_and_suggest(
     to_config: Callable[[Mapping[str, Any]], dict[str, Any] | None],
     observed: Callable[[FrozenTrial], Sequence[float] | None],
     signs: Sequence[float],
+    handed_out: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Tell ``feeds[slot]``'s searcher the trials it has not seen, and return its next config.
 
@@ -66,12 +67,24 @@ def feed_and_suggest(
         to_config: A trial's params as a config of the searcher's space; None where it has none.
         observed: A trial's values (one per objective) to learn from, or None.
         signs: Per objective, +1 to maximize it, -1 to minimize it.
+        handed_out: Per slot, the suggestions its searchers have made so far (updated in
+            place; the sampler keeps it across pickling). A new searcher skips that many of
+            its design points, as many as earlier searchers of the slot handed out: none for
+            a group's first searcher, whose trials so far came from Optuna's independent
+            sampler (the first trial of every study, and a branch's first trials), so its
+            scrambled-Sobol design stays whole. That matters for categoricals: 8 Sobol
+            points give each of 8 categories once per column, and a design that lost its
+            first point to a random trial missed a category in some column on about half the
+            runs of ``dbr-cats``. None (the tree): skip one design point per trial so far,
+            as the tree's trials came from the groups' designs.
     """
     from hpo.trial import Observation, TrialStatus
 
     feed = feeds.get(slot)
-    if feed is None or feed.key != key:
+    fresh = feed is None or feed.key != key
+    if fresh:
         feed = feeds[slot] = Feed(key, make())
+    assert feed is not None
     new = []
     for t in trials:
         if t.number in feed.seen or t.state == TrialState.RUNNING:
@@ -82,10 +95,18 @@ def feed_and_suggest(
             new.append(Observation(t.number, config, TrialStatus.COMPLETED, 1.0, values=signed))
         elif config is not None and t.state == TrialState.FAIL:
             new.append(Observation(t.number, config, TrialStatus.FAILED, 1.0, reason="the Optuna trial failed"))
-    (feed.searcher.replay if not feed.seen else feed.searcher.observe)(new)
+    if fresh:  # skip the design points earlier searchers stood for, then learn the rest
+        skip = len(new) if handed_out is None else min(handed_out.get(slot, 0), len(new))
+        feed.searcher.replay(new[:skip])
+        feed.searcher.observe(new[skip:])
+    else:
+        feed.searcher.observe(new)
     feed.seen.update(o.trial_id for o in new)
     running = [to_config(t.params) for t in trials if t.state == TrialState.RUNNING and t.number != trial.number]
-    return feed.searcher.suggest(1, [c for c in running if c is not None])[0]
+    config = feed.searcher.suggest(1, [c for c in running if c is not None])[0]
+    if handed_out is not None:
+        handed_out[slot] = handed_out.get(slot, 0) + 1
+    return config
 
 
 def group_config(names: list[str]) -> Callable[[Mapping[str, Any]], dict[str, Any] | None]:

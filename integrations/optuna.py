@@ -180,6 +180,7 @@ class HPOSampler(BaseSampler):
         self._failed = failed
         self._surrogate_spec = surrogate
         self._feeds: dict[str, Feed] = {}  # "tree" or "group ...": a BOSearcher and the trials it has seen
+        self._handed_out: dict[str, int] = {}  # group slot -> suggestions made (kept when pickled)
         self._lock = threading.Lock()  # the tree's searcher is stateful; n_jobs > 1 calls from threads
 
     def __getstate__(self) -> dict[str, Any]:
@@ -241,7 +242,8 @@ class HPOSampler(BaseSampler):
         with self._lock:  # the searchers are stateful; n_jobs > 1 calls from threads
             return feed_and_suggest(self._feeds, slot, (space_key(space), len(signs)),
                                     lambda: self._searcher(space, sub_seed(self._seed, slot), len(signs)),
-                                    trials, trial, group_config(names), self._observed_values, signs)  # fmt: skip
+                                    trials, trial, group_config(names), self._observed_values, signs,
+                                    self._handed_out)  # fmt: skip
 
     def _searcher(self, space: SearchSpace, seed: int | None, n_objectives: int = 1) -> Any:
         """A ``BOSearcher`` on ``space`` with this sampler's settings, maximizing every objective."""

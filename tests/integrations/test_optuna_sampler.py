@@ -125,8 +125,8 @@ def test_multi_objective_study_uses_propose_pareto_with_signed_targets(pareto_ca
     study = optuna.create_study(directions=["minimize", "maximize"], sampler=HPOSampler(seed=0, n_startup_trials=4))
     study.optimize(_two_objectives, n_trials=8)
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
-    # The startup design for the first 4 complete trials, then the model.
-    assert len(pareto_calls) == 8 - 4
+    # Trial 0 from Optuna's independent sampler (no search space yet), 4 design points, then the model.
+    assert len(pareto_calls) == 8 - 1 - 4
     x_obs, y_obs, x_pending = pareto_calls[-1]
     assert x_obs.shape == (7, 3) and x_pending is None
     # Targets are maximized: the minimized objective negated, the maximized one as is.
