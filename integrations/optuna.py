@@ -35,8 +35,7 @@ How it maps onto Optuna's sampler protocol:
   with LogEI, never a config already tried (its duplicate guard). Trials that are RUNNING
   (``n_jobs > 1`` or distributed workers) are pending points, so qLogNEI steers parallel
   workers to different, informative configs. (Until the sixteenth session the groups
-  called the acquisition directly after uniform random starts; on six 8-way categoricals
-  that repeated one categorical combination in up to 39 of 60 trials.)
+  called the acquisition directly after uniform random starts: :mod:`hpo.integrations._optuna_feed`.)
 * ``sample_independent`` (conditional or dynamic parameters outside the intersection)
   delegates to ``independent_sampler`` (``RandomSampler`` by default).
 * Distributions are honoured exactly: ``log``, ``step``, ints and categoricals map to
