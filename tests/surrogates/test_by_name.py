@@ -93,7 +93,6 @@ def test_model_based_multi_fidelity_by_name(name, scheduler, monkeypatch):
 def test_hpo_sampler_by_name(name, monkeypatch):
     cls, fits = _counting(monkeypatch, name)
     sampler = HPOSampler(seed=0, surrogate=name)
-    assert isinstance(sampler._surrogate, cls)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(sampler=sampler)
     study.optimize(
@@ -102,6 +101,8 @@ def test_hpo_sampler_by_name(name, monkeypatch):
         n_trials=9,
     )
     assert len(study.trials) == 9 and all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    (feed,) = sampler._feeds.values()  # one group: x, lr and opt always occur together
+    assert isinstance(feed.searcher.surrogate, cls)
     assert fits, f"the {name} surrogate was never fitted"
 
 
