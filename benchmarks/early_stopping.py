@@ -113,6 +113,7 @@ def optuna_study(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     bench = replay_task(task)
     epochs = bench.epochs
+    maximize = getattr(bench, "maximize", True)
 
     def objective(trial: Any) -> float:
         config = bench.optuna_config(trial)
@@ -130,15 +131,13 @@ def optuna_study(
         pruner = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3)
     elif method == "optuna-lcpfn":
         model = LCPFN.load(weights) if weights else LCPFN.load()
-        maximize = getattr(bench, "maximize", True)
         pruner = LCPFNPruner(max_step=epochs, y_range=y_range or (Y_RANGE if maximize else None), model=model,
                              min_steps=min_steps)  # fmt: skip
     elif method == "optuna-nopruner":
         pruner = optuna.pruners.NopPruner()
     else:
         raise ValueError(f"unknown Optuna method {method!r}; choose from {OPTUNA}")
-    direction = "maximize" if getattr(bench, "maximize", True) else "minimize"
-    study = optuna.create_study(direction=direction, sampler=optuna.samplers.RandomSampler(seed=seed), pruner=pruner)
+    study = optuna.create_study(direction="maximize" if maximize else "minimize", sampler=optuna.samplers.RandomSampler(seed=seed), pruner=pruner)
     study.optimize(objective, n_trials=n_trials)
     return study
 

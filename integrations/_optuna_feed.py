@@ -1,4 +1,4 @@
-"""One ``BOSearcher`` fed from an Optuna study's trials: how ``HPOSampler`` suggests with one objective.
+"""One ``BOSearcher`` fed from an Optuna study's trials: how ``HPOSampler`` suggests.
 
 ``HPOSampler`` suggests on two kinds of sub-space of a define-by-run study: the conditional
 tree read off the trials (our ``Choice`` encoding) and, where the trials form no tree, each

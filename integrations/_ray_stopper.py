@@ -90,6 +90,7 @@ class LCPFNStopper(FIFOScheduler):
         if mode not in (None, "min", "max"):
             raise SettingError(f"mode must be 'min' or 'max', got {mode!r}")
         self.rule = StoppingRule(threshold, min_steps, every, y_range, model, calibrate, rank_check)
+        self.rule.label = repr(metric)  # for error messages; set_search_properties may name it later
         self.time_attr = time_attr
         self._metric = metric
         self._mode = mode
@@ -119,6 +120,7 @@ class LCPFNStopper(FIFOScheduler):
             raise SettingError(f"mode must be 'min' or 'max', got {mode!r}")
         self._metric = self._metric or metric
         self._mode = self._mode or mode
+        self.rule.label = repr(self._metric)
         return True
 
     def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
@@ -133,7 +135,6 @@ class LCPFNStopper(FIFOScheduler):
         while curve and curve[-1][0] >= t:  # a trial restarted without a checkpoint retraces its curve
             curve.pop()
         curve.append((t, value))
-        self.rule.label = repr(self._metric)
         if t >= self.max_t:
             self._track(value)
             self.rule.observe_final(curve, float(self.max_t), self._mode == "max")

@@ -160,7 +160,6 @@ class HPOSampler(BaseSampler):
         if acquisition not in ACQUISITIONS:
             raise ValueError(f"unknown acquisition {acquisition!r}; choose from {ACQUISITIONS}")
         self._seed = seed
-        self._rng = np.random.default_rng(seed)
         self._n_startup_trials = n_startup_trials
         self._acquisition = acquisition
         if isinstance(surrogate, str):
@@ -194,8 +193,7 @@ class HPOSampler(BaseSampler):
 
     # ------------------------------------------------------------------ protocol
     def reseed_rng(self) -> None:
-        self._rng = np.random.default_rng()
-        self._independent.reseed_rng()
+        self._independent.reseed_rng()  # the BOSearchers keep their own seeded streams
 
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         if not self._group:

@@ -134,6 +134,7 @@ class StoppingRule:
         self._trusted: dict[float, bool] = {}  # epoch -> rank check passed (cache, reset per finish)
         self._seen = [math.inf, -math.inf]  # smallest and largest finite value seen (to infer y_range)
         self._starts: set[float] = set()  # the curves' first values (distinct values stand for curves)
+        self._median_start: float | None = None  # cached median of _starts (a judgement per report needs it)
 
     def scale(self, maximize: bool) -> tuple[float, float]:
         """The ``(low, high)`` mapped onto LC-PFN's [0, 1]: ``y_range``, or inferred from the values seen.
@@ -146,7 +147,9 @@ class StoppingRule:
         low, high = self._seen
         if low > high:
             return (0.0, 1.0)  # nothing seen yet
-        inferred = infer_y_range(low, high, statistics.median(self._starts), maximize)
+        if self._median_start is None:
+            self._median_start = statistics.median(self._starts)
+        inferred = infer_y_range(low, high, self._median_start, maximize)
         if inferred is None:
             goal = "maximised" if maximize else "minimised"
             raise SettingError(
@@ -162,7 +165,9 @@ class StoppingRule:
             return
         ys = [p[1] for p in curve]
         self._seen = [min(self._seen[0], *ys), max(self._seen[1], *ys)]
-        self._starts.add(ys[0])
+        if ys[0] not in self._starts:
+            self._starts.add(ys[0])
+            self._median_start = None
 
     def _mapped(self, curve: Sequence[tuple[float, float]], low: float, high: float) -> list[tuple[float, float]]:
         """``curve``'s points with their values clipped to ``[low, high]`` (LC-PFN's support)."""
