@@ -1,3 +1,4 @@
+import pytest
 import numpy as np
 import torch
 
@@ -127,3 +128,60 @@ def test_lengthscale_prior_is_selectable_and_dimension_scaled():
     assert float(fitted["dimscaled"][1:].median()) > float(fitted["gamma"][1:].median())
     with pytest.raises(ValueError, match="lengthscale_prior"):
         GPSurrogate(lengthscale_prior="rbf")
+
+
+def _categorical_data(n, seed=0):
+    """A float and two 4-way categoricals; the value is mostly the categoricals' (sum of codes)."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 3))
+    codes = rng.integers(0, 4, (n, 2))
+    x[:, 1:] = (codes + 0.5) / 4
+    return x, 0.3 * x[:, 0] + codes.sum(1) + 0.01 * rng.standard_normal(n)
+
+
+def _collapse_categorical_outputscales(gp):
+    """Put the stored hyperparameters where a warm start got stuck on ``dbr-cats``: the
+    categorical kernels' outputscales at ~0 (softplus(-30)), where their gradient vanishes."""
+    keys = [k for k in gp._hyper if k.endswith("raw_outputscale") and k != "covar_module.kernels.0.raw_outputscale"]
+    assert keys
+    for k in keys:
+        gp._hyper[k] = torch.full_like(gp._hyper[k], -30.0)
+
+
+def _categorical_outputscale(gp):
+    return max(
+        float(m.outputscale.detach().max())
+        for name, m in gp.botorch_model.named_modules()
+        if hasattr(m, "outputscale") and name != "covar_module.kernels.0"
+    )
+
+
+def test_a_cold_restart_leaves_a_collapsed_warm_start():
+    from hpo.surrogates._gp_fit import neg_log_posterior
+
+    fits = {}
+    for growth in (None, 1.5):
+        gp = GPSurrogate(restart_growth=growth)
+        gp.fit(*_categorical_data(20), {1: 4, 2: 4})
+        _collapse_categorical_outputscales(gp)
+        gp.fit(*_categorical_data(30), {1: 4, 2: 4})  # 30 >= 1.5 x 20: a cold fit beside the warm one
+        gp.botorch_model.train()
+        with torch.no_grad():
+            fits[growth] = (_categorical_outputscale(gp), float(neg_log_posterior(gp.botorch_model)))
+    # warm starts alone stay where the categoricals explain nothing; the restart finds them, with a higher posterior
+    assert fits[None][0] < 1e-6
+    assert fits[1.5][0] > 0.05
+    assert fits[1.5][1] < fits[None][1] - 0.5
+
+
+def test_cold_restarts_follow_the_growth_of_the_data():
+    gp = GPSurrogate(restart_growth=2.0)
+    colds = []
+    for n in (4, 6, 7, 8, 15, 16, 17):
+        before = gp._n_at_last_cold
+        gp.fit(*_data(n, 2, seed=5))
+        if gp._n_at_last_cold != before:
+            colds.append(n)
+    assert colds == [4, 8, 16]
+    with pytest.raises(ValueError, match="restart_growth"):
+        GPSurrogate(restart_growth=1.0)
