@@ -322,6 +322,7 @@ class GPSurrogate(BaseSurrogate):
     def _subsample(self, x: np.ndarray, y: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
         """At most ``limit`` points: the best quarter and a seeded random subset of the rest."""
         import numpy as np
+
         n = len(y)
         if n <= limit:
             return x, y
