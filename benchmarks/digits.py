@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks._kept import KeptStates
+
 __all__ = ["DigitsMLP", "EPOCHS"]
 
 EPOCHS = 27
@@ -41,7 +43,7 @@ class DigitsMLP:
         x_train, x_val, self.y_train, self.y_val = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
         scaler = StandardScaler().fit(x_train)
         self.x_train, self.x_val = scaler.transform(x_train), scaler.transform(x_val)
-        self._states: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._kept = KeptStates(EPOCHS)
 
     @staticmethod
     def space() -> dict[str, Any]:
@@ -77,9 +79,7 @@ class DigitsMLP:
         import numpy as np
         from sklearn.neural_network import MLPClassifier
 
-        key = tuple(sorted((k, str(v)) for k, v in config.items()))
-        state = self._states.get(key)
-        if state is None or state["epoch"] != start:  # no checkpoint at `start`: train from scratch
+        def fresh() -> dict[str, Any]:  # no checkpoint at `start`: train from scratch
             model = MLPClassifier(
                 hidden_layer_sizes=(int(config["hidden_units"]),) * int(config["layers"]),
                 activation=config["activation"],
@@ -88,7 +88,9 @@ class DigitsMLP:
                 learning_rate_init=float(config["learning_rate"]),
                 random_state=0,
             )
-            state = {"model": model, "rng": np.random.default_rng(0), "epoch": 0, "seconds": 0.0}
+            return {"model": model, "rng": np.random.default_rng(0), "epoch": 0, "seconds": 0.0}
+
+        state = self._kept.resume(config, start, fresh)
         classes = np.arange(10)
         acc: list[float] = []
         seconds: list[float] = []
@@ -103,9 +105,5 @@ class DigitsMLP:
             if epoch >= start:
                 acc.append(value)
                 seconds.append(state["seconds"])
-        state["epoch"] = stop
-        if stop >= self.epochs:
-            self._states.pop(key, None)  # finished: nothing will resume it
-        else:
-            self._states[key] = state
+        self._kept.keep(config, state, stop)
         return acc, seconds

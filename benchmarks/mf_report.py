@@ -37,6 +37,49 @@ def first_reach(curve: Any, target: float) -> int | None:
     return int(hit[0]) + 1 if len(hit) else None
 
 
+#: Live single-task families: (title, what an epoch is), by task name.
+_LIVE_TEXTS = {
+    "digits": (
+        "# Multi-fidelity benchmark, live task: MLP on scikit-learn digits, trained epoch by epoch",
+        "Every epoch is real `MLPClassifier.partial_fit` training (`benchmarks/digits.py`); "
+        "simulated times are the measured seconds per epoch. ",
+    ),
+    **{
+        f"digits-{schedule}": (
+            f"# Multi-fidelity benchmark, live task: torch MLP on scikit-learn digits, SGD with a {schedule} learning-rate "
+            "schedule over the full 27 epochs (`benchmarks/schedule_task.py`)",
+            f"Every epoch is real torch training (SGD, {schedule} schedule tied to 27 epochs; `benchmarks/schedule_task.py`); "
+            "simulated times are the measured seconds per epoch. ",
+        )
+        for schedule in ("cosine", "step")
+    },
+    "trees": (
+        "# Multi-fidelity benchmark, live conditional task: which scikit-learn tree ensemble and its settings "
+        "(`benchmarks/trees_task.py`), fidelity = ensemble size (10 boosting rounds or 4 trees per step, 27 steps); "
+        "an 'epoch' below is one step",
+        "Every step grows the ensemble for real (`warm_start`: boosting rounds for HistGradientBoosting and "
+        "GradientBoosting, trees for the random and extra-trees forests) on a synthetic classification set "
+        "(`benchmarks/trees_task.py`); simulated times are the measured seconds per step. ",
+    ),
+}
+_CASH_TEXTS = (
+    "# Multi-fidelity benchmark, live conditional task: which scikit-learn learner and its settings "
+    "(`benchmarks/cash_mf.py`), fidelity = training-set fraction in 9 steps; an 'epoch' below is one step",
+    "Every step is a real fit of the learner on (step+1)/9 of the training split "
+    "(`benchmarks/cash_mf.py`); simulated times are the measured fit seconds. Ray Tune does not run here "
+    "(the conditional space has no Ray space yet). ",
+)
+
+
+def _texts(tasks: list[str], live: bool, cash: bool) -> tuple[str, str]:
+    """The report's title and what one epoch of its task is."""
+    if cash:
+        return _CASH_TEXTS
+    if live:
+        return next((_LIVE_TEXTS[t] for t in tasks if t in _LIVE_TEXTS), _LIVE_TEXTS["digits"])
+    return "# Multi-fidelity benchmark: LCBench (YAHPO surrogate), regret against cumulative epochs", ""
+
+
 def report(
     runs: list[dict[str, Any]],
     refs: dict[str, float],
@@ -61,18 +104,7 @@ def report(
     main = [r for r in runs if r["workers"] == 4]
     best = {t: max([refs.get(t, -np.inf)] + [max(r["values"]) for r in runs if r["task"] == t]) for t in tasks}
     methods = [m for m in OURS + PEERS + LIBRARY_PEERS if any(r["method"] == m for r in main)]
-    schedule = next((t.removeprefix("digits-") for t in tasks if t in ("digits-cosine", "digits-step")), None) if live else None
-    title = (
-        "# Multi-fidelity benchmark, live conditional task: which scikit-learn learner and its settings "
-        "(`benchmarks/cash_mf.py`), fidelity = training-set fraction in 9 steps; an 'epoch' below is one step"
-        if cash
-        else f"# Multi-fidelity benchmark, live task: torch MLP on scikit-learn digits, SGD with a {schedule} learning-rate "
-        "schedule over the full 27 epochs (`benchmarks/schedule_task.py`)"
-        if schedule
-        else "# Multi-fidelity benchmark, live task: MLP on scikit-learn digits, trained epoch by epoch"
-        if live
-        else "# Multi-fidelity benchmark: LCBench (YAHPO surrogate), regret against cumulative epochs"
-    )
+    title, about = _texts(tasks, live, cash)
     lines = [
         title,
         "",
@@ -90,19 +122,7 @@ def report(
             else "**Best-known value** = the maximum of (a) the best epoch-52 val_accuracy of 20,000 uniformly random configs "
             "(seed 12345) and (b) every value any run of any method reported. "
         )
-        + (
-            "Every step is a real fit of the learner on (step+1)/9 of the training split "
-            "(`benchmarks/cash_mf.py`); simulated times are the measured fit seconds. Ray Tune does not run here "
-            "(the conditional space has no Ray space yet). "
-            if cash
-            else f"Every epoch is real torch training (SGD, {schedule} schedule tied to 27 epochs; `benchmarks/schedule_task.py`); "
-            "simulated times are the measured seconds per epoch. "
-            if schedule
-            else "Every epoch is real `MLPClassifier.partial_fit` training (`benchmarks/digits.py`); "
-            "simulated times are the measured seconds per epoch. "
-            if live
-            else ""
-        )
+        + about
         + "Cells: median [Q1, Q3] over seeds.  ",
         "Ours run on the simulated executor with 4 workers (optimizer compute time added to the clock); "
         "Ray Tune runs for real (`Tuner`, function trainable, `tune.report` per epoch, no concurrency cap, reuse_actors; "

@@ -127,7 +127,8 @@ def _ours(task: str, method: str, seed: int, epochs: int, workers: int) -> dict[
 def make_task(task: str) -> Any:
     """``"digits"``: the live MLP task; ``"digits-cosine"`` / ``"digits-step"``: the live torch MLP with a cosine
     or step learning-rate schedule (:mod:`benchmarks.schedule_task`); ``"cash-<dataset>"``: the live conditional CASH task
-    (:mod:`benchmarks.cash_mf`); ``"synthetic"``: closed-form curves for tests; otherwise an LCBench task id."""
+    (:mod:`benchmarks.cash_mf`); ``"trees"``: the live conditional tree-ensemble task, fidelity = ensemble size
+    (:mod:`benchmarks.trees_task`); ``"synthetic"``: closed-form curves for tests; otherwise an LCBench task id."""
     if task.startswith("cash-"):
         from benchmarks.cash_mf import CashTask
 
@@ -144,6 +145,10 @@ def make_task(task: str) -> Any:
         from benchmarks.schedule_task import DigitsCosine
 
         return DigitsCosine(task.removeprefix("digits-"))
+    if task == "trees":
+        from benchmarks.trees_task import TreeEnsembles
+
+        return TreeEnsembles()
     from benchmarks.lcbench import LCBench
 
     return LCBench(task)

@@ -100,7 +100,8 @@ def cmd_overhead(args: argparse.Namespace) -> int:
 
 
 #: Live single-task families of ``benchmarks.run mf`` -> the stem of their report.
-LIVE_SINGLE = {"digits": "multifidelity_digits", "digits-cosine": "multifidelity_cosine", "digits-step": "multifidelity_step"}
+LIVE_SINGLE = {"digits": "multifidelity_digits", "digits-cosine": "multifidelity_cosine", "digits-step": "multifidelity_step",
+               "trees": "multifidelity_trees"}
 
 
 def cmd_mf(args: argparse.Namespace) -> int:
@@ -122,7 +123,7 @@ def cmd_mf(args: argparse.Namespace) -> int:
     single = [t for t in tasks if t in LIVE_SINGLE]
     live = bool(single) or bool(cash)
     if live and tasks != single[:1] and cash != tasks:
-        print("run each live task family on its own: --tasks digits, --tasks digits-cosine, --tasks digits-step, or --tasks cash-digits cash-breast_cancer")
+        print("run each live task family on its own: --tasks digits, --tasks digits-cosine, --tasks digits-step, --tasks trees, or --tasks cash-digits cash-breast_cancer")
         return 2
     if not live and not (benchdata_dir() / "yahpo_lcbench" / "model.onnx").exists():
         print(f"LCBench data not found under {benchdata_dir()} (set HPO_BENCHDATA); nothing to run")

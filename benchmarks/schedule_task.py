@@ -36,6 +36,8 @@ import math
 import time
 from typing import Any
 
+from benchmarks._kept import KeptStates
+
 __all__ = ["DigitsCosine", "EPOCHS", "SCHEDULES", "learning_rate"]
 
 EPOCHS = 27
@@ -89,7 +91,7 @@ class DigitsCosine:
         self.x_train = scaler.transform(x_train).astype(np.float32)
         self.x_val = scaler.transform(x_val).astype(np.float32)
         self.y_train, self.y_val = y_train.astype(np.int64), y_val.astype(np.int64)
-        self._states: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._kept = KeptStates(EPOCHS)
 
     @staticmethod
     def space() -> dict[str, Any]:
@@ -154,10 +156,7 @@ class DigitsCosine:
         """
         import torch
 
-        key = tuple(sorted((k, str(v)) for k, v in config.items()))
-        state = self._states.get(key)
-        if state is None or state["epoch"] != start:  # no checkpoint at `start`: train from scratch
-            state = self._fresh(config)
+        state = self._kept.resume(config, start, lambda: self._fresh(config))  # no checkpoint at `start`: from scratch
         first = state["epoch"]
         with torch.random.fork_rng():  # dropout draws from the config's own stream, not the process's
             torch.set_rng_state(state["rng"])
@@ -167,11 +166,7 @@ class DigitsCosine:
             acc = losses
         elif metric != "accuracy":
             raise ValueError(f"metric must be 'accuracy' or 'loss', got {metric!r}")
-        state["epoch"] = stop
-        if stop >= self.epochs:
-            self._states.pop(key, None)  # finished: nothing will resume it
-        else:
-            self._states[key] = state
+        self._kept.keep(config, state, stop)
         return acc[start - first:], seconds[start - first:]
 
     def _train(
