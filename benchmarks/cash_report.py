@@ -104,8 +104,9 @@ def report(runs: list[dict[str, Any]], commands: list[str], machine: str, evals:
         "`benchmarks/cash.py` for spaces and cost caps.  ",
         "Methods: `hpo-rb` = our Rising Bandits scheduler (default searcher); `hpo-rb-c1` = the same with arms judged "
         "after C + 1 = 6 pulls, design or not (DESIGN's earliest; its default before 2026-12-02); `hpo-bo` = our BO (decomposed conditional "
-        "model); `hpo-bo-joint` = our BO with one GP over the joint space; `optuna-tpe` = TPESampler(multivariate=True, "
-        "group=True), define-by-run; `random` = our random searcher; `smac` = SMAC3 HPO facade.  ",
+        "model); `hpo-bo-joint` = our BO with one GP over the joint space; `hpo-sampler` = our `HPOSampler` inside "
+        "Optuna, define-by-run (the trials' conditional tree mapped onto our `Choice` encoding); `optuna-tpe` = "
+        "TPESampler(multivariate=True, group=True), define-by-run; `random` = our random searcher; `smac` = SMAC3 HPO facade.  ",
         f"SMAC: {SMAC_STATUS}",
         "",
     ]
