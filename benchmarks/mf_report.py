@@ -326,7 +326,7 @@ def _plot(runs: list[dict[str, Any]], tasks: list[str], methods: list[str], best
     import matplotlib.pyplot as plt
     import numpy as np
 
-    cols = min(4, len(tasks))  # one task: one panel, not a row of empty ones
+    cols = max(1, min(4, len(tasks)))  # one task: one panel, not a row of empty ones
     rows = (len(tasks) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
     xs = np.arange(1, epochs + 1)
