@@ -154,6 +154,7 @@ class TreeEnsembles:
         first = state["epoch"]
         size_name = "max_iter" if config["learner"] == "hgb" else "n_estimators"
         per_step = MEMBERS_PER_STEP[config["learner"]]
+        model = state["model"]
         acc: list[float] = []
         seconds: list[float] = []
         # One thread: runs go side by side, one core each (HGB's OpenMP pool included).
@@ -161,7 +162,6 @@ class TreeEnsembles:
             warnings.simplefilter("ignore")
             for step in range(first, stop):
                 t0 = time.perf_counter()
-                model = state["model"]
                 model.set_params(**{size_name: per_step * (step + 1)})
                 model.fit(self.x_train, self.y_train)
                 value = 100.0 * float((model.predict(self.x_val) == self.y_val).mean())
