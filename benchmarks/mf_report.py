@@ -125,12 +125,20 @@ def report(
         + about
         + "Cells: median [Q1, Q3] over seeds.  ",
         "Ours run on the simulated executor with 4 workers (optimizer compute time added to the clock); "
-        "Ray Tune runs for real (`Tuner`, function trainable, `tune.report` per epoch, no concurrency cap, reuse_actors; "
-        "under HyperBandScheduler the trainable checkpoints every epoch, so a paused trial resumes where it stopped); "
-        f"Optuna = TPESampler(multivariate) + HyperbandPruner(1..{full}, reduction 3): `optuna-tpe-hyperband` runs "
-        "one trial at a time (`study.optimize`), `optuna-tpe-hyperband-async` 4 at once on a simulated clock "
-        "(ask/tell; the same parallelism as ours). "
-        "`hpo-*-bo` are model-based (GP BO fitted on the largest budget with >= d+1 results, 1/3 random configs, BOHB-style, and a further random share of 1 - trust, the trust growing with Kendall's tau between the fitted rung and the next: `BOSearcher`), "
+        + (
+            "Ray Tune runs for real (`Tuner`, function trainable, `tune.report` per epoch, no concurrency cap, reuse_actors; "
+            "under HyperBandScheduler the trainable checkpoints every epoch, so a paused trial resumes where it stopped); "
+            if any(m.startswith("ray-") for m in methods)
+            else ""
+        )
+        + (
+            f"Optuna = TPESampler(multivariate) + HyperbandPruner(1..{full}, reduction 3): `optuna-tpe-hyperband` runs "
+            "one trial at a time (`study.optimize`), `optuna-tpe-hyperband-async` 4 at once on a simulated clock "
+            "(ask/tell; the same parallelism as ours). "
+            if any(m.startswith("optuna-") for m in methods)
+            else ""
+        )
+        + "`hpo-*-bo` are model-based (GP BO fitted on the largest budget with >= d+1 results, 1/3 random configs, BOHB-style, and a further random share of 1 - trust, the trust growing with Kendall's tau between the fitted rung and the next: `BOSearcher`), "
         "with LogEI (qLogNEI over the running configs); `hpo-*-bo-ts` pick by Thompson sampling (one joint GP posterior draw "
         "over 512 random and 67 incumbent-local candidates), which needs no pending-point integration and is 5x cheaper per suggestion; "
         f"`hpo-random` = random search, every trial {full} epochs."

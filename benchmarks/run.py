@@ -137,14 +137,19 @@ def cmd_mf(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     raw_path = out / f"{stem}_raw.json.gz"
-    runs: list[dict[str, Any]] = _read_raw(raw_path) if raw_path.exists() and args.resume else []
+    runs: list[dict[str, Any]] = _read_raw(raw_path) if raw_path.exists() and (args.resume or args.report_only) else []
+    if args.report_only:
+        if not runs:
+            print(f"no runs in {raw_path}; nothing to report")
+            return 2
+        epochs = len(runs[0]["values"])  # every run of a report spends the same budget
     done = {(r["task"], r["method"], r["seed"], r["workers"]) for r in runs}
     # seed-major, so a run cut short leaves every method with the same seeds
     tasks_todo = [(t, m, s, epochs, 4) for s in seeds for t in tasks for m in methods]
     for k in args.sim_workers:
         if k != 4:
             tasks_todo += [(t, m, s, epochs, k) for s in seeds for t in tasks for m in OURS if m in methods]
-    tasks_todo = [x for x in tasks_todo if (x[0], x[1], x[2], x[4]) not in done]
+    tasks_todo = [] if args.report_only else [x for x in tasks_todo if (x[0], x[1], x[2], x[4]) not in done]
     start = time.time()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = {pool.submit(run_one, *x): x for x in tasks_todo}
@@ -165,10 +170,13 @@ def cmd_mf(args: argparse.Namespace) -> int:
             print(f"[{i + 1}/{len(futures)}] {r['task']} {r['method']} seed {r['seed']} K={r['workers']}: "
                   f"best {max(r['values']):.2f}, {r['wall']:.1f} s", flush=True)
     log = out / f"{stem}_commands.txt"
-    previous = log.read_text().splitlines() if log.exists() and args.resume else []
+    previous = log.read_text().splitlines() if log.exists() and (args.resume or args.report_only) else []
     crashed = f"; {len(failed)} failed and not recorded: " + " | ".join(failed) if failed else ""
     commands = [*previous, f"{_command()}   # {len(tasks_todo)} runs, {(time.time() - start) / 60:.1f} min{crashed}"]
-    log.write_text("\n".join(commands) + "\n")
+    if args.report_only:
+        commands = previous
+    else:
+        log.write_text("\n".join(commands) + "\n")
     all_tasks = sorted({r["task"] for r in runs})
     refs = {} if live else {t: reference_best(t) for t in all_tasks}
     text = report(runs, refs, epochs, commands, _machine(), out, stem=stem, live=live, cash=bool(cash), unavailable=skipped)
@@ -325,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     mf.add_argument("--sim-workers", type=int, nargs="+", default=[4, 16], help="simulated workers for our methods")
     mf.add_argument("--jobs", type=int, default=2)
     mf.add_argument("--out", default=str(RESULTS))
+    mf.add_argument("--report-only", action="store_true",
+                    help="rewrite the report from the raw file and its commands (run nothing; the budget is the runs')")
     rp = sub.add_parser("replay", help="wall time of a large simulated ASHA study on LCBench")
     rp.add_argument("--trials", type=int, default=10_000)
     rp.add_argument("--workers", type=int, default=16)

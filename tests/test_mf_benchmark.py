@@ -55,6 +55,29 @@ def test_a_short_live_run_and_its_report(tmp_path):
     best = max(max(r["values"]) for r in runs)
     assert f"| digits | {best:.2f} |" in text  # best-known = best value any run reported
     assert (tmp_path / "multifidelity_digits_regret.png").exists()
+    assert "Ray Tune runs for real" not in text and "`optuna-tpe-hyperband` runs" not in text  # neither ran
+
+
+def test_report_only_rewrites_the_report_from_the_raw_file_and_runs_nothing(tmp_path):
+    from pathlib import Path
+
+    from benchmarks.run import _read_raw, _save_runs, main
+
+    runs = [
+        {"task": "digits", "method": m, "seed": s, "workers": 4, "values": [float(s + k), 50.0 + s + k] * 5, "wall": 1.0}
+        for s in (0, 1) for k, m in enumerate(("hpo-asha", "optuna-tpe-hyperband"))
+    ]
+    _save_runs(Path(tmp_path / "multifidelity_digits_raw.json.gz"), runs, merge=False)
+    log = tmp_path / "multifidelity_digits_commands.txt"
+    log.write_text("python -m benchmarks.run mf --tasks digits   # 4 runs\n")
+    assert main(["mf", "--tasks", "digits", "--report-only", "--out", str(tmp_path), "--methods", "hpo-random"]) == 0
+    text = (tmp_path / "multifidelity_digits.md").read_text()
+    assert "Budget: 10 cumulative epochs" in text  # the runs' budget, not --epochs's default
+    assert "    python -m benchmarks.run mf --tasks digits   # 4 runs" in text
+    assert len(_read_raw(tmp_path / "multifidelity_digits_raw.json.gz")) == 4  # nothing ran (hpo-random was asked for)
+    assert log.read_text() == "python -m benchmarks.run mf --tasks digits   # 4 runs\n"  # no command added
+    assert "`optuna-tpe-hyperband` runs one trial at a time" in text and "Ray Tune runs for real" not in text
+    assert main(["mf", "--tasks", "digits", "--report-only", "--out", str(tmp_path / "empty")]) == 2
 
 
 def _append_runs(path: str, worker: int, n: int) -> None:
