@@ -1,7 +1,7 @@
 """Early stopping with LC-PFN on LCBench (replayed in simulated time): epochs spent and final regret.
 
-The same protocol replays the recorded schedule curves of :mod:`benchmarks.schedule_curves`
-(tasks ``digits-cosine`` and ``digits-step``: a config is a recorded run, drawn at random).
+The same protocol replays the recorded curves of :mod:`benchmarks.schedule_curves`
+(tasks ``digits-cosine``, ``digits-step`` and ``trees``: a config is a recorded run, drawn at random).
 
 Protocol (Adriaensen et al., NeurIPS 2023, Section 5): every method of a pair sees the
 same sequence of random configs (same seed), so the comparison isolates the stopping
@@ -30,7 +30,7 @@ Y_RANGE = (0.0, 100.0)  # LCBench's val_accuracy is in percent, and so are the r
 
 
 def replay_task(task: str) -> Any:
-    """An LCBench task id, or a recorded curve pool (``digits-cosine``, ``digits-step``)."""
+    """An LCBench task id, or a recorded curve pool (``digits-cosine``, ``digits-step``, ``trees``)."""
     from benchmarks.schedule_curves import LOSS_POOLS, POOLS, CurvePool
 
     if task in POOLS or task in LOSS_POOLS:
@@ -194,7 +194,7 @@ def report(runs: list[dict[str, Any]], refs: dict[str, float], n_trials: int, co
         title, epochs, ref = "on LCBench (YAHPO surrogate, simulated time)", 52, "the best of 20,000 random configs (seed 12345)"
     else:
         epochs = max(replay_task(t).epochs for t in tasks)
-        title = "on recorded schedule curves (`benchmarks.schedule_curves`, simulated time)"
+        title = "on recorded curves (`benchmarks.schedule_curves`: the digits MLP with learning-rate schedules, tree ensembles; simulated time)"
         ref = "the best recorded run of the task's pool (every config is in the pool)"
     lines = [
         f"# Early stopping with LC-PFN {title}",

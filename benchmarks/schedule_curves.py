@@ -11,14 +11,20 @@ the 27 epochs), one curve per random config. Then:
   value at 40% (raw and recalibrated on 20 other curves of the set), with the functions of
   :mod:`benchmarks.lcpfn.evaluate` (no MCMC);
 * :class:`CurvePool`: the recorded curves as a tabular task (the space is the index of a
-  recorded config), so ``benchmarks.run early --tasks digits-cosine digits-step`` replays
+  recorded config), so ``benchmarks.run early --tasks digits-cosine digits-step trees`` replays
   LC-PFN early stopping against FIFO and Optuna's pruners on them, in simulated time, as it
   does on LCBench.
+
+A third set (nineteenth session) is not a neural network at all: the tree ensembles of
+:mod:`benchmarks.trees_task` (boosting or bagging, grown with ``warm_start``), whose "epoch" is
+10 more boosting rounds or 4 more trees. Their curves saturate within a few steps, level
+off with noise of a validation sample or two, and can fall late as boosting overfits.
 
 Usage::
 
     python -m benchmarks.schedule_curves record --schedule cosine --n 400 --seed 0
     python -m benchmarks.schedule_curves record --schedule step --n 400 --seed 1
+    python -m benchmarks.schedule_curves record --task trees --n 400 --seed 2
     python -m benchmarks.schedule_curves evaluate > DIR/lcpfn_schedules.md
 """
 
@@ -38,7 +44,7 @@ __all__ = ["CurvePool", "DATA", "LOSS_POOLS", "POOLS", "evaluate", "record"]
 #: Where the recorded curve sets live (committed, so a fresh clone replays them).
 DATA = Path(__file__).resolve().parent / "data" / "schedule_curves"
 #: Task name -> recorded file.
-POOLS = {"digits-cosine": "digits_cosine_val_acc.npz", "digits-step": "digits_step_val_acc.npz"}
+POOLS = {"digits-cosine": "digits_cosine_val_acc.npz", "digits-step": "digits_step_val_acc.npz", "trees": "trees_val_acc.npz"}
 #: Task name -> recorded file of validation *losses* (cross-entropy, minimised; the same
 #: configs as the accuracy pool of the same schedule: same seed, same training).
 LOSS_POOLS = {"digits-cosine-loss": "digits_cosine_val_loss.npz", "digits-step-loss": "digits_step_val_loss.npz"}
@@ -46,34 +52,51 @@ CUTOFFS = (10, 20, 40, 80)
 
 
 def record(schedule: str, n: int, seed: int, path: Path, metric: str = "accuracy") -> Path:
-    """Train ``n`` random configs of :class:`~benchmarks.schedule_task.DigitsCosine` to the end; save their curves.
+    """Train ``n`` random configs of a live task to the end; save their curves.
 
-    The file has the layout of ``benchmarks/data/curves`` (``x`` epochs, ``y`` validation
-    accuracy in [0, 1], ``meta`` one JSON config per curve, ``note``) plus ``seconds``, the
-    measured training seconds up to each epoch. ``metric="loss"``: ``y`` is the validation
-    cross-entropy instead (NaN once a run diverged).
+    ``schedule`` is the digits MLP's (:class:`~benchmarks.schedule_task.DigitsCosine`,
+    ``"cosine"`` or ``"step"``), or ``"trees"`` for :class:`~benchmarks.trees_task.TreeEnsembles`
+    (validation accuracy only). The file has the layout of ``benchmarks/data/curves`` (``x``
+    epochs, ``y`` validation accuracy in [0, 1], ``meta`` one JSON config per curve, ``note``)
+    plus ``seconds``, the measured training seconds up to each epoch. ``metric="loss"``: ``y``
+    is the validation cross-entropy instead (NaN once a run diverged).
+
+    Raises:
+        ValueError: for ``metric="loss"`` with ``"trees"``.
     """
     import torch
 
-    from benchmarks.schedule_task import DigitsCosine
     from hpo.search_spaces import SearchSpace
 
     torch.set_num_threads(1)
-    task = DigitsCosine(schedule)
+    if schedule == "trees":
+        from benchmarks.trees_task import TreeEnsembles
+
+        if metric != "accuracy":
+            raise ValueError("the trees task records validation accuracy only")
+        task: Any = TreeEnsembles()
+        label, flag = "benchmarks.trees_task.TreeEnsembles()", "--task trees"
+        kwargs: dict[str, Any] = {}
+    else:
+        from benchmarks.schedule_task import DigitsCosine
+
+        task = DigitsCosine(schedule)
+        label, flag = f"benchmarks.schedule_task.DigitsCosine(schedule={schedule!r})", f"--schedule {schedule}"
+        kwargs = {"metric": metric}
     space = SearchSpace(task.space())
     rng = np.random.default_rng(seed)
     configs = [space.sample(rng) for _ in range(n)]
     ys, secs = [], []
     t0 = time.perf_counter()
     for config in configs:
-        values, seconds = task.segment(config, 0, task.epochs, metric=metric)
+        values, seconds = task.segment(config, 0, task.epochs, **kwargs)
         ys.append(np.asarray(values) / (100.0 if metric == "accuracy" else 1.0))
         secs.append(seconds)
     path.parent.mkdir(parents=True, exist_ok=True)
-    flag = "" if metric == "accuracy" else f" --metric {metric}"
-    note = (f"{n} random configs of benchmarks.schedule_task.DigitsCosine(schedule={schedule!r}), seed {seed}, "
+    flag += "" if metric == "accuracy" else f" --metric {metric}"
+    note = (f"{n} random configs of {label}, seed {seed}, "
             f"{task.epochs} epochs each, validation {metric}; recorded by `python -m benchmarks.schedule_curves record "
-            f"--schedule {schedule} --n {n} --seed {seed}{flag}` in {time.perf_counter() - t0:.0f} s")  # fmt: skip
+            f"{flag} --n {n} --seed {seed}` in {time.perf_counter() - t0:.0f} s")  # fmt: skip
     epochs = np.tile(np.arange(1, task.epochs + 1, dtype=float), (n, 1))
     np.savez_compressed(path, x=epochs, y=np.asarray(ys), seconds=np.asarray(secs),
                         meta=np.asarray([json.dumps(c, default=str) for c in configs]), note=np.asarray(note))  # fmt: skip
@@ -116,12 +139,13 @@ class CurvePool:
         return float(np.nanmax(finals) if self.maximize else np.nanmin(finals))
 
 
-def evaluate(variants: tuple[str, ...] = ("mixture", "paper"), extra: tuple[str, ...] = ()) -> str:
+def evaluate(variants: tuple[str, ...] = ("mixture", "paper"), extra: tuple[str, ...] = (), pools: tuple[str, ...] = ()) -> str:
     """Markdown: LC-PFN against last value on each recorded set, per shipped variant (module docstring).
 
     Args:
         variants: Shipped weight variants (``LCPFN.load(variant=...)``).
         extra: Other weight folders (``lcpfn.pt`` + ``lcpfn.json``), e.g. earlier shipped weights.
+        pools: The recorded accuracy sets to evaluate (names of :data:`POOLS`; default: all).
     """
     import torch
 
@@ -146,6 +170,8 @@ def evaluate(variants: tuple[str, ...] = ("mixture", "paper"), extra: tuple[str,
              + f" | 90% coverage @{CALIBRATION_CUTOFF}% (recalibrated: median [Q1, Q3]) |",
              "|---|---|---|" + "---|" * (len(CUTOFFS) + 1)]  # fmt: skip
     for task, name in POOLS.items():
+        if pools and task not in pools:
+            continue
         data = np.load(DATA / name, allow_pickle=False)
         curves = [np.asarray(row, dtype=float) for row in data["y"]]
         for variant, pfn in loaded.items():
@@ -165,20 +191,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.schedule_curves", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     rec = sub.add_parser("record", help="train random configs and save their curves")
-    rec.add_argument("--schedule", choices=("cosine", "step"), required=True)
+    which = rec.add_mutually_exclusive_group(required=True)
+    which.add_argument("--schedule", choices=("cosine", "step"), help="the digits MLP with this learning-rate schedule")
+    which.add_argument("--task", choices=("trees",), help="another live task (the tree ensembles)")
     rec.add_argument("--n", type=int, default=400)
     rec.add_argument("--seed", type=int, default=0)
     rec.add_argument("--metric", choices=("accuracy", "loss"), default="accuracy")
     rec.add_argument("--out", default=None, help="file (default: the committed one under benchmarks/data/schedule_curves)")
     ev = sub.add_parser("evaluate", help="LC-PFN against last value on the recorded sets (markdown on stdout)")
     ev.add_argument("--extra", nargs="*", default=[], help="other weight folders to evaluate beside the shipped variants")
+    ev.add_argument("--pools", nargs="*", default=[], choices=sorted(POOLS), help="the recorded sets to evaluate (default: all)")
     args = parser.parse_args(argv)
     if args.cmd == "record":
-        pools, task = (POOLS, f"digits-{args.schedule}") if args.metric == "accuracy" else (LOSS_POOLS, f"digits-{args.schedule}-loss")
+        name = args.task or f"digits-{args.schedule}"
+        pools, task = (POOLS, name) if args.metric == "accuracy" else (LOSS_POOLS, f"{name}-loss")
+        if task not in pools:
+            parser.error(f"no recorded {args.metric} pool for {name}")
         path = Path(args.out) if args.out else DATA / pools[task]
-        print(record(args.schedule, args.n, args.seed, path, args.metric))
+        print(record(args.task or args.schedule, args.n, args.seed, path, args.metric))
     else:
-        sys.stdout.write(evaluate(extra=tuple(args.extra)))
+        sys.stdout.write(evaluate(extra=tuple(args.extra), pools=tuple(args.pools)))
     return 0
 
 

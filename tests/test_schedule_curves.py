@@ -30,6 +30,14 @@ def test_record_writes_the_curve_layout(tmp_path):
     assert "schedule='step'" in str(data["note"]) and len(data["meta"]) == 2
 
 
+def test_record_writes_tree_ensemble_curves_of_accuracy_only(tmp_path):
+    data = np.load(record("trees", 2, 0, tmp_path / "trees.npz"))
+    assert data["y"].shape == data["seconds"].shape == (2, 27) and ((data["y"] > 0) & (data["y"] <= 1)).all()
+    assert "TreeEnsembles" in str(data["note"]) and "--task trees" in str(data["note"])
+    with pytest.raises(ValueError, match="accuracy only"):
+        record("trees", 1, 0, tmp_path / "loss.npz", metric="loss")
+
+
 def test_early_stopping_replays_a_pool_and_lcpfn_spends_fewer_epochs():
     fifo = run_one("digits-step", "hpo-fifo", 0, 12)
     lc = run_one("digits-step", "hpo-fifo-lc", 0, 12)
