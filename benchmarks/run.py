@@ -6,6 +6,7 @@
     python -m benchmarks.run overhead --sizes 100 300 1000      # time per suggestion vs n
     python -m benchmarks.run mf --seeds 10                      # multi-fidelity on LCBench vs Ray Tune, Optuna
     python -m benchmarks.run mf --tasks digits-cosine --epochs 810   # live torch MLP with a cosine schedule
+    python -m benchmarks.run mf --tasks trees --report-only     # rewrite a report from its committed raw runs
     python -m benchmarks.run replay --trials 10000              # simulated replay speed
     python -m benchmarks.run ray --trials 1000 --repeats 3      # Ray dispatch: ours vs Ray Tune Tuner
     python -m benchmarks.run lcpfn                              # LC-PFN vs MCMC and last value
