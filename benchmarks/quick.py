@@ -40,7 +40,7 @@ SUITES: dict[str, list[str]] = {
               "--mcmc-burn", "20", "--mcmc-walkers", "100"],
     "early": ["early", "--seeds", "1", "--trials", "12", "--tasks", "3945", "--jobs", "1",
               "--methods", "hpo-fifo", "hpo-fifo-lc", "optuna-median"],
-    "early-schedules": ["early", "--seeds", "1", "--trials", "12", "--tasks", "digits-step", "--jobs", "1",
+    "early-schedules": ["early", "--seeds", "1", "--trials", "12", "--tasks", "digits-step", "trees", "--jobs", "1",
                         "--methods", "hpo-fifo", "hpo-fifo-lc", "optuna-lcpfn"],
     "loss-pruning": ["loss-pruning", "--seeds", "1", "--trials", "12", "--tasks", "digits-step-loss",
                      "--methods", "optuna-median", "optuna-lcpfn"],
