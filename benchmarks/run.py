@@ -173,10 +173,9 @@ def cmd_mf(args: argparse.Namespace) -> int:
     log = out / f"{stem}_commands.txt"
     previous = log.read_text().splitlines() if log.exists() and (args.resume or args.report_only) else []
     crashed = f"; {len(failed)} failed and not recorded: " + " | ".join(failed) if failed else ""
-    commands = [*previous, f"{_command()}   # {len(tasks_todo)} runs, {(time.time() - start) / 60:.1f} min{crashed}"]
-    if args.report_only:
-        commands = previous
-    else:
+    commands = previous  # --report-only: the report's commands stay as they were
+    if not args.report_only:
+        commands = [*previous, f"{_command()}   # {len(tasks_todo)} runs, {(time.time() - start) / 60:.1f} min{crashed}"]
         log.write_text("\n".join(commands) + "\n")
     all_tasks = sorted({r["task"] for r in runs})
     refs = {} if live else {t: reference_best(t) for t in all_tasks}
